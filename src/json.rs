@@ -1,0 +1,668 @@
+//! Messages to JSON and back (DESIGN.md §3).
+//!
+//! The default shape is lossless and ordered, one object per message:
+//!
+//! ```text
+//! {"type":"ORU^R01","control_id":"MSG1","version":"2.5","charset":"UTF-8",
+//!  "segments":[{"id":"MSH","fields":["|","^~\\&","LAB",...]},
+//!              {"id":"PID","fields":["1","",[["123","","","HOSP","MR"]],...]}]}
+//! ```
+//!
+//! `fields[n-1]` is field n for every segment, MSH included (`fields[0]` is MSH-1, the field
+//! separator, and `fields[1]` MSH-2, verbatim). A field is a string when it has no structure,
+//! else an array of repetitions; a repetition is a string or an array of components; a component
+//! is a string or an array of subcomponents. So the depth always tells the level:
+//! `PID-5 = DOE^JOHN` is `[["DOE","JOHN"]]`, `A~B` is `["A","B"]`. Nothing is trimmed: trailing
+//! empty components and fields stay, so the text comes back byte for byte. Strings are decoded:
+//! escapes resolved (formatting escapes such as `\.br\` kept as written) and bytes read in the
+//! message charset. HL7's explicit null `""` is JSON `null`; an empty value is `""`.
+//!
+//! Where decoding cannot be undone exactly (hex escapes, formatting or unknown escapes, bytes the
+//! charset has no character for), the segment also carries `"raw"`: its text as written (or
+//! `"raw_base64"` when even that is not text). [`to_hl7`] uses `raw` while the fields still
+//! match it, so an edited field wins over a stale `raw`.
+//!
+//! The `paths` shape is one flat object per message for jq and SQL users:
+//! `{"MSH-9":"ORU^R01","MSH-9.1":"ORU",...,"PID-5.1":"DOE","OBX[2]-5":"13.9"}`: every non-empty
+//! field as text, and every non-empty leaf below a structured field.
+
+use std::fmt;
+
+use base64::Engine;
+use serde_json::Value as Json;
+
+use crate::charset::Charset;
+use crate::escape;
+use crate::message::{Message, Segment, Separators, is_header_id};
+
+/// Which way a message is written as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Shape {
+    #[default]
+    Segments,
+    Paths,
+}
+
+/// What writing a message noticed: paths of values with unknown or malformed escapes.
+#[derive(Default, Debug)]
+pub struct Notes {
+    pub unclean_escapes: Vec<String>,
+}
+
+/// Reused buffers, so writing allocates nothing per field.
+#[derive(Default)]
+pub struct Writer {
+    scratch: String,
+    key: String,
+    seg_counts: Vec<([u8; 3], usize)>,
+}
+
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Appends `s` as a JSON string literal.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    push_str_bytes(out, s.as_bytes())
+}
+
+/// Appends UTF-8 bytes (the caller guarantees validity) as a JSON string literal.
+fn push_str_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if NEEDS_ESCAPE[c as usize] {
+            out.extend_from_slice(&b[start..i]);
+            match c {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(c >> 4) as usize]);
+                    out.push(HEX[(c & 15) as usize]);
+                }
+            }
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+struct Ctx<'w> {
+    sep: Separators,
+    charset: Charset,
+    /// The message bytes are valid UTF-8 and read as UTF-8: plain values can be copied.
+    utf8: bool,
+    scratch: &'w mut String,
+    needs_raw: bool,
+    unclean: bool,
+}
+
+impl Ctx<'_> {
+    fn has(&self, c: u8, raw: &[u8]) -> bool {
+        c != 0 && memchr::memchr(c, raw).is_some()
+    }
+
+    fn sub(&self) -> u8 {
+        self.sep.subcomponent.unwrap_or(0)
+    }
+
+    fn leaf(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
+        if raw == b"\"\"" {
+            out.extend_from_slice(b"null");
+            return;
+        }
+        if !escape::has_escape(raw, &self.sep) {
+            if self.utf8 || raw.is_ascii() {
+                push_str_bytes(out, raw);
+                return;
+            }
+            self.scratch.clear();
+            if !self.charset.decode_into(raw, self.scratch) {
+                self.needs_raw = true;
+            }
+            push_str_bytes(out, self.scratch.as_bytes());
+            return;
+        }
+        self.scratch.clear();
+        let d = escape::decode_into(raw, &self.sep, self.charset, self.scratch);
+        push_str_bytes(out, self.scratch.as_bytes());
+        if !d.clean {
+            self.unclean = true;
+        }
+        if !self.needs_raw {
+            let mut back = Vec::with_capacity(raw.len());
+            let same = escape::encode_into(self.scratch, &self.sep, self.charset, &mut back).is_ok()
+                && back == raw;
+            self.needs_raw = !same || !d.lossless;
+        }
+    }
+
+    fn component(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
+        let sub = self.sub();
+        if self.has(sub, raw) {
+            out.push(b'[');
+            for (i, s) in raw.split(|&b| b == sub).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                self.leaf(out, s);
+            }
+            out.push(b']');
+        } else {
+            self.leaf(out, raw);
+        }
+    }
+
+    fn repetition(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
+        let comp = self.sep.component;
+        if self.has(comp, raw) || self.has(self.sub(), raw) {
+            out.push(b'[');
+            if self.has(comp, raw) {
+                for (i, c) in raw.split(|&b| b == comp).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.component(out, c);
+                }
+            } else {
+                self.component(out, raw);
+            }
+            out.push(b']');
+        } else {
+            self.leaf(out, raw);
+        }
+    }
+
+    fn field(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
+        let rep = self.sep.repetition;
+        let structured = self.has(rep, raw) || self.has(self.sep.component, raw) || self.has(self.sub(), raw);
+        if !structured {
+            self.leaf(out, raw);
+            return;
+        }
+        out.push(b'[');
+        if self.has(rep, raw) {
+            for (i, r) in raw.split(|&b| b == rep).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                self.repetition(out, r);
+            }
+        } else {
+            self.repetition(out, raw);
+        }
+        out.push(b']');
+    }
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one message as a JSON object (no newline). The message's charset should already
+    /// be resolved ([`Message::resolve_charset`]).
+    pub fn write(&mut self, out: &mut Vec<u8>, msg: &Message<'_>, shape: Shape, notes: &mut Notes) {
+        match shape {
+            Shape::Segments => self.write_segments(out, msg, notes),
+            Shape::Paths => self.write_paths(out, msg),
+        }
+    }
+
+    fn ctx(&mut self, msg: &Message<'_>) -> Ctx<'_> {
+        let charset = msg.charset();
+        Ctx {
+            sep: *msg.separators(),
+            charset,
+            utf8: matches!(charset, Charset::Utf8 | Charset::Ascii),
+            scratch: &mut self.scratch,
+            needs_raw: false,
+            unclean: false,
+        }
+    }
+
+    fn write_segments(&mut self, out: &mut Vec<u8>, msg: &Message<'_>, notes: &mut Notes) {
+        out.extend_from_slice(b"{\"type\":");
+        push_str(out, &msg.message_type());
+        out.extend_from_slice(b",\"control_id\":");
+        push_str(out, &msg.control_id());
+        out.extend_from_slice(b",\"version\":");
+        push_str(out, &msg.version());
+        out.extend_from_slice(b",\"charset\":");
+        push_str(out, msg.charset().name());
+        out.extend_from_slice(b",\"segments\":[");
+        self.seg_counts.clear();
+        for (i, seg) in msg.segments().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut ctx = self.ctx(msg);
+            write_segment(out, &seg, &mut ctx);
+            if ctx.unclean && notes.unclean_escapes.len() < 8 {
+                let id = seg.id();
+                let n = bump(&mut self.seg_counts, id);
+                notes.unclean_escapes.push(format!("{}[{n}]", String::from_utf8_lossy(id)));
+            } else if notes.unclean_escapes.len() < 8 {
+                bump(&mut self.seg_counts, seg.id());
+            }
+        }
+        out.extend_from_slice(b"]}");
+    }
+
+    fn write_paths(&mut self, out: &mut Vec<u8>, msg: &Message<'_>) {
+        out.push(b'{');
+        let mut first = true;
+        self.seg_counts.clear();
+        let mut key = std::mem::take(&mut self.key);
+        for seg in msg.segments() {
+            let id = seg.id();
+            let n = bump(&mut self.seg_counts, id);
+            let mut ctx = self.ctx(msg);
+            for (fi, field) in seg.fields().enumerate() {
+                if field.is_empty() {
+                    continue;
+                }
+                key.clear();
+                key.push_str(&String::from_utf8_lossy(id));
+                if n > 1 {
+                    key.push_str(&format!("[{n}]"));
+                }
+                key.push_str(&format!("-{}", fi + 1));
+                let header_atom = is_header_id(id) && fi < 2;
+                let mut entry = |out: &mut Vec<u8>, k: &str, raw: &[u8], leaf: bool, ctx: &mut Ctx<'_>| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    push_str(out, k);
+                    out.push(b':');
+                    if leaf {
+                        ctx.leaf(out, raw);
+                    } else {
+                        let (t, _) = ctx.charset.decode(raw);
+                        push_str(out, &t);
+                    }
+                };
+                if header_atom || field.is_leaf() {
+                    if header_atom {
+                        let (t, _) = ctx.charset.decode(field.raw);
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        push_str(out, &key);
+                        out.push(b':');
+                        push_str(out, &t);
+                    } else {
+                        entry(out, &key, field.raw, true, &mut ctx);
+                    }
+                    continue;
+                }
+                entry(out, &key, field.raw, false, &mut ctx);
+                let reps: Vec<_> = field.parts().collect();
+                let many = reps.len() > 1;
+                for (ri, rep) in reps.iter().enumerate() {
+                    let rk = if many { format!("{key}[{}]", ri + 1) } else { key.clone() };
+                    if rep.is_leaf() {
+                        if many && !rep.is_empty() {
+                            entry(out, &rk, rep.raw, true, &mut ctx);
+                        }
+                        continue;
+                    }
+                    for (ci, comp) in rep.parts().enumerate() {
+                        let ck = format!("{rk}.{}", ci + 1);
+                        if comp.is_leaf() {
+                            if !comp.is_empty() {
+                                entry(out, &ck, comp.raw, true, &mut ctx);
+                            }
+                            continue;
+                        }
+                        for (si, sub) in comp.parts().enumerate() {
+                            if !sub.is_empty() {
+                                entry(out, &format!("{ck}.{}", si + 1), sub.raw, true, &mut ctx);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.key = key;
+        out.push(b'}');
+    }
+}
+
+fn bump(counts: &mut Vec<([u8; 3], usize)>, id: &[u8]) -> usize {
+    let mut k = [0u8; 3];
+    k[..id.len().min(3)].copy_from_slice(&id[..id.len().min(3)]);
+    if let Some(e) = counts.iter_mut().find(|e| e.0 == k) {
+        e.1 += 1;
+        e.1
+    } else {
+        counts.push((k, 1));
+        1
+    }
+}
+
+fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
+    out.extend_from_slice(b"{\"id\":");
+    let (id, _) = ctx.charset.decode(seg.id());
+    push_str(out, &id);
+    out.extend_from_slice(b",\"fields\":[");
+    let header = is_header_id(seg.id());
+    for (i, f) in seg.fields().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if header && i < 2 {
+            // MSH-1 and MSH-2 are never split or unescaped.
+            let (t, lossless) = ctx.charset.decode(f.raw);
+            ctx.needs_raw |= !lossless;
+            push_str(out, &t);
+        } else {
+            ctx.field(out, f.raw);
+        }
+    }
+    out.push(b']');
+    if ctx.needs_raw || seg.bytes().len() < 3 {
+        let (text, lossless) = ctx.charset.decode(seg.bytes());
+        if lossless {
+            out.extend_from_slice(b",\"raw\":");
+            push_str(out, &text);
+        } else {
+            out.extend_from_slice(b",\"raw_base64\":\"");
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(seg.bytes()).as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.push(b'}');
+}
+
+/// Why JSON could not be turned into HL7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+fn err<T>(s: impl Into<String>) -> Result<T, JsonError> {
+    Err(JsonError(s.into()))
+}
+
+/// Turns one JSON document back into HL7: the `segments` shape written by [`Writer`], or an
+/// envelope with a `raw` message (`hl7 listen --meta`). Segments are terminated by `\r`.
+pub fn to_hl7(doc: &Json, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    let Some(obj) = doc.as_object() else {
+        return err("expected a JSON object");
+    };
+    if let Some(segments) = obj.get("segments") {
+        let Some(segments) = segments.as_array() else {
+            return err("\"segments\" must be an array");
+        };
+        return segments_to_hl7(obj, segments, out);
+    }
+    if let Some(raw) = obj.get("raw").and_then(Json::as_str) {
+        // an envelope: the message as received, text
+        let mut first = true;
+        for line in raw.split(['\r', '\n']).filter(|l| !l.trim().is_empty()) {
+            let _ = first;
+            first = false;
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\r');
+        }
+        return Ok(());
+    }
+    if obj.keys().any(|k| k.contains('-')) {
+        return err("this looks like the 'paths' shape, which cannot be turned back into HL7; use the default 'segments' shape");
+    }
+    err("expected an object with \"segments\" (hl7 parse) or \"raw\" (hl7 listen --meta)")
+}
+
+fn segments_to_hl7(
+    obj: &serde_json::Map<String, Json>,
+    segments: &[Json],
+    out: &mut Vec<u8>,
+) -> Result<(), JsonError> {
+    let Some(first) = segments.first() else {
+        return err("\"segments\" is empty");
+    };
+    let fields_of = |s: &Json, i: usize| -> Result<(String, Vec<Json>), JsonError> {
+        let id = s.get("id").and_then(Json::as_str).ok_or_else(|| JsonError(format!("segment {}: missing \"id\"", i + 1)))?;
+        let fields = match s.get("fields") {
+            Some(Json::Array(a)) => a.clone(),
+            None => Vec::new(),
+            Some(_) => return err(format!("segment {} ({id}): \"fields\" must be an array", i + 1)),
+        };
+        Ok((id.to_string(), fields))
+    };
+    let (id, f) = fields_of(first, 0)?;
+    if id != "MSH" {
+        return err(format!("the first segment must be MSH, found {id}"));
+    }
+    let fs = f.first().and_then(Json::as_str).unwrap_or("");
+    let enc = f.get(1).and_then(Json::as_str).unwrap_or("");
+    let header = format!("MSH{fs}{enc}");
+    let sep = Separators::from_msh(header.as_bytes()).map_err(|e| JsonError(format!("MSH: {e}")))?;
+    let charset = obj
+        .get("charset")
+        .and_then(Json::as_str)
+        .and_then(|c| Charset::from_msh18(c.as_bytes()))
+        .or_else(|| {
+            f.get(17).and_then(|v| match v {
+                Json::String(s) => Charset::from_msh18(s.as_bytes()),
+                Json::Array(reps) => reps.first().and_then(Json::as_str).and_then(|s| Charset::from_msh18(s.as_bytes())),
+                _ => None,
+            })
+        })
+        .unwrap_or(Charset::Utf8);
+    let mut writer = Writer::new();
+    for (i, s) in segments.iter().enumerate() {
+        let (id, fields) = fields_of(s, i)?;
+        let start = out.len();
+        if let Some(raw) = raw_of(s)? {
+            let mut bytes = match raw {
+                Raw::Text(t) => charset
+                    .encode(t)
+                    .map_err(|c| JsonError(format!("segment {} ({id}): '{c}' has no byte in {}", i + 1, charset.name())))?
+                    .into_owned(),
+                Raw::Bytes(b) => b,
+            };
+            // Use raw only while the fields still say the same thing.
+            if fields_match(&bytes, &fields, sep, charset, &mut writer) {
+                out.append(&mut bytes);
+                out.push(b'\r');
+                continue;
+            }
+        }
+        if id.len() != 3 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return err(format!("segment {}: id '{id}' is not 3 letters or digits", i + 1));
+        }
+        out.extend_from_slice(id.as_bytes());
+        let header = is_header_id(id.as_bytes());
+        for (fi, field) in fields.iter().enumerate() {
+            if header && fi == 0 {
+                out.push(sep.field);
+                continue;
+            }
+            if header && fi == 1 {
+                out.extend_from_slice(field.as_str().unwrap_or("").as_bytes());
+                continue;
+            }
+            out.push(sep.field);
+            encode_value(field, 0, &sep, charset, out).map_err(|e| {
+                out.truncate(start);
+                JsonError(format!("{id}-{}: {}", fi + 1, e.0))
+            })?;
+        }
+        out.push(b'\r');
+    }
+    Ok(())
+}
+
+enum Raw<'a> {
+    Text(&'a str),
+    Bytes(Vec<u8>),
+}
+
+fn raw_of(s: &Json) -> Result<Option<Raw<'_>>, JsonError> {
+    if let Some(t) = s.get("raw").and_then(Json::as_str) {
+        return Ok(Some(Raw::Text(t)));
+    }
+    if let Some(b) = s.get("raw_base64").and_then(Json::as_str) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|e| JsonError(format!("raw_base64: {e}")))?;
+        return Ok(Some(Raw::Bytes(bytes)));
+    }
+    Ok(None)
+}
+
+fn fields_match(bytes: &[u8], fields: &[Json], sep: Separators, charset: Charset, w: &mut Writer) -> bool {
+    let msg = Message::with(bytes, sep, charset);
+    let Some(seg) = msg.segments().next() else {
+        return fields.is_empty();
+    };
+    let mut out = Vec::new();
+    let mut ctx = w.ctx(&msg);
+    write_segment(&mut out, &seg, &mut ctx);
+    match serde_json::from_slice::<Json>(&out) {
+        Ok(v) => v.get("fields").and_then(Json::as_array).is_some_and(|f| f.as_slice() == fields),
+        Err(_) => false,
+    }
+}
+
+/// Encodes a field (depth 0), repetition (1), component (2) or subcomponent (3).
+fn encode_value(v: &Json, depth: usize, sep: &Separators, charset: Charset, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    match v {
+        Json::Null => out.extend_from_slice(b"\"\""),
+        Json::String(s) => escape::encode_into(s, sep, charset, out)
+            .map_err(|c| JsonError(format!("'{c}' has no byte in {}", charset.name())))?,
+        Json::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Json::Bool(b) => out.extend_from_slice(if *b { b"Y" } else { b"N" }),
+        Json::Array(items) => {
+            let joiner = match depth {
+                0 => sep.repetition,
+                1 => sep.component,
+                2 => match sep.subcomponent {
+                    Some(s) => s,
+                    None => return err("subcomponents, but MSH-2 declares no subcomponent separator"),
+                },
+                _ => return err("nested deeper than subcomponents"),
+            };
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(joiner);
+                }
+                encode_value(item, depth + 1, sep, charset, out)?;
+            }
+        }
+        Json::Object(_) => return err("an object where a value was expected"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(raw: &[u8], shape: Shape) -> String {
+        let mut m = Message::parse(raw).unwrap();
+        m.resolve_charset();
+        let mut out = Vec::new();
+        Writer::new().write(&mut out, &m, shape, &mut Notes::default());
+        String::from_utf8(out).unwrap()
+    }
+
+    fn round_trip(raw: &[u8]) -> Vec<u8> {
+        let doc: Json = serde_json::from_str(&json(raw, Shape::Segments)).unwrap();
+        let mut out = Vec::new();
+        to_hl7(&doc, &mut out).unwrap();
+        out
+    }
+
+    const MSG: &[u8] = b"MSH|^~\\&|LAB|H|||20240101||ORU^R01|C1|P|2.5\rPID|1||123^^^HOSP^MR~456||DOE^JOHN^^^^|\"\"|\rOBX|1|ST|X||a\\S\\b||||||F\r";
+
+    #[test]
+    fn segments_shape() {
+        let j = json(MSG, Shape::Segments);
+        assert!(j.starts_with(r#"{"type":"ORU^R01","control_id":"C1","version":"2.5","charset":"UTF-8","segments":[{"id":"MSH","fields":["|","^~\\&","LAB","H","","","20240101","",[["ORU","R01"]],"C1","P","2.5"]}"#), "{j}");
+        assert!(j.contains(r#"{"id":"PID","fields":["1","",[["123","","","HOSP","MR"],"456"],"",[["DOE","JOHN","","","",""]],null,""]}"#), "{j}");
+        assert!(j.contains(r#""a^b""#), "{j}");
+        assert!(!j.contains("\"raw\""), "canonical escapes need no raw: {j}");
+    }
+
+    #[test]
+    fn round_trip_is_byte_exact() {
+        assert_eq!(round_trip(MSG), MSG);
+        let odd = b"MSH|^~\\&|A||||1||ORU^R01|C|P|2.5\rNTE|1||Line1\\.br\\Line2 \\X0D0A\\ \\Q\\ lone\\x\rZZZ|\rZZ1\r";
+        let j = json(odd, Shape::Segments);
+        assert!(j.contains(r#""raw":"NTE|1||Line1\\.br\\Line2"#), "{j}");
+        assert_eq!(round_trip(odd), odd.to_vec());
+        let latin = b"MSH|^~\\&|A||||1||ADT^A08|C|P|2.5||||||8859/1\rPID|1||||Lef\xe8vre\r";
+        assert!(json(latin, Shape::Segments).contains("Lefèvre"));
+        assert_eq!(round_trip(latin), latin.to_vec());
+        let undeclared = b"MSH|^~\\&|A||||1||ADT^A08|C|P|2.5\rPID|1||||\xff\xfe\r";
+        assert_eq!(round_trip(undeclared), undeclared.to_vec());
+        let custom = b"MSH!@%$?!A!!!!1!!ADT@A01!C!P!2.5\rPID!1!!X1%X2!D$F$@J?r\r";
+        assert_eq!(round_trip(custom), custom.to_vec());
+        let trunc = b"MSH|^~\\&#|A||||1||ORU^R01|C|P|2.7\rOBX|1|ST|X||fi#|Room \\L\\12\r";
+        assert_eq!(round_trip(trunc), trunc.to_vec());
+    }
+
+    #[test]
+    fn edited_fields_win_over_stale_raw() {
+        let odd = b"MSH|^~\\&|A||||1||ORU^R01|C|P|2.5\rNTE|1||a\\.br\\b\r";
+        let mut doc: Json = serde_json::from_str(&json(odd, Shape::Segments)).unwrap();
+        doc["segments"][1]["fields"][2] = Json::String("edited".into());
+        let mut out = Vec::new();
+        to_hl7(&doc, &mut out).unwrap();
+        assert!(out.ends_with(b"NTE|1||edited\r"), "{}", String::from_utf8_lossy(&out));
+    }
+
+    #[test]
+    fn paths_shape() {
+        let j = json(MSG, Shape::Paths);
+        let v: Json = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["MSH-9"], "ORU^R01");
+        assert_eq!(v["MSH-9.2"], "R01");
+        assert_eq!(v["MSH-2"], "^~\\&");
+        assert_eq!(v["PID-3[1].1"], "123");
+        assert_eq!(v["PID-3[2]"], "456");
+        assert_eq!(v["PID-5.1"], "DOE");
+        assert_eq!(v["PID-6"], Json::Null);
+        assert_eq!(v["OBX-5"], "a^b");
+        assert!(v.get("PID-2").is_none(), "empty values are left out");
+    }
+
+    #[test]
+    fn envelope_and_errors() {
+        let doc: Json = serde_json::from_str(r#"{"raw":"MSH|^~\\&|A\nPID|1\n"}"#).unwrap();
+        let mut out = Vec::new();
+        to_hl7(&doc, &mut out).unwrap();
+        assert_eq!(out, b"MSH|^~\\&|A\rPID|1\r");
+        for bad in [r#"[]"#, r#"{"segments":[]}"#, r#"{"MSH-9":"x"}"#, r#"{"segments":[{"id":"PID"}]}"#,
+                    r#"{"segments":[{"id":"MSH","fields":["|","^^"]}]}"#] {
+            let doc: Json = serde_json::from_str(bad).unwrap();
+            assert!(to_hl7(&doc, &mut Vec::new()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! Bytes to messages: a streaming splitter with bounded memory (it holds one message at a time,
+//! however long the stream).
+//!
+//! Input formats (CLI.md "Common to all subcommands"), detected from the first bytes or chosen:
+//! - raw HL7 (CONFORMANCE.md §1.3, §1.9, §1.10): segments end in `\r`, `\n` or `\r\n`, mixed;
+//!   blank lines and a UTF-8 BOM are skipped; a message starts at each line that begins with
+//!   `MSH` (never at `MSH` inside a field); FHS/BHS/BTS/FTS envelopes are taken apart so the
+//!   messages come out one by one, and the counts in BTS-1 and FTS-1 are checked (a mismatch is
+//!   a warning, never an error);
+//! - MLLP-framed captures (`0x0B message 0x1C 0x0D`), with the leniency of a good receiver:
+//!   bytes outside frames are skipped with a warning, a start block inside an unfinished frame
+//!   restarts it, FS without CR is accepted, empty frames are ignored, and end of input inside
+//!   a frame is reported;
+//! - NDJSON, one JSON document a line, as written by `hl7 parse` and `hl7 listen --meta`.
+//!
+//! Lines that do not belong to a message (a PID with no MSH before it, comments, garbage) come
+//! out as [`Item::Invalid`] with their offset, so nothing is dropped silently.
+
+use std::io::{self, Read};
+
+use crate::message::is_header_id;
+
+const VT: u8 = 0x0B;
+const FS: u8 = 0x1C;
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// An input format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Hl7,
+    Mllp,
+    Ndjson,
+}
+
+impl Format {
+    /// Guesses the format from the first bytes of a stream: a start block means MLLP, `{` means
+    /// NDJSON, anything else raw HL7.
+    pub fn detect(head: &[u8]) -> Format {
+        let head = head.strip_prefix(BOM).unwrap_or(head);
+        match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(&VT) => Format::Mllp,
+            Some(b'{') => Format::Ndjson,
+            // a capture with noise before its first frame
+            _ => match memchr::memchr(VT, head) {
+                Some(i) if memchr::memmem::find(&head[..i], b"MSH").is_none() => Format::Mllp,
+                _ => Format::Hl7,
+            },
+        }
+    }
+}
+
+/// What the splitter found next.
+#[derive(Debug)]
+pub enum Item<'a> {
+    /// One message: from its `MSH` to the end of its last segment (terminator not included).
+    Message(Chunk<'a>),
+    /// One NDJSON line.
+    Json(Chunk<'a>),
+    /// Bytes that are not part of any message, and why.
+    Invalid(Chunk<'a>, String),
+    /// Something worth a warning that loses no data (envelope counts, bytes between frames).
+    Warning { offset: u64, what: String },
+}
+
+/// A piece of the stream with its position.
+#[derive(Debug)]
+pub struct Chunk<'a> {
+    pub bytes: &'a [u8],
+    /// Byte offset of the first byte in the whole stream.
+    pub offset: u64,
+}
+
+#[derive(Default)]
+struct Envelope {
+    /// Inside a BHS: messages seen since it.
+    batch_messages: Option<u64>,
+    /// Inside an FHS: batches seen since it.
+    file_batches: Option<u64>,
+}
+
+/// The streaming splitter. Call [`Splitter::next_item`] until it returns `None`.
+pub struct Splitter<R> {
+    reader: R,
+    format: Option<Format>,
+    buf: Vec<u8>,
+    /// Unconsumed data is `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    /// Where the scan for the end of the current message had got to, relative to `start`.
+    resume: usize,
+    envelope: Envelope,
+    pending: Option<(u64, String)>,
+}
+
+const READ_SIZE: usize = 256 * 1024;
+
+impl<R: Read> Splitter<R> {
+    /// A splitter that detects the format from the first bytes.
+    pub fn new(reader: R) -> Self {
+        Splitter {
+            reader,
+            format: None,
+            buf: vec![0; READ_SIZE * 2],
+            start: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            resume: 0,
+            envelope: Envelope::default(),
+            pending: None,
+        }
+    }
+
+    /// A splitter for a known format.
+    pub fn with_format(reader: R, format: Format) -> Self {
+        let mut s = Self::new(reader);
+        s.format = Some(format);
+        s
+    }
+
+    /// The format in use (detected on the first call of `next_item`).
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Reads more input. Returns false at end of input.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 && (self.end == self.buf.len() || self.start >= self.buf.len() / 2) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let n = self.buf.len() * 2;
+            self.buf.resize(n, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn offset_of(&self, pos: usize) -> u64 {
+        self.base + pos as u64
+    }
+
+    /// Makes sure at least `n` unconsumed bytes are buffered, or end of input is reached.
+    fn want(&mut self, n: usize) -> io::Result<()> {
+        while self.end - self.start < n && self.fill()? {}
+        Ok(())
+    }
+
+    /// Takes `len` bytes from the front as a chunk.
+    fn take(&mut self, len: usize) -> Chunk<'_> {
+        let s = self.start;
+        self.start += len;
+        self.resume = 0;
+        Chunk {
+            bytes: &self.buf[s..s + len],
+            offset: self.base + s as u64,
+        }
+    }
+
+    /// The next item, or `None` at the end of the stream.
+    pub fn next_item(&mut self) -> io::Result<Option<Item<'_>>> {
+        if let Some((offset, what)) = self.pending.take() {
+            return Ok(Some(Item::Warning { offset, what }));
+        }
+        if self.format.is_none() {
+            self.want(64)?;
+            if self.data().starts_with(BOM) {
+                self.start += BOM.len();
+            }
+            self.format = Some(Format::detect(self.data()));
+        }
+        match self.format {
+            Some(Format::Mllp) => self.next_frame(),
+            Some(Format::Ndjson) => self.next_json(),
+            _ => self.next_hl7(),
+        }
+    }
+
+    // ---- raw HL7 ----
+
+    /// Skips line terminators and whitespace-only lines at the front.
+    fn skip_blank(&mut self) -> io::Result<()> {
+        loop {
+            let d = self.data();
+            let n = d.iter().take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | b'\x0c')).count();
+            self.start += n;
+            if self.start < self.end || !self.fill()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Length of the first line of the unconsumed data (reading more as needed), without its
+    /// terminator.
+    fn line_len(&mut self, from: usize) -> io::Result<usize> {
+        let mut scanned = from;
+        loop {
+            let d = self.data();
+            if let Some(i) = memchr::memchr2(b'\r', b'\n', &d[scanned..]) {
+                return Ok(scanned + i - from);
+            }
+            scanned = d.len();
+            if !self.fill()? {
+                return Ok(self.data().len() - from);
+            }
+        }
+    }
+
+    /// Scans from `self.resume` for the start of the next line that begins a new unit (MSH, FHS,
+    /// BHS, BTS, FTS). Returns its position relative to `start`, or the end of data at EOF.
+    fn find_boundary(&mut self, first_line_end: usize) -> io::Result<usize> {
+        let mut pos = self.resume.max(first_line_end);
+        loop {
+            let d = self.data();
+            // pos is at a terminator (or end of data)
+            let mut found = None;
+            while pos < d.len() {
+                let Some(t) = memchr::memchr2(b'\r', b'\n', &d[pos..]) else {
+                    pos = d.len();
+                    break;
+                };
+                let line = pos + t + 1;
+                // need 4 bytes to classify the line start; if not buffered, read more
+                if d.len() - line < 4 && !self.eof {
+                    pos += t;
+                    break;
+                }
+                if starts_unit(&d[line..]) {
+                    found = Some(line);
+                    break;
+                }
+                pos = line;
+            }
+            if let Some(f) = found {
+                return Ok(f);
+            }
+            self.resume = pos;
+            if !self.fill()? {
+                // recheck what remained unclassified at EOF
+                let d = self.data();
+                let mut p = self.resume;
+                while let Some(t) = memchr::memchr2(b'\r', b'\n', &d[p..]) {
+                    let line = p + t + 1;
+                    if starts_unit(&d[line..]) {
+                        return Ok(line);
+                    }
+                    p = line;
+                }
+                return Ok(d.len());
+            }
+            pos = self.resume;
+        }
+    }
+
+    fn next_hl7(&mut self) -> io::Result<Option<Item<'_>>> {
+        loop {
+            self.skip_blank()?;
+            if self.start >= self.end {
+                return Ok(self.finish_envelope());
+            }
+            self.want(4)?;
+            let head: [u8; 3] = {
+                let d = self.data();
+                let mut h = [0u8; 3];
+                for (i, b) in d.iter().take(3).enumerate() {
+                    h[i] = *b;
+                }
+                h
+            };
+            let is_unit = starts_unit(self.data());
+            if is_unit && matches!(&head, b"FHS" | b"BHS" | b"BTS" | b"FTS") {
+                let len = self.line_len(0)?;
+                let at = self.offset_of(self.start);
+                let line = self.data()[..len].to_vec();
+                self.start += len;
+                if let Some(w) = self.envelope_line(&line, at) {
+                    return Ok(Some(Item::Warning { offset: at, what: w }));
+                }
+                continue;
+            }
+            let first = self.line_len(0)?;
+            let boundary = self.find_boundary(first)?;
+            let d = self.data();
+            let mut len = boundary;
+            while len > 0 && matches!(d[len - 1], b'\r' | b'\n') {
+                len -= 1;
+            }
+            if is_unit && &head == b"MSH" {
+                if let Some(n) = self.envelope.batch_messages.as_mut() {
+                    *n += 1;
+                }
+                let consumed = boundary;
+                let chunk_start = self.start;
+                self.start += consumed;
+                self.resume = 0;
+                return Ok(Some(Item::Message(Chunk {
+                    bytes: &self.buf[chunk_start..chunk_start + len],
+                    offset: self.base + chunk_start as u64,
+                })));
+            }
+            let why = format!(
+                "not part of a message: expected a segment starting with MSH, found '{}'",
+                printable_prefix(&d[..first], 16)
+            );
+            let chunk_start = self.start;
+            self.start += boundary;
+            self.resume = 0;
+            return Ok(Some(Item::Invalid(
+                Chunk {
+                    bytes: &self.buf[chunk_start..chunk_start + len],
+                    offset: self.base + chunk_start as u64,
+                },
+                why,
+            )));
+        }
+    }
+
+    /// Handles an FHS/BHS/BTS/FTS line; returns a warning when a count does not match.
+    fn envelope_line(&mut self, line: &[u8], _at: u64) -> Option<String> {
+        let id = &line[..3];
+        let fs = line.get(3).copied().unwrap_or(b'|');
+        // BTS-1 / FTS-1 is the first field; FHS/BHS fields are numbered like MSH.
+        let count_field = || -> Option<u64> {
+            let f = line.get(4..)?.split(|&b| b == fs).next()?;
+            std::str::from_utf8(f).ok()?.trim().parse().ok()
+        };
+        match id {
+            b"FHS" => {
+                let mut w = None;
+                if self.envelope.file_batches.is_some() {
+                    w = Some("FHS inside a file that had no FTS".to_string());
+                }
+                self.envelope.file_batches = Some(0);
+                w
+            }
+            b"BHS" => {
+                let mut w = None;
+                if self.envelope.batch_messages.is_some() {
+                    w = Some("BHS inside a batch that had no BTS".to_string());
+                }
+                self.envelope.batch_messages = Some(0);
+                if let Some(n) = self.envelope.file_batches.as_mut() {
+                    *n += 1;
+                }
+                w
+            }
+            b"BTS" => {
+                let seen = self.envelope.batch_messages.take();
+                match (seen, count_field()) {
+                    (None, _) => Some("BTS without a BHS before it".to_string()),
+                    (Some(seen), Some(said)) if said != seen => Some(format!(
+                        "BTS-1 says the batch holds {said} messages, but {seen} were found"
+                    )),
+                    _ => None,
+                }
+            }
+            _ => {
+                // FTS
+                let mut w = None;
+                if let Some(open) = self.envelope.batch_messages.take() {
+                    w = Some(format!("FTS closes a batch that had no BTS ({open} messages)"));
+                }
+                let seen = self.envelope.file_batches.take();
+                match (seen, count_field()) {
+                    (None, _) => w.or(Some("FTS without an FHS before it".to_string())),
+                    (Some(seen), Some(said)) if said != seen && !(seen == 0 && said == 1) => {
+                        w.or(Some(format!(
+                            "FTS-1 says the file holds {said} batches, but {seen} were found"
+                        )))
+                    }
+                    _ => w,
+                }
+            }
+        }
+    }
+
+    fn finish_envelope(&mut self) -> Option<Item<'_>> {
+        let at = self.offset_of(self.end);
+        if self.envelope.batch_messages.take().is_some() {
+            return Some(Item::Warning {
+                offset: at,
+                what: "end of input inside a batch: no BTS after BHS".into(),
+            });
+        }
+        if self.envelope.file_batches.take().is_some() {
+            return Some(Item::Warning {
+                offset: at,
+                what: "end of input inside a file: no FTS after FHS".into(),
+            });
+        }
+        None
+    }
+
+    // ---- MLLP ----
+
+    fn next_frame(&mut self) -> io::Result<Option<Item<'_>>> {
+        // Positions are found first and the borrowed item is built last, after the loop.
+        let (body_start, body_end, eof_inside) = loop {
+            // Find the start block, skipping what lies between frames.
+            let mut skipped_junk = 0usize;
+            let junk_at = self.offset_of(self.start);
+            loop {
+                let d = self.data();
+                if let Some(i) = memchr::memchr(VT, d) {
+                    skipped_junk += d[..i].iter().filter(|b| !b.is_ascii_whitespace()).count();
+                    self.start += i;
+                    break;
+                }
+                skipped_junk += d.iter().filter(|b| !b.is_ascii_whitespace()).count();
+                self.start = self.end;
+                if !self.fill()? {
+                    if skipped_junk > 0 {
+                        return Ok(Some(Item::Warning {
+                            offset: junk_at,
+                            what: format!("{skipped_junk} bytes outside any MLLP frame skipped"),
+                        }));
+                    }
+                    return Ok(None);
+                }
+            }
+            if skipped_junk > 0 && self.pending.is_none() {
+                self.pending = Some((junk_at, format!("{skipped_junk} bytes outside any MLLP frame skipped")));
+            }
+            // Find the end block: FS, normally followed by CR.
+            let mut scanned = 1;
+            let frame_end = loop {
+                let d = self.data();
+                match memchr::memchr2(FS, VT, &d[scanned..]) {
+                    Some(i) if d[scanned + i] == VT => {
+                        // A new start block inside an unfinished frame restarts it.
+                        let at = self.offset_of(self.start);
+                        let lost = scanned + i;
+                        self.start += lost;
+                        scanned = 1;
+                        self.pending = Some((
+                            at,
+                            format!(
+                                "MLLP frame restarted by a new start block before its end block; {} bytes dropped",
+                                lost - 1
+                            ),
+                        ));
+                    }
+                    Some(i) => break Some(scanned + i),
+                    None => {
+                        scanned = d.len();
+                        if !self.fill()? {
+                            break None;
+                        }
+                    }
+                }
+            };
+            let Some(frame_end) = frame_end else {
+                let len = self.data().len();
+                break (self.start + 1, self.start + len, true);
+            };
+            self.want(frame_end + 2)?;
+            let d = self.data();
+            let consumed = frame_end + 1 + (d.get(frame_end + 1) == Some(&b'\r')) as usize;
+            let body = &d[1..frame_end];
+            let (s, e) = (self.start + 1, self.start + 1 + trim_end(body).len());
+            self.start += consumed;
+            if self.buf[s..e].iter().all(u8::is_ascii_whitespace) {
+                continue; // an empty frame (a keep-alive) carries nothing
+            }
+            break (s, e, false);
+        };
+        if let Some((offset, what)) = self.pending.take() {
+            // Report the warning first; the frame is found again on the next call.
+            if !eof_inside {
+                self.start = body_start - 1;
+                return Ok(Some(Item::Warning { offset, what }));
+            }
+            self.pending = Some((offset, what));
+        }
+        let offset = self.offset_of(body_start);
+        if eof_inside {
+            self.start = self.end;
+            return Ok(Some(Item::Invalid(
+                Chunk { bytes: &self.buf[body_start..body_end], offset },
+                "end of input inside an MLLP frame (no end block 0x1C 0x0D); the message may be truncated".into(),
+            )));
+        }
+        let bytes = &self.buf[body_start..body_end];
+        if bytes.starts_with(b"MSH") {
+            return Ok(Some(Item::Message(Chunk { bytes, offset })));
+        }
+        let why = match bytes {
+            [0x06] => "MLLP release 2 commit acknowledgement (ACK block), not a message".to_string(),
+            [0x15] => "MLLP release 2 negative commit acknowledgement (NAK block), not a message".to_string(),
+            _ => format!(
+                "MLLP frame does not hold an HL7 message (it starts with '{}')",
+                printable_prefix(bytes, 16)
+            ),
+        };
+        Ok(Some(Item::Invalid(Chunk { bytes, offset }, why)))
+    }
+
+    // ---- NDJSON ----
+
+    fn next_json(&mut self) -> io::Result<Option<Item<'_>>> {
+        loop {
+            self.skip_blank()?;
+            if self.start >= self.end {
+                return Ok(None);
+            }
+            let len = self.line_len(0)?;
+            let c = self.take(len);
+            return Ok(Some(Item::Json(c)));
+        }
+    }
+}
+
+/// True when a line starts a new unit: MSH, FHS, BHS, BTS or FTS followed by a non-alphanumeric
+/// byte (the field separator) or the end of the line.
+#[inline]
+fn starts_unit(line: &[u8]) -> bool {
+    if line.len() < 3 {
+        return false;
+    }
+    let id = &line[..3];
+    (is_header_id(id) || id == b"BTS" || id == b"FTS")
+        && line.get(3).is_none_or(|b| !b.is_ascii_alphanumeric())
+}
+
+fn trim_end(b: &[u8]) -> &[u8] {
+    let mut n = b.len();
+    while n > 0 && matches!(b[n - 1], b'\r' | b'\n') {
+        n -= 1;
+    }
+    &b[..n]
+}
+
+/// The first `max` characters of `b` for an error message, control bytes shown as `.`.
+pub fn printable_prefix(b: &[u8], max: usize) -> String {
+    let s: String = String::from_utf8_lossy(&b[..b.len().min(max * 4)])
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    if b.len() > s.len() { format!("{s}…") } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a byte string, returning a compact description of each item.
+    fn items(input: &[u8]) -> Vec<String> {
+        items_with(input, None)
+    }
+
+    fn items_with(input: &[u8], format: Option<Format>) -> Vec<String> {
+        // A reader that hands out 7 bytes at a time, so every boundary case crosses reads.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(7).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut s = match format {
+            Some(f) => Splitter::with_format(Trickle(input), f),
+            None => Splitter::new(Trickle(input)),
+        };
+        let mut out = Vec::new();
+        while let Some(item) = s.next_item().unwrap() {
+            out.push(match item {
+                Item::Message(c) => format!("M@{}:{}", c.offset, String::from_utf8_lossy(c.bytes)),
+                Item::Json(c) => format!("J@{}:{}", c.offset, String::from_utf8_lossy(c.bytes)),
+                Item::Invalid(c, why) => format!("X@{}:{}:{}", c.offset, String::from_utf8_lossy(c.bytes), why),
+                Item::Warning { offset, what } => format!("W@{offset}:{what}"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn one_message_any_terminator() {
+        assert_eq!(items(b"MSH|^~\\&|A\rPID|1\r"), ["M@0:MSH|^~\\&|A\rPID|1"]);
+        assert_eq!(items(b"MSH|^~\\&|A\nPID|1\n"), ["M@0:MSH|^~\\&|A\nPID|1"]);
+        assert_eq!(items(b"MSH|^~\\&|A\r\nPID|1"), ["M@0:MSH|^~\\&|A\r\nPID|1"]);
+    }
+
+    #[test]
+    fn several_messages_blank_lines_and_bom() {
+        // BOM, CRLF, then a blank line, then a second message on LF.
+        let got = items(b"\xEF\xBB\xBFMSH|^~\\&|1\r\nPID|1\r\n\r\n\nMSH|^~\\&|2\nPID|2\n");
+        assert_eq!(got, ["M@3:MSH|^~\\&|1\r\nPID|1", "M@25:MSH|^~\\&|2\nPID|2"]);
+    }
+
+    #[test]
+    fn msh_inside_a_field_does_not_split() {
+        let got = items(b"MSH|^~\\&|1\rNTE|1||see MSH|^~\\& below\rOBX|MSH\r");
+        assert_eq!(got.len(), 1, "{got:?}");
+    }
+
+    #[test]
+    fn segments_before_any_msh_are_reported() {
+        let got = items(b"PID|1\rEVN|A\rMSH|^~\\&|1\r");
+        assert_eq!(got[0], "X@0:PID|1\rEVN|A:not part of a message: expected a segment starting with MSH, found 'PID|1'");
+        assert_eq!(got[1], "M@12:MSH|^~\\&|1");
+    }
+
+    #[test]
+    fn batches_come_apart_and_counts_are_checked() {
+        let good = b"FHS|^~\\&\rBHS|^~\\&\rMSH|^~\\&|1\rMSH|^~\\&|2\rBTS|2\rBHS|^~\\&\rMSH|^~\\&|3\rBTS|1\rFTS|2\r";
+        let got = items(good);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got.iter().all(|g| g.starts_with("M@")));
+        let bad = b"BHS|^~\\&\rMSH|^~\\&|1\rBTS|3\r";
+        let got = items(bad);
+        assert_eq!(got[1], "W@20:BTS-1 says the batch holds 3 messages, but 1 were found");
+        let open = items(b"BHS|^~\\&\rMSH|^~\\&|1\r");
+        assert!(open[1].contains("no BTS"), "{open:?}");
+        let noisy = items(b"BHS|^~\\&\rEVN|1\rBTS|0\r");
+        assert!(noisy[0].starts_with("X@9:EVN|1"), "{noisy:?}");
+    }
+
+    #[test]
+    fn mllp_frames() {
+        // VT msg FS CR, twice, with junk before and between
+        let got = items(b"\r\njunk\x0bMSH|^~\\&|1\r\x1c\r\x00\x0bMSH|^~\\&|2\r\x1c\r");
+        assert_eq!(got, ["W@0:4 bytes outside any MLLP frame skipped", "M@7:MSH|^~\\&|1", "W@20:1 bytes outside any MLLP frame skipped", "M@22:MSH|^~\\&|2"]);
+        // FS without CR then the next frame; an empty frame
+        let got = items(b"\x0b\x1c\r\x0bMSH|^~\\&|1\x1c\x0bMSH|^~\\&|2\x1c\n");
+        assert_eq!(got, ["M@4:MSH|^~\\&|1", "M@16:MSH|^~\\&|2"]);
+        // a second VT restarts the frame
+        let got = items(b"\x0bMSH|^~\\&|lost\r\x0bMSH|^~\\&|kept\r\x1c\r");
+        assert_eq!(got[0], "W@0:MLLP frame restarted by a new start block before its end block; 14 bytes dropped");
+        assert_eq!(got[1], "M@16:MSH|^~\\&|kept");
+        // EOF inside a frame
+        let got = items(b"\x0bMSH|^~\\&|1\rPID|");
+        assert!(got[0].starts_with("X@1:MSH|^~\\&|1\rPID|:end of input inside an MLLP frame"), "{got:?}");
+        // R2 commit ACK / NAK blocks
+        let got = items(b"\x0b\x06\x1c\r\x0b\x15\x1c\r");
+        assert!(got[0].contains("commit acknowledgement") && got[1].contains("negative"), "{got:?}");
+    }
+
+    #[test]
+    fn ndjson_lines() {
+        let got = items(b"{\"a\":1}\n\n{\"b\":2}");
+        assert_eq!(got, ["J@0:{\"a\":1}", "J@9:{\"b\":2}"]);
+    }
+
+    #[test]
+    fn large_message_grows_the_buffer() {
+        let mut m = b"MSH|^~\\&|1\rOBX|1|ED|||".to_vec();
+        m.extend(std::iter::repeat_n(b'A', 3 * READ_SIZE));
+        m.extend_from_slice(b"\rMSH|^~\\&|2\r");
+        let mut s = Splitter::new(&m[..]);
+        let Some(Item::Message(c)) = s.next_item().unwrap() else { panic!() };
+        assert_eq!(c.bytes.len(), m.len() - 12);
+        let Some(Item::Message(c)) = s.next_item().unwrap() else { panic!() };
+        assert_eq!(c.bytes, b"MSH|^~\\&|2");
+        assert!(s.next_item().unwrap().is_none());
+    }
+}
