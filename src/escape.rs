@@ -83,7 +83,11 @@ pub fn decode_into(raw: &[u8], sep: &Separators, charset: Charset, out: &mut Str
                     Piece::Byte(b) => out.push(b as char),
                     Piece::Hex(digits) => {
                         hex.clear();
-                        hex.extend(digits.chunks_exact(2).map(|p| hex_val(p[0]) << 4 | hex_val(p[1])));
+                        hex.extend(
+                            digits
+                                .chunks_exact(2)
+                                .map(|p| hex_val(p[0]) << 4 | hex_val(p[1])),
+                        );
                         let mark = out.len();
                         if !charset.decode_into(&hex, out) {
                             // Hex bytes that are not valid in a Unicode message are most often
@@ -133,7 +137,10 @@ fn hex_val(d: u8) -> u8 {
 fn is_formatting(cmd: &[u8]) -> bool {
     let (name, arg) = cmd.split_at(cmd.len().min(2));
     let numeric = |a: &[u8]| {
-        let a = a.strip_prefix(b"+").or_else(|| a.strip_prefix(b"-")).unwrap_or(a);
+        let a = a
+            .strip_prefix(b"+")
+            .or_else(|| a.strip_prefix(b"-"))
+            .unwrap_or(a);
         a.iter().all(u8::is_ascii_digit)
     };
     match name {
@@ -245,7 +252,14 @@ mod tests {
 
     #[test]
     fn malformed_and_unknown_escapes_are_kept_and_flagged() {
-        for raw in [r"\Q\", r"\f\ \s\", r"a\\b", r"lone\backslash", r"trailing \F", r"\X1\"] {
+        for raw in [
+            r"\Q\",
+            r"\f\ \s\",
+            r"a\\b",
+            r"lone\backslash",
+            r"trailing \F",
+            r"\X1\",
+        ] {
             let (s, d) = dec(raw);
             assert_eq!(s, raw, "{raw}");
             assert!(!d.clean, "{raw}");

@@ -146,7 +146,8 @@ impl Ctx<'_> {
         }
         if !self.needs_raw {
             let mut back = Vec::with_capacity(raw.len());
-            let same = escape::encode_into(self.scratch, &self.sep, self.charset, &mut back).is_ok()
+            let same = escape::encode_into(self.scratch, &self.sep, self.charset, &mut back)
+                .is_ok()
                 && back == raw;
             self.needs_raw = !same || !d.lossless;
         }
@@ -190,7 +191,8 @@ impl Ctx<'_> {
 
     fn field(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
         let rep = self.sep.repetition;
-        let structured = self.has(rep, raw) || self.has(self.sep.component, raw) || self.has(self.sub(), raw);
+        let structured =
+            self.has(rep, raw) || self.has(self.sep.component, raw) || self.has(self.sub(), raw);
         if !structured {
             self.leaf(out, raw);
             return;
@@ -256,7 +258,9 @@ impl Writer {
             if ctx.unclean && notes.unclean_escapes.len() < 8 {
                 let id = seg.id();
                 let n = bump(&mut self.seg_counts, id);
-                notes.unclean_escapes.push(format!("{}[{n}]", String::from_utf8_lossy(id)));
+                notes
+                    .unclean_escapes
+                    .push(format!("{}[{n}]", String::from_utf8_lossy(id)));
             } else if notes.unclean_escapes.len() < 8 {
                 bump(&mut self.seg_counts, seg.id());
             }
@@ -284,20 +288,21 @@ impl Writer {
                 }
                 key.push_str(&format!("-{}", fi + 1));
                 let header_atom = is_header_id(id) && fi < 2;
-                let mut entry = |out: &mut Vec<u8>, k: &str, raw: &[u8], leaf: bool, ctx: &mut Ctx<'_>| {
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    push_str(out, k);
-                    out.push(b':');
-                    if leaf {
-                        ctx.leaf(out, raw);
-                    } else {
-                        let (t, _) = ctx.charset.decode(raw);
-                        push_str(out, &t);
-                    }
-                };
+                let mut entry =
+                    |out: &mut Vec<u8>, k: &str, raw: &[u8], leaf: bool, ctx: &mut Ctx<'_>| {
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        push_str(out, k);
+                        out.push(b':');
+                        if leaf {
+                            ctx.leaf(out, raw);
+                        } else {
+                            let (t, _) = ctx.charset.decode(raw);
+                            push_str(out, &t);
+                        }
+                    };
                 if header_atom || field.is_leaf() {
                     if header_atom {
                         let (t, _) = ctx.charset.decode(field.raw);
@@ -317,7 +322,11 @@ impl Writer {
                 let reps: Vec<_> = field.parts().collect();
                 let many = reps.len() > 1;
                 for (ri, rep) in reps.iter().enumerate() {
-                    let rk = if many { format!("{key}[{}]", ri + 1) } else { key.clone() };
+                    let rk = if many {
+                        format!("{key}[{}]", ri + 1)
+                    } else {
+                        key.clone()
+                    };
                     if rep.is_leaf() {
                         if many && !rep.is_empty() {
                             entry(out, &rk, rep.raw, true, &mut ctx);
@@ -385,7 +394,11 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
             push_str(out, &text);
         } else {
             out.extend_from_slice(b",\"raw_base64\":\"");
-            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(seg.bytes()).as_bytes());
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(seg.bytes())
+                    .as_bytes(),
+            );
             out.push(b'"');
         }
     }
@@ -432,7 +445,9 @@ pub fn to_hl7(doc: &Json, out: &mut Vec<u8>) -> Result<(), JsonError> {
         return Ok(());
     }
     if obj.keys().any(|k| k.contains('-')) {
-        return err("this looks like the 'paths' shape, which cannot be turned back into HL7; use the default 'segments' shape");
+        return err(
+            "this looks like the 'paths' shape, which cannot be turned back into HL7; use the default 'segments' shape",
+        );
     }
     err("expected an object with \"segments\" (hl7 parse) or \"raw\" (hl7 listen --meta)")
 }
@@ -446,11 +461,19 @@ fn segments_to_hl7(
         return err("\"segments\" is empty");
     };
     let fields_of = |s: &Json, i: usize| -> Result<(String, Vec<Json>), JsonError> {
-        let id = s.get("id").and_then(Json::as_str).ok_or_else(|| JsonError(format!("segment {}: missing \"id\"", i + 1)))?;
+        let id = s
+            .get("id")
+            .and_then(Json::as_str)
+            .ok_or_else(|| JsonError(format!("segment {}: missing \"id\"", i + 1)))?;
         let fields = match s.get("fields") {
             Some(Json::Array(a)) => a.clone(),
             None => Vec::new(),
-            Some(_) => return err(format!("segment {} ({id}): \"fields\" must be an array", i + 1)),
+            Some(_) => {
+                return err(format!(
+                    "segment {} ({id}): \"fields\" must be an array",
+                    i + 1
+                ));
+            }
         };
         Ok((id.to_string(), fields))
     };
@@ -461,7 +484,8 @@ fn segments_to_hl7(
     let fs = f.first().and_then(Json::as_str).unwrap_or("");
     let enc = f.get(1).and_then(Json::as_str).unwrap_or("");
     let header = format!("MSH{fs}{enc}");
-    let sep = Separators::from_msh(header.as_bytes()).map_err(|e| JsonError(format!("MSH: {e}")))?;
+    let sep =
+        Separators::from_msh(header.as_bytes()).map_err(|e| JsonError(format!("MSH: {e}")))?;
     let charset = obj
         .get("charset")
         .and_then(Json::as_str)
@@ -469,7 +493,10 @@ fn segments_to_hl7(
         .or_else(|| {
             f.get(17).and_then(|v| match v {
                 Json::String(s) => Charset::from_msh18(s.as_bytes()),
-                Json::Array(reps) => reps.first().and_then(Json::as_str).and_then(|s| Charset::from_msh18(s.as_bytes())),
+                Json::Array(reps) => reps
+                    .first()
+                    .and_then(Json::as_str)
+                    .and_then(|s| Charset::from_msh18(s.as_bytes())),
                 _ => None,
             })
         })
@@ -482,7 +509,13 @@ fn segments_to_hl7(
             let mut bytes = match raw {
                 Raw::Text(t) => charset
                     .encode(t)
-                    .map_err(|c| JsonError(format!("segment {} ({id}): '{c}' has no byte in {}", i + 1, charset.name())))?
+                    .map_err(|c| {
+                        JsonError(format!(
+                            "segment {} ({id}): '{c}' has no byte in {}",
+                            i + 1,
+                            charset.name()
+                        ))
+                    })?
                     .into_owned(),
                 Raw::Bytes(b) => b,
             };
@@ -494,7 +527,10 @@ fn segments_to_hl7(
             }
         }
         if id.len() != 3 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return err(format!("segment {}: id '{id}' is not 3 letters or digits", i + 1));
+            return err(format!(
+                "segment {}: id '{id}' is not 3 letters or digits",
+                i + 1
+            ));
         }
         out.extend_from_slice(id.as_bytes());
         let header = is_header_id(id.as_bytes());
@@ -536,7 +572,13 @@ fn raw_of(s: &Json) -> Result<Option<Raw<'_>>, JsonError> {
     Ok(None)
 }
 
-fn fields_match(bytes: &[u8], fields: &[Json], sep: Separators, charset: Charset, w: &mut Writer) -> bool {
+fn fields_match(
+    bytes: &[u8],
+    fields: &[Json],
+    sep: Separators,
+    charset: Charset,
+    w: &mut Writer,
+) -> bool {
     let msg = Message::with(bytes, sep, charset);
     let Some(seg) = msg.segments().next() else {
         return fields.is_empty();
@@ -545,13 +587,22 @@ fn fields_match(bytes: &[u8], fields: &[Json], sep: Separators, charset: Charset
     let mut ctx = w.ctx(&msg);
     write_segment(&mut out, &seg, &mut ctx);
     match serde_json::from_slice::<Json>(&out) {
-        Ok(v) => v.get("fields").and_then(Json::as_array).is_some_and(|f| f.as_slice() == fields),
+        Ok(v) => v
+            .get("fields")
+            .and_then(Json::as_array)
+            .is_some_and(|f| f.as_slice() == fields),
         Err(_) => false,
     }
 }
 
 /// Encodes a field (depth 0), repetition (1), component (2) or subcomponent (3).
-fn encode_value(v: &Json, depth: usize, sep: &Separators, charset: Charset, out: &mut Vec<u8>) -> Result<(), JsonError> {
+fn encode_value(
+    v: &Json,
+    depth: usize,
+    sep: &Separators,
+    charset: Charset,
+    out: &mut Vec<u8>,
+) -> Result<(), JsonError> {
     match v {
         Json::Null => out.extend_from_slice(b"\"\""),
         Json::String(s) => escape::encode_into(s, sep, charset, out)
@@ -564,7 +615,9 @@ fn encode_value(v: &Json, depth: usize, sep: &Separators, charset: Charset, out:
                 1 => sep.component,
                 2 => match sep.subcomponent {
                     Some(s) => s,
-                    None => return err("subcomponents, but MSH-2 declares no subcomponent separator"),
+                    None => {
+                        return err("subcomponents, but MSH-2 declares no subcomponent separator");
+                    }
                 },
                 _ => return err("nested deeper than subcomponents"),
             };
@@ -635,7 +688,11 @@ mod tests {
         doc["segments"][1]["fields"][2] = Json::String("edited".into());
         let mut out = Vec::new();
         to_hl7(&doc, &mut out).unwrap();
-        assert!(out.ends_with(b"NTE|1||edited\r"), "{}", String::from_utf8_lossy(&out));
+        assert!(
+            out.ends_with(b"NTE|1||edited\r"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
     }
 
     #[test]
@@ -659,8 +716,13 @@ mod tests {
         let mut out = Vec::new();
         to_hl7(&doc, &mut out).unwrap();
         assert_eq!(out, b"MSH|^~\\&|A\rPID|1\r");
-        for bad in [r#"[]"#, r#"{"segments":[]}"#, r#"{"MSH-9":"x"}"#, r#"{"segments":[{"id":"PID"}]}"#,
-                    r#"{"segments":[{"id":"MSH","fields":["|","^^"]}]}"#] {
+        for bad in [
+            r#"[]"#,
+            r#"{"segments":[]}"#,
+            r#"{"MSH-9":"x"}"#,
+            r#"{"segments":[{"id":"PID"}]}"#,
+            r#"{"segments":[{"id":"MSH","fields":["|","^^"]}]}"#,
+        ] {
             let doc: Json = serde_json::from_str(bad).unwrap();
             assert!(to_hl7(&doc, &mut Vec::new()).is_err(), "{bad}");
         }

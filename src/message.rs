@@ -209,7 +209,9 @@ impl<'a> Message<'a> {
         if head != b"MSH" {
             let what = if head.is_empty() {
                 "empty message".to_string()
-            } else if valid_segment_id(bytes, b'|') || (head.len() == 3 && head.iter().all(u8::is_ascii_uppercase)) {
+            } else if valid_segment_id(bytes, b'|')
+                || (head.len() == 3 && head.iter().all(u8::is_ascii_uppercase))
+            {
                 format!(
                     "a message must start with an MSH segment, found {}",
                     String::from_utf8_lossy(head)
@@ -282,7 +284,11 @@ impl<'a> Message<'a> {
             _ => {
                 let ascii = self.bytes.is_ascii();
                 let utf8 = ascii || std::str::from_utf8(self.bytes).is_ok();
-                self.charset = if utf8 { Charset::Utf8 } else { Charset::Iso8859(1) };
+                self.charset = if utf8 {
+                    Charset::Utf8
+                } else {
+                    Charset::Iso8859(1)
+                };
                 match (declared, utf8) {
                     (Some(Charset::Utf8), true) => None,
                     (Some(Charset::Utf8), false) => Some(
@@ -330,7 +336,9 @@ impl<'a> Message<'a> {
 
     /// The `n`th (1-based) segment with this id.
     pub fn segment(&self, id: &str, n: usize) -> Option<Segment<'a>> {
-        self.segments().filter(|s| s.id() == id.as_bytes()).nth(n.checked_sub(1)?)
+        self.segments()
+            .filter(|s| s.id() == id.as_bytes())
+            .nth(n.checked_sub(1)?)
     }
 
     /// Looks a path up. `Occurrence::All` reads as the first occurrence here; per-occurrence
@@ -397,7 +405,11 @@ impl<'a> Message<'a> {
             }
         }
         let h = self.header();
-        for (n, name) in [(9, "message type"), (10, "message control ID"), (12, "version ID")] {
+        for (n, name) in [
+            (9, "message type"),
+            (10, "message control ID"),
+            (12, "version ID"),
+        ] {
             if h.field(n).is_none_or(|f| f.raw.is_empty()) {
                 return Err(MessageError::new(
                     h.field_offset(n).unwrap_or(h.bytes.len()),
@@ -406,7 +418,10 @@ impl<'a> Message<'a> {
                 ));
             }
         }
-        let version = h.field(12).map(|f| f.repetition(1).component(1).raw).unwrap_or_default();
+        let version = h
+            .field(12)
+            .map(|f| f.repetition(1).component(1).raw)
+            .unwrap_or_default();
         let ok = !version.is_empty()
             && version[0].is_ascii_digit()
             && version.iter().all(|b| b.is_ascii_digit() || *b == b'.');
@@ -661,13 +676,22 @@ impl<'a> Value<'a> {
             ..*self
         };
         match self.child_sep() {
-            Some((s, l)) if l == want && s != 0 => match n.checked_sub(1).and_then(|i| nth_piece(self.raw, s, i)) {
-                Some(raw) => Value { raw, level: want, ..*self },
-                None => empty,
-            },
+            Some((s, l)) if l == want && s != 0 => {
+                match n.checked_sub(1).and_then(|i| nth_piece(self.raw, s, i)) {
+                    Some(raw) => Value {
+                        raw,
+                        level: want,
+                        ..*self
+                    },
+                    None => empty,
+                }
+            }
             // Asking for part 1 of something that does not split (MSH-2, or a level the
             // message has no separator for) gives the thing itself.
-            _ if n == 1 => Value { level: want, ..*self },
+            _ if n == 1 => Value {
+                level: want,
+                ..*self
+            },
             _ => empty,
         }
     }
@@ -679,7 +703,10 @@ impl<'a> Value<'a> {
         } else if n == 1 {
             *self
         } else {
-            Value { raw: &self.raw[..0], ..*self }
+            Value {
+                raw: &self.raw[..0],
+                ..*self
+            }
         }
     }
 
@@ -689,7 +716,10 @@ impl<'a> Value<'a> {
             Level::Field => self.repetition(1).component(n),
             Level::Repetition => self.nth(Level::Component, n),
             _ if n == 1 => *self,
-            _ => Value { raw: &self.raw[..0], ..*self },
+            _ => Value {
+                raw: &self.raw[..0],
+                ..*self
+            },
         }
     }
 
@@ -699,7 +729,10 @@ impl<'a> Value<'a> {
             Level::Field | Level::Repetition => self.component(1).subcomponent(n),
             Level::Component => self.nth(Level::Subcomponent, n),
             _ if n == 1 => *self,
-            _ => Value { raw: &self.raw[..0], ..*self },
+            _ => Value {
+                raw: &self.raw[..0],
+                ..*self
+            },
         }
     }
 
@@ -742,7 +775,11 @@ fn nth_piece(bytes: &[u8], sep: u8, idx: usize) -> Option<&[u8]> {
         start = pos + 1;
     }
     let pieces = memchr::memchr_iter(sep, bytes).count();
-    if idx == pieces { Some(&bytes[start..]) } else { None }
+    if idx == pieces {
+        Some(&bytes[start..])
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -775,10 +812,17 @@ PID|Field1|Component1^Sub-Component1&Sub-Component2^Component3|Repeat1~Repeat2\r
         let m = Message::parse(REP).unwrap();
         assert_eq!(m.text(&p("PID-1")).unwrap(), "Field1");
         assert_eq!(m.text(&p("PID-2.2.2")).unwrap(), "Sub-Component2");
-        assert_eq!(m.text(&p("PID-2.2")).unwrap(), "Sub-Component1&Sub-Component2");
+        assert_eq!(
+            m.text(&p("PID-2.2")).unwrap(),
+            "Sub-Component1&Sub-Component2"
+        );
         assert_eq!(m.text(&p("PID-3[2]")).unwrap(), "Repeat2");
         assert_eq!(m.text(&p("PID-3(1)")).unwrap(), "Repeat1");
-        assert_eq!(m.text(&p("PID-3[3]")).unwrap(), "", "absent repetition reads empty");
+        assert_eq!(
+            m.text(&p("PID-3[3]")).unwrap(),
+            "",
+            "absent repetition reads empty"
+        );
         assert_eq!(m.text(&p("PID-1.5")).unwrap(), "");
         assert!(m.get(&p("PID-9")).is_none());
         assert!(m.get(&p("OBX-1")).is_none());
@@ -786,20 +830,33 @@ PID|Field1|Component1^Sub-Component1&Sub-Component2^Component3|Repeat1~Repeat2\r
 
     #[test]
     fn null_is_not_empty() {
-        let m = Message::parse(b"MSH|^~\\&|A||||20240101||ADT^A08|1|P|2.5\rPID|1||\"\"||\"\"^Anna^\"\"^^^\r").unwrap();
+        let m = Message::parse(
+            b"MSH|^~\\&|A||||20240101||ADT^A08|1|P|2.5\rPID|1||\"\"||\"\"^Anna^\"\"^^^\r",
+        )
+        .unwrap();
         let f3 = m.get(&p("PID-3")).unwrap();
         assert!(f3.is_null() && !f3.is_empty());
         let f4 = m.get(&p("PID-4")).unwrap();
         assert!(f4.is_empty() && !f4.is_null());
         assert!(m.get(&p("PID-5.1")).unwrap().is_null());
         assert_eq!(m.text(&p("PID-5.2")).unwrap(), "Anna");
-        assert_eq!(m.get(&p("PID-5")).unwrap().parts().next().unwrap().parts().count(), 6);
+        assert_eq!(
+            m.get(&p("PID-5"))
+                .unwrap()
+                .parts()
+                .next()
+                .unwrap()
+                .parts()
+                .count(),
+            6
+        );
     }
 
     #[test]
     fn line_endings_and_blank_lines() {
         // synthetic__mixed_terminators_cr_lf_crlf_blank.hl7 in miniature
-        let raw = b"MSH|^~\\&|A|B|C|D|1||ORU^R01|X|P|2.4\r\nPID|1\n\nOBR|1\r\r  \rOBX|1\rOBX|2\nOBX|3";
+        let raw =
+            b"MSH|^~\\&|A|B|C|D|1||ORU^R01|X|P|2.4\r\nPID|1\n\nOBR|1\r\r  \rOBX|1\rOBX|2\nOBX|3";
         let m = Message::parse(raw).unwrap();
         let ids: Vec<_> = m.segments().map(|s| s.id_str().into_owned()).collect();
         assert_eq!(ids, ["MSH", "PID", "OBR", "OBX", "OBX", "OBX"]);
@@ -809,7 +866,10 @@ PID|Field1|Component1^Sub-Component1&Sub-Component2^Component3|Repeat1~Repeat2\r
 
     #[test]
     fn custom_separators() {
-        let m = Message::parse(b"MSH!@%$?!A!B!C!D!20240101!!ADT@A01@ADT_A01!C1!P!2.5\rPID!1!!X1%X2!Doe$F$@J?r\r").unwrap();
+        let m = Message::parse(
+            b"MSH!@%$?!A!B!C!D!20240101!!ADT@A01@ADT_A01!C1!P!2.5\rPID!1!!X1%X2!Doe$F$@J?r\r",
+        )
+        .unwrap();
         assert_eq!(m.text(&p("MSH-9.2")).unwrap(), "A01");
         assert_eq!(m.text(&p("PID-3[2]")).unwrap(), "X2");
         assert_eq!(m.text(&p("PID-4.1")).unwrap(), "Doe!");
@@ -838,22 +898,34 @@ PID|Field1|Component1^Sub-Component1&Sub-Component2^Component3|Repeat1~Repeat2\r
 
     #[test]
     fn validate_catches_wrapped_and_glued_messages() {
-        let wrapped = Message::parse(b"MSH|^~\\&|A|B|C|D|1||MDM^T04|{6AF4-\n4563-99}|P|2.3\rEVN|T04\r").unwrap();
+        let wrapped =
+            Message::parse(b"MSH|^~\\&|A|B|C|D|1||MDM^T04|{6AF4-\n4563-99}|P|2.3\rEVN|T04\r")
+                .unwrap();
         let e = wrapped.validate().unwrap_err();
         assert!(e.what.contains("not a segment"), "{e}");
         let glued = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ORU^R01|1|P|2.3 PID|1\r").unwrap();
-        assert_eq!(glued.validate().unwrap_err().path.as_deref(), Some("MSH-12"));
+        assert_eq!(
+            glued.validate().unwrap_err().path.as_deref(),
+            Some("MSH-12")
+        );
     }
 
     #[test]
     fn charset_policy() {
-        let mut m = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ADT^A08|1|P|2.5||||||8859/1\rPID|1||||Lef\xe8vre\r").unwrap();
+        let mut m = Message::parse(
+            b"MSH|^~\\&|A|B|C|D|1||ADT^A08|1|P|2.5||||||8859/1\rPID|1||||Lef\xe8vre\r",
+        )
+        .unwrap();
         assert_eq!(m.resolve_charset(), None);
         assert_eq!(m.text(&p("PID-5")).unwrap(), "Lefèvre");
-        let mut m = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ADT^A08|1|P|2.5||||||ASCII\rPID|1||||Gr\xc3\xbcn\r").unwrap();
+        let mut m = Message::parse(
+            b"MSH|^~\\&|A|B|C|D|1||ADT^A08|1|P|2.5||||||ASCII\rPID|1||||Gr\xc3\xbcn\r",
+        )
+        .unwrap();
         assert!(m.resolve_charset().unwrap().contains("UTF-8"));
         assert_eq!(m.text(&p("PID-5")).unwrap(), "Grün");
-        let mut m = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ADT^A08|1|P|2.5\rPID|1||||\xff\r").unwrap();
+        let mut m =
+            Message::parse(b"MSH|^~\\&|A|B|C|D|1||ADT^A08|1|P|2.5\rPID|1||||\xff\r").unwrap();
         assert!(m.resolve_charset().unwrap().contains("ISO-8859-1"));
         assert_eq!(m.text(&p("PID-5")).unwrap(), "\u{ff}");
     }

@@ -69,7 +69,11 @@ pub struct PathError {
 
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bad path '{}' at column {}: {}", self.input, self.column, self.what)
+        write!(
+            f,
+            "bad path '{}' at column {}: {}",
+            self.input, self.column, self.what
+        )
     }
 }
 
@@ -78,7 +82,12 @@ impl std::error::Error for PathError {}
 impl Path {
     /// Parses with an explicit [`DotStyle`].
     pub fn parse_with(s: &str, style: DotStyle) -> Result<Path, PathError> {
-        Parser { s: s.trim().as_bytes(), i: 0, input: s }.path(style)
+        Parser {
+            s: s.trim().as_bytes(),
+            i: 0,
+            input: s,
+        }
+        .path(style)
     }
 
     /// The segment id as text.
@@ -177,7 +186,9 @@ impl Parser<'_> {
         }
         let seg = self.s.get(..3).filter(|id| {
             id[0].is_ascii_uppercase()
-                && id[1..].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && id[1..]
+                    .iter()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         });
         let Some(seg) = seg else {
             let hint = if self.s.len() >= 3 && self.s[..3].iter().all(u8::is_ascii_alphanumeric) {
@@ -253,9 +264,9 @@ impl Parser<'_> {
                 p.subcomponent = Some(self.number("a subcomponent number")?);
             }
         } else if self.peek() == Some(b'-') {
-            return Err(self.err(
-                "components follow a dot: PID-5.1 (HAPI's PID-5-1 form is not accepted)",
-            ));
+            return Err(
+                self.err("components follow a dot: PID-5.1 (HAPI's PID-5-1 form is not accepted)")
+            );
         }
         Ok(())
     }
@@ -288,7 +299,9 @@ impl Parser<'_> {
                 p.component = Some(*b);
                 p.subcomponent = Some(*c);
             }
-            ([a, b, c], DotStyle::OccurrenceField) if rep_after_first.is_none() && p.occurrence == Occurrence::First => {
+            ([a, b, c], DotStyle::OccurrenceField)
+                if rep_after_first.is_none() && p.occurrence == Occurrence::First =>
+            {
                 p.occurrence = Occurrence::Nth(*a);
                 p.field = Some(*b);
                 p.component = Some(*c);
@@ -308,7 +321,9 @@ impl Parser<'_> {
                 p.component = Some(*b);
                 p.subcomponent = Some(*c);
             }
-            _ => return Err(self.err("too many numbers: a path goes down to subcomponents at most")),
+            _ => {
+                return Err(self.err("too many numbers: a path goes down to subcomponents at most"));
+            }
         }
         p.repetition = rep_after_first;
         Ok(())
@@ -328,7 +343,9 @@ mod tests {
     use super::*;
 
     fn ok(s: &str) -> String {
-        s.parse::<Path>().unwrap_or_else(|e| panic!("{e}")).to_string()
+        s.parse::<Path>()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_string()
     }
 
     fn err(s: &str) -> String {
@@ -357,7 +374,10 @@ mod tests {
     fn fields() {
         let p: Path = "OBX[2]-5[3].1.2".parse().unwrap();
         assert_eq!(p.occurrence, Occurrence::Nth(2));
-        assert_eq!((p.field, p.repetition, p.component, p.subcomponent), (Some(5), Some(3), Some(1), Some(2)));
+        assert_eq!(
+            (p.field, p.repetition, p.component, p.subcomponent),
+            (Some(5), Some(3), Some(1), Some(2))
+        );
         assert!("OBX-5".parse::<Path>().unwrap().is_each(b"OBX"));
         assert!(!"OBX[1]-5".parse::<Path>().unwrap().is_each(b"OBX"));
     }

@@ -207,7 +207,10 @@ impl<R: Read> Splitter<R> {
     fn skip_blank(&mut self) -> io::Result<()> {
         loop {
             let d = self.data();
-            let n = d.iter().take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | b'\x0c')).count();
+            let n = d
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | b'\x0c'))
+                .count();
             self.start += n;
             if self.start < self.end || !self.fill()? {
                 return Ok(());
@@ -299,7 +302,10 @@ impl<R: Read> Splitter<R> {
                 let line = self.data()[..len].to_vec();
                 self.start += len;
                 if let Some(w) = self.envelope_line(&line, at) {
-                    return Ok(Some(Item::Warning { offset: at, what: w }));
+                    return Ok(Some(Item::Warning {
+                        offset: at,
+                        what: w,
+                    }));
                 }
                 continue;
             }
@@ -383,7 +389,9 @@ impl<R: Read> Splitter<R> {
                 // FTS
                 let mut w = None;
                 if let Some(open) = self.envelope.batch_messages.take() {
-                    w = Some(format!("FTS closes a batch that had no BTS ({open} messages)"));
+                    w = Some(format!(
+                        "FTS closes a batch that had no BTS ({open} messages)"
+                    ));
                 }
                 let seen = self.envelope.file_batches.take();
                 match (seen, count_field()) {
@@ -444,7 +452,10 @@ impl<R: Read> Splitter<R> {
                 }
             }
             if skipped_junk > 0 && self.pending.is_none() {
-                self.pending = Some((junk_at, format!("{skipped_junk} bytes outside any MLLP frame skipped")));
+                self.pending = Some((
+                    junk_at,
+                    format!("{skipped_junk} bytes outside any MLLP frame skipped"),
+                ));
             }
             // Find the end block: FS, normally followed by CR.
             let mut scanned = 1;
@@ -510,8 +521,11 @@ impl<R: Read> Splitter<R> {
             return Ok(Some(Item::Message(Chunk { bytes, offset })));
         }
         let why = match bytes {
-            [0x06] => "MLLP release 2 commit acknowledgement (ACK block), not a message".to_string(),
-            [0x15] => "MLLP release 2 negative commit acknowledgement (NAK block), not a message".to_string(),
+            [0x06] => {
+                "MLLP release 2 commit acknowledgement (ACK block), not a message".to_string()
+            }
+            [0x15] => "MLLP release 2 negative commit acknowledgement (NAK block), not a message"
+                .to_string(),
             _ => format!(
                 "MLLP frame does not hold an HL7 message (it starts with '{}')",
                 printable_prefix(bytes, 16)
@@ -562,7 +576,11 @@ pub fn printable_prefix(b: &[u8], max: usize) -> String {
         .take(max)
         .map(|c| if c.is_control() { '.' } else { c })
         .collect();
-    if b.len() > s.len() { format!("{s}…") } else { s }
+    if b.len() > s.len() {
+        format!("{s}…")
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -594,7 +612,12 @@ mod tests {
             out.push(match item {
                 Item::Message(c) => format!("M@{}:{}", c.offset, String::from_utf8_lossy(c.bytes)),
                 Item::Json(c) => format!("J@{}:{}", c.offset, String::from_utf8_lossy(c.bytes)),
-                Item::Invalid(c, why) => format!("X@{}:{}:{}", c.offset, String::from_utf8_lossy(c.bytes), why),
+                Item::Invalid(c, why) => format!(
+                    "X@{}:{}:{}",
+                    c.offset,
+                    String::from_utf8_lossy(c.bytes),
+                    why
+                ),
                 Item::Warning { offset, what } => format!("W@{offset}:{what}"),
             });
         }
@@ -624,7 +647,10 @@ mod tests {
     #[test]
     fn segments_before_any_msh_are_reported() {
         let got = items(b"PID|1\rEVN|A\rMSH|^~\\&|1\r");
-        assert_eq!(got[0], "X@0:PID|1\rEVN|A:not part of a message: expected a segment starting with MSH, found 'PID|1'");
+        assert_eq!(
+            got[0],
+            "X@0:PID|1\rEVN|A:not part of a message: expected a segment starting with MSH, found 'PID|1'"
+        );
         assert_eq!(got[1], "M@12:MSH|^~\\&|1");
     }
 
@@ -636,7 +662,10 @@ mod tests {
         assert!(got.iter().all(|g| g.starts_with("M@")));
         let bad = b"BHS|^~\\&\rMSH|^~\\&|1\rBTS|3\r";
         let got = items(bad);
-        assert_eq!(got[1], "W@20:BTS-1 says the batch holds 3 messages, but 1 were found");
+        assert_eq!(
+            got[1],
+            "W@20:BTS-1 says the batch holds 3 messages, but 1 were found"
+        );
         let open = items(b"BHS|^~\\&\rMSH|^~\\&|1\r");
         assert!(open[1].contains("no BTS"), "{open:?}");
         let noisy = items(b"BHS|^~\\&\rEVN|1\rBTS|0\r");
@@ -647,20 +676,37 @@ mod tests {
     fn mllp_frames() {
         // VT msg FS CR, twice, with junk before and between
         let got = items(b"\r\njunk\x0bMSH|^~\\&|1\r\x1c\r\x00\x0bMSH|^~\\&|2\r\x1c\r");
-        assert_eq!(got, ["W@0:4 bytes outside any MLLP frame skipped", "M@7:MSH|^~\\&|1", "W@20:1 bytes outside any MLLP frame skipped", "M@22:MSH|^~\\&|2"]);
+        assert_eq!(
+            got,
+            [
+                "W@0:4 bytes outside any MLLP frame skipped",
+                "M@7:MSH|^~\\&|1",
+                "W@20:1 bytes outside any MLLP frame skipped",
+                "M@22:MSH|^~\\&|2"
+            ]
+        );
         // FS without CR then the next frame; an empty frame
         let got = items(b"\x0b\x1c\r\x0bMSH|^~\\&|1\x1c\x0bMSH|^~\\&|2\x1c\n");
         assert_eq!(got, ["M@4:MSH|^~\\&|1", "M@16:MSH|^~\\&|2"]);
         // a second VT restarts the frame
         let got = items(b"\x0bMSH|^~\\&|lost\r\x0bMSH|^~\\&|kept\r\x1c\r");
-        assert_eq!(got[0], "W@0:MLLP frame restarted by a new start block before its end block; 14 bytes dropped");
+        assert_eq!(
+            got[0],
+            "W@0:MLLP frame restarted by a new start block before its end block; 14 bytes dropped"
+        );
         assert_eq!(got[1], "M@16:MSH|^~\\&|kept");
         // EOF inside a frame
         let got = items(b"\x0bMSH|^~\\&|1\rPID|");
-        assert!(got[0].starts_with("X@1:MSH|^~\\&|1\rPID|:end of input inside an MLLP frame"), "{got:?}");
+        assert!(
+            got[0].starts_with("X@1:MSH|^~\\&|1\rPID|:end of input inside an MLLP frame"),
+            "{got:?}"
+        );
         // R2 commit ACK / NAK blocks
         let got = items(b"\x0b\x06\x1c\r\x0b\x15\x1c\r");
-        assert!(got[0].contains("commit acknowledgement") && got[1].contains("negative"), "{got:?}");
+        assert!(
+            got[0].contains("commit acknowledgement") && got[1].contains("negative"),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -675,9 +721,13 @@ mod tests {
         m.extend(std::iter::repeat_n(b'A', 3 * READ_SIZE));
         m.extend_from_slice(b"\rMSH|^~\\&|2\r");
         let mut s = Splitter::new(&m[..]);
-        let Some(Item::Message(c)) = s.next_item().unwrap() else { panic!() };
+        let Some(Item::Message(c)) = s.next_item().unwrap() else {
+            panic!()
+        };
         assert_eq!(c.bytes.len(), m.len() - 12);
-        let Some(Item::Message(c)) = s.next_item().unwrap() else { panic!() };
+        let Some(Item::Message(c)) = s.next_item().unwrap() else {
+            panic!()
+        };
         assert_eq!(c.bytes, b"MSH|^~\\&|2");
         assert!(s.next_item().unwrap().is_none());
     }

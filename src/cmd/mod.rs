@@ -1,0 +1,320 @@
+//! The subcommands: one file each, `Args` (its doc comments are `--help`) and `run()`.
+//! This module holds what they share: errors and exit codes, reporting on stderr, inputs.
+
+pub mod ack;
+pub mod completions;
+pub mod convert;
+pub mod flatten;
+pub mod ilp;
+pub mod listen;
+pub mod man;
+pub mod parse;
+pub mod send;
+pub mod simulate;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The exit codes (DESIGN.md §5), in one place; the manual repeats this table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Success, also when the downstream pipe closed.
+    Ok = 0,
+    /// Runtime failure: I/O, network, or invalid input seen.
+    Failure = 1,
+    /// Usage error: bad flag, path, map or template, found before any I/O.
+    Usage = 2,
+    /// A peer or the database rejected something (used by send and ilp).
+    #[allow(dead_code)]
+    Rejected = 3,
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success (also when the downstream pipe closed)
+  1  runtime failure: I/O, network, or invalid input seen (after finishing the stream unless --strict)
+  2  usage error: bad flag, path, map or template, found before any I/O
+  3  a peer or database rejected something (AE/AR/CE/CR, refused rows)";
+
+/// An error that ends a subcommand, with the exit code it means.
+#[derive(Debug)]
+pub struct Error {
+    pub exit: Exit,
+    pub msg: String,
+    /// Set when the error is a closed downstream pipe, which is success.
+    pub broken_pipe: bool,
+}
+
+impl Error {
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error {
+            exit: Exit::Usage,
+            msg: msg.into(),
+            broken_pipe: false,
+        }
+    }
+    pub fn failure(msg: impl Into<String>) -> Self {
+        Error {
+            exit: Exit::Failure,
+            msg: msg.into(),
+            broken_pipe: false,
+        }
+    }
+    pub fn not_implemented(cmd: &str, issue: u32) -> Self {
+        Error::failure(format!(
+            "not implemented yet (hl7 {cmd} is planned in issue {issue}; see README.md)"
+        ))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::convert::From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error {
+            exit: Exit::Failure,
+            broken_pipe: e.kind() == io::ErrorKind::BrokenPipe,
+            msg: e.to_string(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Options every subcommand takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Print no warnings (errors are still printed)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Show a progress bar on stderr even when stderr is not a terminal
+    #[arg(long, global = true)]
+    pub progress: bool,
+    /// Print counters to stderr every second and at the end
+    #[arg(long, global = true)]
+    pub stats: bool,
+}
+
+/// Where in the input something is, for messages on stderr.
+#[derive(Clone, Debug, Default)]
+pub struct Loc {
+    pub file: Option<String>,
+    pub message: Option<u64>,
+    pub byte: Option<u64>,
+    pub path: Option<String>,
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(file) = &self.file {
+            parts.push(file.clone());
+        }
+        match (self.message, self.byte) {
+            (Some(m), Some(b)) => parts.push(format!("message {m} (byte {b})")),
+            (Some(m), None) => parts.push(format!("message {m}")),
+            (None, Some(b)) => parts.push(format!("byte {b}")),
+            (None, None) => {}
+        }
+        if let Some(p) = &self.path {
+            parts.push(p.clone());
+        }
+        f.write_str(&parts.join(": "))
+    }
+}
+
+/// Reports errors and warnings on stderr as `hl7 <cmd>: <where>: <what>`, and counts them.
+/// Never prints message contents: only positions, paths, control ids and counts.
+pub struct Reporter {
+    cmd: &'static str,
+    quiet: bool,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+impl Reporter {
+    pub fn new(cmd: &'static str, global: &Global) -> Self {
+        Reporter {
+            cmd,
+            quiet: global.quiet,
+            errors: 0,
+            warnings: 0,
+        }
+    }
+
+    fn line(&self, loc: &Loc, kind: &str, what: &dyn fmt::Display) {
+        let loc = loc.to_string();
+        let mut err = io::stderr().lock();
+        let _ = if loc.is_empty() {
+            writeln!(err, "hl7 {}: {kind}{what}", self.cmd)
+        } else {
+            writeln!(err, "hl7 {}: {loc}: {kind}{what}", self.cmd)
+        };
+    }
+
+    pub fn error(&mut self, loc: &Loc, what: &dyn fmt::Display) {
+        self.errors += 1;
+        self.line(loc, "", what);
+    }
+
+    pub fn warn(&mut self, loc: &Loc, what: &dyn fmt::Display) {
+        self.warnings += 1;
+        if !self.quiet {
+            self.line(loc, "warning: ", what);
+        }
+    }
+
+    pub fn info(&self, what: &dyn fmt::Display) {
+        let _ = writeln!(io::stderr().lock(), "hl7 {}: {what}", self.cmd);
+    }
+}
+
+/// One input: a file or stdin.
+pub struct Input {
+    /// `None` for stdin.
+    pub name: Option<String>,
+    pub reader: Box<dyn Read>,
+    /// Size in bytes when known (files).
+    pub size: Option<u64>,
+}
+
+/// Opens the inputs named on the command line; none or `-` is stdin. A file that cannot be
+/// opened is reported and skipped, and counts as an error.
+pub fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<Input> {
+    if files.is_empty() {
+        return vec![stdin_input()];
+    }
+    let mut out = Vec::new();
+    for f in files {
+        if f.as_os_str() == "-" {
+            out.push(stdin_input());
+            continue;
+        }
+        match File::open(f) {
+            Ok(file) => {
+                let size = file
+                    .metadata()
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len());
+                out.push(Input {
+                    name: Some(f.display().to_string()),
+                    reader: Box::new(file),
+                    size,
+                });
+            }
+            Err(e) => report.error(
+                &Loc {
+                    file: Some(f.display().to_string()),
+                    ..Loc::default()
+                },
+                &format!("cannot open: {e}"),
+            ),
+        }
+    }
+    out
+}
+
+fn stdin_input() -> Input {
+    Input {
+        name: None,
+        reader: Box::new(io::stdin()),
+        size: None,
+    }
+}
+
+/// A progress bar on stderr: shown when stderr is a terminal and the size is known, or when
+/// forced with `--progress`; hidden otherwise.
+pub fn progress_bar(global: &Global, total: Option<u64>) -> ProgressBar {
+    let show = global.progress || (io::stderr().is_terminal() && total.is_some());
+    if !show || global.quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    let style = if total.is_some() {
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+    } else {
+        ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}")
+    };
+    if let Ok(s) = style {
+        bar.set_style(s);
+    }
+    bar
+}
+
+/// A reader that advances a progress bar.
+pub struct Counting<R> {
+    pub inner: R,
+    pub bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Periodic counters on stderr (`--stats`).
+pub struct Stats {
+    enabled: bool,
+    start: Instant,
+    last: Instant,
+}
+
+impl Stats {
+    pub fn new(global: &Global) -> Self {
+        let now = Instant::now();
+        Stats {
+            enabled: global.stats,
+            start: now,
+            last: now,
+        }
+    }
+
+    /// Prints `line()` when a second has passed since the last print.
+    pub fn tick(&mut self, report: &Reporter, line: impl FnOnce() -> String) {
+        if self.enabled && self.last.elapsed() >= Duration::from_secs(1) {
+            self.last = Instant::now();
+            report.info(&line());
+        }
+    }
+
+    /// Prints the final counters.
+    pub fn finish(&self, report: &Reporter, line: impl FnOnce(f64) -> String) {
+        if self.enabled {
+            report.info(&line(self.start.elapsed().as_secs_f64()));
+        }
+    }
+}
+
+/// The input formats of `--from`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum From {
+    /// Raw HL7: segments ended by \r, \n or \r\n; several messages; FHS/BHS batches
+    Hl7,
+    /// MLLP-framed capture: 0x0B message 0x1C 0x0D
+    Mllp,
+    /// One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`
+    Ndjson,
+}
+
+impl From {
+    pub fn format(self) -> hl7::split::Format {
+        match self {
+            From::Hl7 => hl7::split::Format::Hl7,
+            From::Mllp => hl7::split::Format::Mllp,
+            From::Ndjson => hl7::split::Format::Ndjson,
+        }
+    }
+}

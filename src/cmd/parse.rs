@@ -1,0 +1,612 @@
+//! `hl7 parse`: HL7 to NDJSON, CSV, a human table or normalized HL7, and NDJSON back to HL7.
+
+use std::borrow::Cow;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use hl7::json::{self, Notes, Shape};
+use hl7::message::{Message, Segment};
+use hl7::path::{DotStyle, Occurrence, Path};
+use hl7::split::{Item, Splitter};
+
+use super::{Error, Exit, Global, Loc, Reporter, Result};
+
+/// Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)
+///
+/// Reads raw HL7 (segments ended by \r, \n or \r\n, blank lines, a BOM, several messages,
+/// FHS/BHS batches), MLLP-framed captures or NDJSON from files or stdin, detected per stream.
+/// An invalid message is reported on stderr with its number and byte offset and the rest of
+/// the stream is still read; the exit code is then 1. Values are decoded: escapes resolved
+/// (formatting escapes such as \.br\ kept as written) and bytes read in the MSH-18 charset.
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// Input files; stdin when none or -
+    pub files: Vec<PathBuf>,
+    /// Output format: ndjson (lossless JSON, one message a line), csv, table (for humans), hl7
+    #[arg(long, value_enum, default_value_t = To::Ndjson)]
+    pub to: To,
+    /// NDJSON shape: segments (lossless, ordered) or paths (one flat object of path: value)
+    #[arg(long, value_enum, default_value_t = ShapeArg::Segments)]
+    pub shape: ShapeArg,
+    /// Only these values, e.g. MSH-10,PID-3.1; one row per message, or per OBX when a path names OBX
+    #[arg(long, value_delimiter = ',', value_name = "PATH,...")]
+    pub select: Vec<String>,
+    /// Stop at the first invalid message (exit 1)
+    #[arg(long)]
+    pub strict: bool,
+    /// Input format, instead of detecting it from the first bytes
+    #[arg(long, value_enum)]
+    pub from: Option<super::From>,
+    /// How to read a dot path with three numbers such as PID.1.5.1 (refused by default)
+    #[arg(long, value_enum, default_value_t = DotArg::Refuse)]
+    pub dot_style: DotArg,
+}
+
+const AFTER_HELP: &str = "\
+Output formats:
+  ndjson  {\"type\":\"ORU^R01\",\"control_id\":\"C1\",\"version\":\"2.5\",\"charset\":\"UTF-8\",
+           \"segments\":[{\"id\":\"MSH\",\"fields\":[\"|\",\"^~\\\\&\",...]},...]}
+          fields[n-1] is field n (MSH too: fields[0] is MSH-1). A field is a string, or an array
+          of repetitions; a repetition a string or an array of components; a component a string
+          or an array of subcomponents. HL7's null \"\" is JSON null. A segment whose text cannot
+          be rebuilt from its decoded fields also carries \"raw\".
+          With --shape paths: {\"MSH-9\":\"ORU^R01\",\"MSH-9.1\":\"ORU\",\"PID-5.1\":\"DOE\",...}
+  csv     with --select: a header row of the paths, then one row per message (or per OBX);
+          without: one row per value: message,control_id,path,value
+  table   each message's fields with their standard names (or the selected values)
+  hl7     each message's segments ended by \\r, and a \\n after each message
+
+Paths: PID-5, PID-5.1, PID-5.1.2, PID-3[2].1 or PID-3(2).1 (repetition), OBX[2]-5 (second OBX).
+A path naming a structure gives its HL7 text; a path naming a single value gives it decoded.
+With a path naming OBX (OBX-5, OBX[*]-5), rows are per OBX, and other segments' paths read the
+nearest such segment before that OBX (its OBR, say).
+
+Examples:
+  hl7 parse messages.hl7 | jq .control_id
+  hl7 parse --select MSH-10,PID-3.1,PID-5.1 --to csv messages.hl7
+  hl7 parse --select MSH-10,OBX-3.1,OBX-5,OBX-6.1 --to csv results.hl7
+  hl7 parse --to table message.hl7
+  hl7 parse messages.hl7 | hl7 parse --to hl7        # NDJSON back to the same HL7
+
+Exit codes: 0 ok; 1 invalid input seen or I/O failure; 2 usage error.";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum To {
+    Ndjson,
+    Csv,
+    Table,
+    Hl7,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShapeArg {
+    Segments,
+    Paths,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DotArg {
+    /// Refuse PID.1.5.1 and show both readings
+    Refuse,
+    /// PID.1.5.1 is field 1, component 5, subcomponent 1
+    Field,
+    /// PID.1.5.1 is the first PID, field 5, component 1
+    Occurrence,
+}
+
+/// How rows are made from `--select`.
+struct Select {
+    paths: Vec<Path>,
+    /// JSON keys, pre-escaped: `"MSH-10":`
+    keys: Vec<Vec<u8>>,
+    per_obx: bool,
+}
+
+pub fn run(args: Args, global: &Global) -> Result<Exit> {
+    let style = match args.dot_style {
+        DotArg::Refuse => DotStyle::Refuse,
+        DotArg::Field => DotStyle::FieldComponent,
+        DotArg::Occurrence => DotStyle::OccurrenceField,
+    };
+    let select = if args.select.is_empty() {
+        None
+    } else {
+        let mut paths = Vec::new();
+        for s in args.select.iter().filter(|s| !s.trim().is_empty()) {
+            paths.push(Path::parse_with(s, style).map_err(|e| Error::usage(e.to_string()))?);
+        }
+        let keys = paths
+            .iter()
+            .map(|p| {
+                let mut k = Vec::new();
+                json::push_str(&mut k, &p.to_string());
+                k.push(b':');
+                k
+            })
+            .collect();
+        let per_obx = paths.iter().any(|p| p.is_each(b"OBX"));
+        Some(Select {
+            paths,
+            keys,
+            per_obx,
+        })
+    };
+    if select.is_some() && args.to == To::Hl7 {
+        return Err(Error::usage(
+            "--select makes rows: use --to ndjson, csv or table, not hl7",
+        ));
+    }
+    if args.shape == ShapeArg::Paths && (args.to != To::Ndjson || select.is_some()) {
+        return Err(Error::usage(
+            "--shape paths goes with --to ndjson and no --select",
+        ));
+    }
+    let mut report = Reporter::new("parse", global);
+    let inputs = super::open_inputs(&args.files, &mut report);
+    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
+    let bar = super::progress_bar(global, total);
+    let mut stats = super::Stats::new(global);
+    let stdout = io::stdout();
+    let mut out = Out {
+        w: BufWriter::with_capacity(256 * 1024, stdout.lock()),
+        to: args.to,
+        shape: match args.shape {
+            ShapeArg::Segments => Shape::Segments,
+            ShapeArg::Paths => Shape::Paths,
+        },
+        select,
+        json: json::Writer::new(),
+        line: Vec::with_capacity(64 * 1024),
+        header_written: false,
+        tty: io::stdout().is_terminal(),
+    };
+    let mut count = Counts::default();
+    'inputs: for input in inputs {
+        let name = input.name.clone();
+        let reader = super::Counting {
+            inner: input.reader,
+            bar: bar.clone(),
+        };
+        let mut splitter = match args.from {
+            Some(f) => Splitter::with_format(reader, f.format()),
+            None => Splitter::new(reader),
+        };
+        let mut n = 0u64;
+        loop {
+            let item = match splitter.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    report.error(
+                        &Loc {
+                            file: name.clone(),
+                            ..Loc::default()
+                        },
+                        &format!("read error: {e}"),
+                    );
+                    continue 'inputs;
+                }
+            };
+            let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
+                file: name.clone(),
+                message,
+                byte: Some(byte),
+                path,
+            };
+            match item {
+                Item::Warning { offset, what } => report.warn(&loc(None, offset, None), &what),
+                Item::Invalid(chunk, why) => {
+                    count.invalid += 1;
+                    report.error(&loc(None, chunk.offset, None), &why);
+                    if args.strict {
+                        break 'inputs;
+                    }
+                }
+                Item::Message(chunk) => {
+                    n += 1;
+                    count.bytes += chunk.bytes.len() as u64;
+                    let ok = match Message::parse(chunk.bytes).and_then(|m| m.validate().map(|_| m))
+                    {
+                        Ok(mut msg) => {
+                            if let Some(w) = msg.resolve_charset() {
+                                report.warn(&loc(Some(n), chunk.offset, Some("MSH-18".into())), &w);
+                            }
+                            out.message(&msg, n, &mut report, &loc(Some(n), chunk.offset, None))?;
+                            true
+                        }
+                        Err(e) => {
+                            report.error(
+                                &loc(Some(n), chunk.offset + e.offset as u64, e.path.clone()),
+                                &e.what,
+                            );
+                            false
+                        }
+                    };
+                    count.tally(ok);
+                    if !ok && args.strict {
+                        break 'inputs;
+                    }
+                }
+                Item::Json(chunk) => {
+                    n += 1;
+                    count.bytes += chunk.bytes.len() as u64;
+                    let mut bytes = Vec::new();
+                    let built = serde_json::from_slice::<serde_json::Value>(chunk.bytes)
+                        .map_err(|e| format!("invalid JSON: {e}"))
+                        .and_then(|doc| json::to_hl7(&doc, &mut bytes).map_err(|e| e.to_string()));
+                    let ok = match built {
+                        Ok(()) => {
+                            match Message::parse(&bytes).and_then(|m| m.validate().map(|_| m)) {
+                                Ok(mut msg) => {
+                                    msg.resolve_charset();
+                                    out.message(
+                                        &msg,
+                                        n,
+                                        &mut report,
+                                        &loc(Some(n), chunk.offset, None),
+                                    )?;
+                                    true
+                                }
+                                Err(e) => {
+                                    report.error(
+                                        &loc(Some(n), chunk.offset, e.path.clone()),
+                                        &e.what,
+                                    );
+                                    false
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            report.error(&loc(Some(n), chunk.offset, None), &e);
+                            false
+                        }
+                    };
+                    count.tally(ok);
+                    if !ok && args.strict {
+                        break 'inputs;
+                    }
+                }
+            }
+            stats.tick(&report, || count.line(None));
+        }
+    }
+    out.w.flush()?;
+    bar.finish_and_clear();
+    stats.finish(&report, |secs| count.line(Some(secs)));
+    Ok(if report.errors > 0 {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    })
+}
+
+#[derive(Default)]
+struct Counts {
+    ok: u64,
+    bad: u64,
+    invalid: u64,
+    bytes: u64,
+}
+
+impl Counts {
+    fn tally(&mut self, ok: bool) {
+        if ok { self.ok += 1 } else { self.bad += 1 }
+    }
+
+    fn line(&self, secs: Option<f64>) -> String {
+        let mut s = format!(
+            "{} messages parsed, {} invalid, {} chunks not HL7, {} bytes",
+            self.ok, self.bad, self.invalid, self.bytes
+        );
+        if let Some(secs) = secs {
+            s.push_str(&format!(
+                " in {secs:.3} s ({:.1} MB/s)",
+                self.bytes as f64 / 1e6 / secs.max(1e-9)
+            ));
+        }
+        s
+    }
+}
+
+struct Out<'a> {
+    w: BufWriter<io::StdoutLock<'a>>,
+    to: To,
+    shape: Shape,
+    select: Option<Select>,
+    json: json::Writer,
+    line: Vec<u8>,
+    header_written: bool,
+    tty: bool,
+}
+
+impl Out<'_> {
+    fn message(
+        &mut self,
+        msg: &Message<'_>,
+        n: u64,
+        report: &mut Reporter,
+        loc: &Loc,
+    ) -> Result<()> {
+        if self.select.is_some() {
+            return self.rows(msg);
+        }
+        match self.to {
+            To::Ndjson => {
+                self.line.clear();
+                let mut notes = Notes::default();
+                self.json.write(&mut self.line, msg, self.shape, &mut notes);
+                self.line.push(b'\n');
+                self.w.write_all(&self.line)?;
+                for seg in notes.unclean_escapes {
+                    report.warn(
+                        &Loc {
+                            path: Some(seg),
+                            ..loc.clone()
+                        },
+                        &"unknown or malformed escape sequence kept as written",
+                    );
+                }
+            }
+            To::Hl7 => {
+                for seg in msg.segments() {
+                    self.w.write_all(seg.bytes())?;
+                    self.w.write_all(b"\r")?;
+                }
+                self.w.write_all(b"\n")?;
+            }
+            To::Csv => self.long_csv(msg, n)?,
+            To::Table => self.table(msg, n)?,
+        }
+        Ok(())
+    }
+
+    /// One CSV row per value: message number, control id, path, value.
+    fn long_csv(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
+        self.line.clear();
+        let mut notes = Notes::default();
+        self.json
+            .write(&mut self.line, msg, Shape::Paths, &mut notes);
+        let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_slice::<serde_json::Value>(&self.line)
+        else {
+            return Ok(());
+        };
+        if !self.header_written {
+            write_csv_row(
+                &mut self.w,
+                [&b"message"[..], b"control_id", b"path", b"value"].into_iter(),
+            )?;
+            self.header_written = true;
+        }
+        let control = msg.control_id();
+        let num = n.to_string();
+        for (path, value) in map {
+            let v = match &value {
+                serde_json::Value::String(s) => s.as_str(),
+                serde_json::Value::Null => "\"\"",
+                _ => "",
+            };
+            write_csv_row(
+                &mut self.w,
+                [
+                    num.as_bytes(),
+                    control.as_bytes(),
+                    path.as_bytes(),
+                    v.as_bytes(),
+                ]
+                .into_iter(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn table(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
+        let mut table = new_table(self.tty);
+        table.set_header(["Field", "Name", "Value"]);
+        let mut counts: Vec<(Vec<u8>, usize, usize)> = Vec::new();
+        for seg in msg.segments() {
+            match counts.iter_mut().find(|c| c.0 == seg.id()) {
+                Some(c) => c.2 += 1,
+                None => counts.push((seg.id().to_vec(), 0, 1)),
+            }
+        }
+        for seg in msg.segments() {
+            let id = seg.id_str().into_owned();
+            let entry = counts.iter_mut().find(|c| c.0 == seg.id()).map(|c| {
+                c.1 += 1;
+                (c.1, c.2)
+            });
+            let occ = match entry {
+                Some((k, total)) if total > 1 => format!("[{k}]"),
+                _ => String::new(),
+            };
+            let seg_name = hl7::fields::segment_name(&id).unwrap_or(if id.starts_with('Z') {
+                "Z-segment (site-defined)"
+            } else {
+                ""
+            });
+            table.add_row([format!("{id}{occ}"), seg_name.to_string(), String::new()]);
+            for (i, f) in seg.fields().enumerate() {
+                if f.is_empty() {
+                    continue;
+                }
+                let name = hl7::fields::field_name(&id, i + 1).unwrap_or("");
+                let text = if f.is_null() {
+                    Cow::Borrowed("\"\" (null)")
+                } else {
+                    f.text()
+                };
+                table.add_row([
+                    format!("{id}{occ}-{}", i + 1),
+                    name.to_string(),
+                    shorten(&text, 200),
+                ]);
+            }
+        }
+        writeln!(
+            self.w,
+            "Message {n}: {} {} (version {})",
+            msg.message_type(),
+            msg.control_id(),
+            msg.version()
+        )?;
+        writeln!(self.w, "{table}")?;
+        writeln!(self.w)?;
+        Ok(())
+    }
+
+    fn rows(&mut self, msg: &Message<'_>) -> Result<()> {
+        let sel = self.select.as_ref().expect("rows need --select");
+        // Segments of this message, so each row can look up "the nearest before".
+        let segs: Vec<Segment<'_>> = msg.segments().collect();
+        let mut values: Vec<Option<hl7::message::Value<'_>>> = Vec::with_capacity(sel.paths.len());
+        let emit = |out: &mut Self, values: &[Option<hl7::message::Value<'_>>]| -> Result<()> {
+            let sel = out.select.as_ref().expect("select");
+            match out.to {
+                To::Ndjson => {
+                    out.line.clear();
+                    out.line.push(b'{');
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            out.line.push(b',');
+                        }
+                        out.line.extend_from_slice(&sel.keys[i]);
+                        match v {
+                            Some(v) if v.is_null() => out.line.extend_from_slice(b"null"),
+                            Some(v) => json::push_str(&mut out.line, &v.text()),
+                            None => out.line.extend_from_slice(b"\"\""),
+                        }
+                    }
+                    out.line.extend_from_slice(b"}\n");
+                    out.w.write_all(&out.line)?;
+                }
+                To::Csv => {
+                    if !out.header_written {
+                        let header: Vec<String> = sel.paths.iter().map(|p| p.to_string()).collect();
+                        write_csv_row(&mut out.w, header.iter().map(|s| s.as_bytes()))?;
+                        out.header_written = true;
+                    }
+                    let texts: Vec<Cow<'_, str>> = values
+                        .iter()
+                        .map(|v| v.map(|v| v.text()).unwrap_or_default())
+                        .collect();
+                    write_csv_row(&mut out.w, texts.iter().map(|s| s.as_bytes()))?;
+                }
+                To::Table => {
+                    let mut table = new_table(out.tty);
+                    if !out.header_written {
+                        table.set_header(sel.paths.iter().map(|p| p.to_string()));
+                        out.header_written = true;
+                    }
+                    table.add_row(
+                        values
+                            .iter()
+                            .map(|v| v.map(|v| shorten(&v.text(), 80)).unwrap_or_default()),
+                    );
+                    writeln!(out.w, "{table}")?;
+                }
+                To::Hl7 => unreachable!("refused before reading"),
+            }
+            Ok(())
+        };
+        if !sel.per_obx {
+            values.extend(sel.paths.iter().map(|p| lookup(&segs, p, None)));
+            return emit(self, &values);
+        }
+        for (i, seg) in segs.iter().enumerate() {
+            if seg.id() != b"OBX" {
+                continue;
+            }
+            let sel = self.select.as_ref().expect("select");
+            values.clear();
+            values.extend(sel.paths.iter().map(|p| {
+                if p.is_each(b"OBX") {
+                    seg.get(p)
+                } else {
+                    lookup(&segs, p, Some(i))
+                }
+            }));
+            emit(self, &values)?;
+        }
+        Ok(())
+    }
+}
+
+/// Resolves a path against a message's segments. With `before` (a row per OBX), a path with no
+/// occurrence reads the nearest segment of its kind before that index, else the first one.
+fn lookup<'a>(
+    segs: &[Segment<'a>],
+    p: &Path,
+    before: Option<usize>,
+) -> Option<hl7::message::Value<'a>> {
+    let id = &p.segment[..];
+    let seg = match (p.occurrence, before) {
+        (Occurrence::Nth(k), _) => segs.iter().filter(|s| s.id() == id).nth(k - 1),
+        (_, Some(i)) => segs[..i]
+            .iter()
+            .rev()
+            .find(|s| s.id() == id)
+            .or_else(|| segs.iter().find(|s| s.id() == id)),
+        _ => segs.iter().find(|s| s.id() == id),
+    }?;
+    seg.get(p)
+}
+
+/// Writes one CSV row (RFC 4180 quoting) straight into the output buffer.
+fn write_csv_row<'v>(w: &mut impl Write, fields: impl Iterator<Item = &'v [u8]>) -> io::Result<()> {
+    for (i, f) in fields.enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        let quote = f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+            || f.first() == Some(&b' ')
+            || f.last() == Some(&b' ');
+        if quote {
+            w.write_all(b"\"")?;
+            let mut start = 0;
+            for q in memchr::memchr_iter(b'"', f) {
+                w.write_all(&f[start..=q])?;
+                w.write_all(b"\"")?;
+                start = q + 1;
+            }
+            w.write_all(&f[start..])?;
+            w.write_all(b"\"")?;
+        } else {
+            w.write_all(f)?;
+        }
+    }
+    w.write_all(b"\n")
+}
+
+fn new_table(tty: bool) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if !tty {
+        t.set_width(120);
+    }
+    t
+}
+
+/// At most `max` characters, with the full length noted when cut; control characters shown
+/// as escapes so a table stays one row per value.
+fn shorten(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .take(max)
+        .map(|c| match c {
+            '\r' => '␍',
+            '\n' => '␊',
+            c if c.is_control() => '·',
+            c => c,
+        })
+        .collect();
+    let total = s.chars().count();
+    if total > max {
+        format!("{clean}… ({total} characters)")
+    } else {
+        clean
+    }
+}
