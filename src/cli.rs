@@ -9,11 +9,14 @@ use crate::cmd::{self, Exit, Global};
 
 /// A fast, scriptable HL7 v2 toolkit: Unix filters that read and write HL7, NDJSON or CSV
 ///
-/// Subcommands read files or stdin and write stdout, so they pipe into one another:
-///   hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009
-/// Input format (raw HL7, MLLP-framed capture, NDJSON) is detected per stream; --from overrides.
-/// stdout carries data only; diagnostics, progress and stats go to stderr, and never message
-/// contents. Invoked as hl7-<command> (a symlink), the binary runs that subcommand.
+/// Subcommands read files or stdin and write stdout, so they pipe into one another, as in
+/// `hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009`.
+///
+/// The input format (raw HL7, MLLP-framed capture, NDJSON) is detected per stream; --from
+/// overrides it. stdout carries data only; diagnostics, progress and stats go to stderr, and
+/// never message contents.
+///
+/// Invoked as hl7-<command> (a symlink or copy), the binary runs that subcommand.
 #[derive(Parser, Debug)]
 #[command(name = "hl7", version, propagate_version = true, max_term_width = 100)]
 #[command(after_help = cmd::EXIT_CODES_HELP)]
@@ -28,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     Listen(cmd::listen::Args),
     Send(cmd::send::Args),
+    // simulate has a --version of its own: the HL7 version it writes.
+    #[command(disable_version_flag = true)]
     Simulate(cmd::simulate::Args),
     Parse(cmd::parse::Args),
     Ack(cmd::ack::Args),

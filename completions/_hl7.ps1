@@ -1,0 +1,285 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'hl7'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'hl7' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Receive HL7 over MLLP, ACK each message, write them to stdout')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send HL7 messages over MLLP and check each ACK')
+            [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Generate realistic, seeded HL7 traffic')
+            [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)')
+            [CompletionResult]::new('ack', 'ack', [CompletionResultType]::ParameterValue, 'Build one ACK (or NAK) for each input message')
+            [CompletionResult]::new('convert', 'convert', [CompletionResultType]::ParameterValue, 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7')
+            [CompletionResult]::new('flatten', 'flatten', [CompletionResultType]::ParameterValue, 'Turn OBX observations into flat rows')
+            [CompletionResult]::new('ilp', 'ilp', [CompletionResultType]::ParameterValue, 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (or write all of them with --dir)')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'hl7;listen' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output: hl7 (segments joined by \r, a \n after each message), ndjson, or mllp (framed)')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Name a channel: NAME=ADDR')
+            [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Append each message durably (fsync) to files under DIR before it is ACKed')
+            [CompletionResult]::new('--archive-layout', '--archive-layout', [CompletionResultType]::ParameterName, 'Archive file layout: strftime and field paths')
+            [CompletionResult]::new('--ack-mode', '--ack-mode', [CompletionResultType]::ParameterName, 'ACK mode: auto honours MSH-15/MSH-16; original (AA/AE/AR); enhanced (CA/CE/CR); none')
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'MSH-3 of the ACKs sent')
+            [CompletionResult]::new('--facility', '--facility', [CompletionResultType]::ParameterName, 'MSH-4 of the ACKs sent')
+            [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Frames larger than this get a NAK and are discarded')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close connections idle this long (seconds)')
+            [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most connections served at once')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept connections only from these networks')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N messages have been received, written and ACKed')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'MLLP over TLS: certificate chain (PEM)')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'MLLP over TLS: private key (PEM)')
+            [CompletionResult]::new('--tls-client-ca', '--tls-client-ca', [CompletionResultType]::ParameterName, 'Mutual TLS: accept only clients with a certificate signed by this CA (PEM)')
+            [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'With --to ndjson: add received time, peer, channel, control id and ACK code, and the raw message')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;send' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Results: ndjson ({"n","control_id","ack","latency_ms","error"}), hl7 (the ACKs), none')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each ACK')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries per message, with backoff')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Pace sending: N messages per second (N/s)')
+            [CompletionResult]::new('--speed', '--speed', [CompletionResultType]::ParameterName, 'With --replay: play faster (2) or slower (0.5)')
+            [CompletionResult]::new('--connections', '--connections', [CompletionResultType]::ParameterName, 'Parallel connections (order is kept per connection)')
+            [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'CA certificate to trust (PEM)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM), for mutual TLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Client private key (PEM)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format, instead of detecting it')
+            [CompletionResult]::new('--pass', '--pass', [CompletionResultType]::ParameterName, 'Write each accepted message to stdout instead of a result, so send can sit mid-pipeline like tee')
+            [CompletionResult]::new('--replay', '--replay', [CompletionResultType]::ParameterName, 'Pace by the original gaps (listen --meta times, else MSH-7)')
+            [CompletionResult]::new('--loop', '--loop', [CompletionResultType]::ParameterName, 'Repeat the input forever (use with --rate)')
+            [CompletionResult]::new('--connection-per-message', '--connection-per-message', [CompletionResultType]::ParameterName, 'Open a fresh connection for each message and close it after the ACK')
+            [CompletionResult]::new('--no-ack', '--no-ack', [CompletionResultType]::ParameterName, 'Fire and forget: do not wait for ACKs')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'MLLP over TLS')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;simulate' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Traffic profile')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Number of messages')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Messages per second (N/s)')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Random seed: same seed, same bytes')
+            [CompletionResult]::new('--devices', '--devices', [CompletionResultType]::ParameterName, 'Number of devices (vent, monitor)')
+            [CompletionResult]::new('--patients', '--patients', [CompletionResultType]::ParameterName, 'Size of the patient population')
+            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Clock start (HL7 TS or RFC 3339)')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'HL7 version written in MSH-12')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--from-file', '--from-file', [CompletionResultType]::ParameterName, 'With --profile cycle: the messages to cycle through')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'hl7;parse' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output format: ndjson (lossless JSON, one message a line), csv, table (for humans), hl7')
+            [CompletionResult]::new('--shape', '--shape', [CompletionResultType]::ParameterName, 'NDJSON shape: segments (lossless, ordered) or paths (one flat object of path: value)')
+            [CompletionResult]::new('--select', '--select', [CompletionResultType]::ParameterName, 'Only these values, e.g. MSH-10,PID-3.1; one row per message, or per OBX when a path names OBX')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format, instead of detecting it from the first bytes')
+            [CompletionResult]::new('--dot-style', '--dot-style', [CompletionResultType]::ParameterName, 'How to read a dot path with three numbers such as PID.1.5.1 (refused by default)')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first invalid message (exit 1)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;ack' {
+            [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'Acknowledgment code')
+            [CompletionResult]::new('--text', '--text', [CompletionResultType]::ParameterName, 'Text for MSA-3 / ERR')
+            [CompletionResult]::new('--error-code', '--error-code', [CompletionResultType]::ParameterName, 'Error code for ERR (HL7 table 0357, e.g. 207)')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'original (AA/AE/AR) or enhanced (CA/CE/CR)')
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'MSH-3 of the ACKs')
+            [CompletionResult]::new('--facility', '--facility', [CompletionResultType]::ParameterName, 'MSH-4 of the ACKs')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format, instead of detecting it')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;convert' {
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template file')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Without a template: hl7 (NDJSON back to HL7) or ndjson (as hl7 parse)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write each rendering to its own file: strftime and field paths, e.g. ''patients/patient_{PID-3.1}.json''')
+            [CompletionResult]::new('--escape', '--escape', [CompletionResultType]::ParameterName, 'How inserted values are escaped (default from the template''s extension)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format, instead of detecting it')
+            [CompletionResult]::new('--append', '--append', [CompletionResultType]::ParameterName, 'With --output: append to existing files')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'A missing value is an error, not empty')
+            [CompletionResult]::new('--legacy-placeholders', '--legacy-placeholders', [CompletionResultType]::ParameterName, 'Also accept the {0-9} index placeholders of the old broker script')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;flatten' {
+            [CompletionResult]::new('--map', '--map', [CompletionResultType]::ParameterName, 'The TOML map of variables, bitfields, tags and the table name')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone of HL7 times without an offset (IANA name, default UTC)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format, instead of detecting it')
+            [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'One row per message')
+            [CompletionResult]::new('--long', '--long', [CompletionResultType]::ParameterName, 'One row per observation (the default)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;ilp' {
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input files; stdin when none or -')
+            [CompletionResult]::new('--map', '--map', [CompletionResultType]::ParameterName, 'The map used by flatten (table, symbols and timestamp defaults)')
+            [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table name')
+            [CompletionResult]::new('--symbols', '--symbols', [CompletionResultType]::ParameterName, 'Columns written as symbols (tags)')
+            [CompletionResult]::new('--timestamp', '--timestamp', [CompletionResultType]::ParameterName, 'The designated timestamp column')
+            [CompletionResult]::new('--batch-rows', '--batch-rows', [CompletionResultType]::ParameterName, 'Flush after this many rows')
+            [CompletionResult]::new('--batch-ms', '--batch-ms', [CompletionResultType]::ParameterName, 'Flush after this many milliseconds')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format: ndjson or csv (detected by default)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Write the ILP text to stdout instead')
+            [CompletionResult]::new('--print-ddl', '--print-ddl', [CompletionResultType]::ParameterName, 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;completions' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write the scripts for every shell (or the one named) into DIR')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;man' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counters to stderr every second and at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hl7;help' {
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Receive HL7 over MLLP, ACK each message, write them to stdout')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send HL7 messages over MLLP and check each ACK')
+            [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Generate realistic, seeded HL7 traffic')
+            [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)')
+            [CompletionResult]::new('ack', 'ack', [CompletionResultType]::ParameterValue, 'Build one ACK (or NAK) for each input message')
+            [CompletionResult]::new('convert', 'convert', [CompletionResultType]::ParameterValue, 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7')
+            [CompletionResult]::new('flatten', 'flatten', [CompletionResultType]::ParameterValue, 'Turn OBX observations into flat rows')
+            [CompletionResult]::new('ilp', 'ilp', [CompletionResultType]::ParameterValue, 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (or write all of them with --dir)')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'hl7;help;listen' {
+            break
+        }
+        'hl7;help;send' {
+            break
+        }
+        'hl7;help;simulate' {
+            break
+        }
+        'hl7;help;parse' {
+            break
+        }
+        'hl7;help;ack' {
+            break
+        }
+        'hl7;help;convert' {
+            break
+        }
+        'hl7;help;flatten' {
+            break
+        }
+        'hl7;help;ilp' {
+            break
+        }
+        'hl7;help;completions' {
+            break
+        }
+        'hl7;help;man' {
+            break
+        }
+        'hl7;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,257 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[hl7] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'hl7'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'hl7'= {
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand listen 'Receive HL7 over MLLP, ACK each message, write them to stdout'
+            cand send 'Send HL7 messages over MLLP and check each ACK'
+            cand simulate 'Generate realistic, seeded HL7 traffic'
+            cand parse 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
+            cand ack 'Build one ACK (or NAK) for each input message'
+            cand convert 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
+            cand flatten 'Turn OBX observations into flat rows'
+            cand ilp 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
+            cand completions 'Print a shell completion script (or write all of them with --dir)'
+            cand man 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'hl7;listen'= {
+            cand --to 'Output: hl7 (segments joined by \r, a \n after each message), ndjson, or mllp (framed)'
+            cand --channel 'Name a channel: NAME=ADDR'
+            cand --archive 'Append each message durably (fsync) to files under DIR before it is ACKed'
+            cand --archive-layout 'Archive file layout: strftime and field paths'
+            cand --ack-mode 'ACK mode: auto honours MSH-15/MSH-16; original (AA/AE/AR); enhanced (CA/CE/CR); none'
+            cand --app 'MSH-3 of the ACKs sent'
+            cand --facility 'MSH-4 of the ACKs sent'
+            cand --max-message-size 'Frames larger than this get a NAK and are discarded'
+            cand --idle-timeout 'Close connections idle this long (seconds)'
+            cand --max-connections 'Most connections served at once'
+            cand --allow 'Accept connections only from these networks'
+            cand --count 'Exit 0 after N messages have been received, written and ACKed'
+            cand --tls-cert 'MLLP over TLS: certificate chain (PEM)'
+            cand --tls-key 'MLLP over TLS: private key (PEM)'
+            cand --tls-client-ca 'Mutual TLS: accept only clients with a certificate signed by this CA (PEM)'
+            cand --meta 'With --to ndjson: add received time, peer, channel, control id and ACK code, and the raw message'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;send'= {
+            cand --to 'Results: ndjson ({"n","control_id","ack","latency_ms","error"}), hl7 (the ACKs), none'
+            cand --timeout 'Seconds to wait for each ACK'
+            cand --retries 'Retries per message, with backoff'
+            cand --rate 'Pace sending: N messages per second (N/s)'
+            cand --speed 'With --replay: play faster (2) or slower (0.5)'
+            cand --connections 'Parallel connections (order is kept per connection)'
+            cand --ca 'CA certificate to trust (PEM)'
+            cand --cert 'Client certificate (PEM), for mutual TLS'
+            cand --key 'Client private key (PEM)'
+            cand --from 'Input format, instead of detecting it'
+            cand --pass 'Write each accepted message to stdout instead of a result, so send can sit mid-pipeline like tee'
+            cand --replay 'Pace by the original gaps (listen --meta times, else MSH-7)'
+            cand --loop 'Repeat the input forever (use with --rate)'
+            cand --connection-per-message 'Open a fresh connection for each message and close it after the ACK'
+            cand --no-ack 'Fire and forget: do not wait for ACKs'
+            cand --tls 'MLLP over TLS'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;simulate'= {
+            cand --profile 'Traffic profile'
+            cand --count 'Number of messages'
+            cand --rate 'Messages per second (N/s)'
+            cand --seed 'Random seed: same seed, same bytes'
+            cand --devices 'Number of devices (vent, monitor)'
+            cand --patients 'Size of the patient population'
+            cand --start 'Clock start (HL7 TS or RFC 3339)'
+            cand --version 'HL7 version written in MSH-12'
+            cand --to 'Output format'
+            cand --from-file 'With --profile cycle: the messages to cycle through'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'hl7;parse'= {
+            cand --to 'Output format: ndjson (lossless JSON, one message a line), csv, table (for humans), hl7'
+            cand --shape 'NDJSON shape: segments (lossless, ordered) or paths (one flat object of path: value)'
+            cand --select 'Only these values, e.g. MSH-10,PID-3.1; one row per message, or per OBX when a path names OBX'
+            cand --from 'Input format, instead of detecting it from the first bytes'
+            cand --dot-style 'How to read a dot path with three numbers such as PID.1.5.1 (refused by default)'
+            cand --strict 'Stop at the first invalid message (exit 1)'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;ack'= {
+            cand --code 'Acknowledgment code'
+            cand --text 'Text for MSA-3 / ERR'
+            cand --error-code 'Error code for ERR (HL7 table 0357, e.g. 207)'
+            cand --mode 'original (AA/AE/AR) or enhanced (CA/CE/CR)'
+            cand --app 'MSH-3 of the ACKs'
+            cand --facility 'MSH-4 of the ACKs'
+            cand --to 'Output format'
+            cand --from 'Input format, instead of detecting it'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;convert'= {
+            cand --template 'Template file'
+            cand --to 'Without a template: hl7 (NDJSON back to HL7) or ndjson (as hl7 parse)'
+            cand --output 'Write each rendering to its own file: strftime and field paths, e.g. ''patients/patient_{PID-3.1}.json'''
+            cand --escape 'How inserted values are escaped (default from the template''s extension)'
+            cand --from 'Input format, instead of detecting it'
+            cand --append 'With --output: append to existing files'
+            cand --strict 'A missing value is an error, not empty'
+            cand --legacy-placeholders 'Also accept the {0-9} index placeholders of the old broker script'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;flatten'= {
+            cand --map 'The TOML map of variables, bitfields, tags and the table name'
+            cand --to 'Output format'
+            cand --tz 'Time zone of HL7 times without an offset (IANA name, default UTC)'
+            cand --from 'Input format, instead of detecting it'
+            cand --wide 'One row per message'
+            cand --long 'One row per observation (the default)'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;ilp'= {
+            cand --input 'Input files; stdin when none or -'
+            cand --map 'The map used by flatten (table, symbols and timestamp defaults)'
+            cand --table 'Table name'
+            cand --symbols 'Columns written as symbols (tags)'
+            cand --timestamp 'The designated timestamp column'
+            cand --batch-rows 'Flush after this many rows'
+            cand --batch-ms 'Flush after this many milliseconds'
+            cand --from 'Input format: ndjson or csv (detected by default)'
+            cand --dry-run 'Write the ILP text to stdout instead'
+            cand --print-ddl 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;completions'= {
+            cand --dir 'Write the scripts for every shell (or the one named) into DIR'
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;man'= {
+            cand -q 'Print no warnings (errors are still printed)'
+            cand --quiet 'Print no warnings (errors are still printed)'
+            cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'
+            cand --stats 'Print counters to stderr every second and at the end'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hl7;help'= {
+            cand listen 'Receive HL7 over MLLP, ACK each message, write them to stdout'
+            cand send 'Send HL7 messages over MLLP and check each ACK'
+            cand simulate 'Generate realistic, seeded HL7 traffic'
+            cand parse 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
+            cand ack 'Build one ACK (or NAK) for each input message'
+            cand convert 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
+            cand flatten 'Turn OBX observations into flat rows'
+            cand ilp 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
+            cand completions 'Print a shell completion script (or write all of them with --dir)'
+            cand man 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'hl7;help;listen'= {
+        }
+        &'hl7;help;send'= {
+        }
+        &'hl7;help;simulate'= {
+        }
+        &'hl7;help;parse'= {
+        }
+        &'hl7;help;ack'= {
+        }
+        &'hl7;help;convert'= {
+        }
+        &'hl7;help;flatten'= {
+        }
+        &'hl7;help;ilp'= {
+        }
+        &'hl7;help;completions'= {
+        }
+        &'hl7;help;man'= {
+        }
+        &'hl7;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,226 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_hl7_global_optspecs
+    string join \n q/quiet progress stats h/help V/version
+end
+
+function __fish_hl7_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_hl7_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_hl7_using_subcommand
+    set -l cmd (__fish_hl7_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c hl7 -n "__fish_hl7_needs_command" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_needs_command" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_needs_command" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_needs_command" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "listen" -d 'Receive HL7 over MLLP, ACK each message, write them to stdout'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "send" -d 'Send HL7 messages over MLLP and check each ACK'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "simulate" -d 'Generate realistic, seeded HL7 traffic'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "flatten" -d 'Turn OBX observations into flat rows'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "man" -d 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l to -d 'Output: hl7 (segments joined by \\r, a \\n after each message), ndjson, or mllp (framed)' -r -f -a "hl7\t''
+ndjson\t''
+mllp\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l channel -d 'Name a channel: NAME=ADDR' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l archive -d 'Append each message durably (fsync) to files under DIR before it is ACKed' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l archive-layout -d 'Archive file layout: strftime and field paths' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l ack-mode -d 'ACK mode: auto honours MSH-15/MSH-16; original (AA/AE/AR); enhanced (CA/CE/CR); none' -r -f -a "auto\t''
+original\t''
+enhanced\t''
+none\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l app -d 'MSH-3 of the ACKs sent' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l facility -d 'MSH-4 of the ACKs sent' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l max-message-size -d 'Frames larger than this get a NAK and are discarded' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l idle-timeout -d 'Close connections idle this long (seconds)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l max-connections -d 'Most connections served at once' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l allow -d 'Accept connections only from these networks' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l count -d 'Exit 0 after N messages have been received, written and ACKed' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l tls-cert -d 'MLLP over TLS: certificate chain (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l tls-key -d 'MLLP over TLS: private key (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l tls-client-ca -d 'Mutual TLS: accept only clients with a certificate signed by this CA (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l meta -d 'With --to ndjson: add received time, peer, channel, control id and ACK code, and the raw message'
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l to -d 'Results: ndjson ({"n","control_id","ack","latency_ms","error"}), hl7 (the ACKs), none' -r -f -a "ndjson\t''
+hl7\t''
+none\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l timeout -d 'Seconds to wait for each ACK' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l retries -d 'Retries per message, with backoff' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l rate -d 'Pace sending: N messages per second (N/s)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l speed -d 'With --replay: play faster (2) or slower (0.5)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connections -d 'Parallel connections (order is kept per connection)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'CA certificate to trust (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'Client certificate (PEM), for mutual TLS' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'Client private key (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
+mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
+ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l pass -d 'Write each accepted message to stdout instead of a result, so send can sit mid-pipeline like tee'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l replay -d 'Pace by the original gaps (listen --meta times, else MSH-7)'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l loop -d 'Repeat the input forever (use with --rate)'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connection-per-message -d 'Open a fresh connection for each message and close it after the ACK'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l no-ack -d 'Fire and forget: do not wait for ACKs'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l tls -d 'MLLP over TLS'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l profile -d 'Traffic profile' -r -f -a "vent\t''
+monitor\t''
+lab\t''
+adt\t''
+orm\t''
+pacs\t''
+mdm\t''
+cycle\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l count -d 'Number of messages' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l rate -d 'Messages per second (N/s)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l seed -d 'Random seed: same seed, same bytes' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l devices -d 'Number of devices (vent, monitor)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l patients -d 'Size of the patient population' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l start -d 'Clock start (HL7 TS or RFC 3339)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l version -d 'HL7 version written in MSH-12' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l to -d 'Output format' -r -f -a "hl7\t''
+mllp\t''
+ndjson\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l from-file -d 'With --profile cycle: the messages to cycle through' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l to -d 'Output format: ndjson (lossless JSON, one message a line), csv, table (for humans), hl7' -r -f -a "ndjson\t''
+csv\t''
+table\t''
+hl7\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l shape -d 'NDJSON shape: segments (lossless, ordered) or paths (one flat object of path: value)' -r -f -a "segments\t''
+paths\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l select -d 'Only these values, e.g. MSH-10,PID-3.1; one row per message, or per OBX when a path names OBX' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l from -d 'Input format, instead of detecting it from the first bytes' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
+mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
+ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l dot-style -d 'How to read a dot path with three numbers such as PID.1.5.1 (refused by default)' -r -f -a "refuse\t'Refuse PID.1.5.1 and show both readings'
+field\t'PID.1.5.1 is field 1, component 5, subcomponent 1'
+occurrence\t'PID.1.5.1 is the first PID, field 5, component 1'"
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l strict -d 'Stop at the first invalid message (exit 1)'
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand parse" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l code -d 'Acknowledgment code' -r -f -a "AA\t''
+AE\t''
+AR\t''
+CA\t''
+CE\t''
+CR\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l text -d 'Text for MSA-3 / ERR' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l error-code -d 'Error code for ERR (HL7 table 0357, e.g. 207)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l mode -d 'original (AA/AE/AR) or enhanced (CA/CE/CR)' -r -f -a "original\t''
+enhanced\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l app -d 'MSH-3 of the ACKs' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l facility -d 'MSH-4 of the ACKs' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l to -d 'Output format' -r -f -a "hl7\t''
+mllp\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
+mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
+ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l template -d 'Template file' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l to -d 'Without a template: hl7 (NDJSON back to HL7) or ndjson (as hl7 parse)' -r -f -a "hl7\t''
+ndjson\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l output -d 'Write each rendering to its own file: strftime and field paths, e.g. \'patients/patient_{PID-3.1}.json\'' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l escape -d 'How inserted values are escaped (default from the template\'s extension)' -r -f -a "hl7\t''
+json\t''
+none\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
+mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
+ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l append -d 'With --output: append to existing files'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error, not empty'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l legacy-placeholders -d 'Also accept the {0-9} index placeholders of the old broker script'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l map -d 'The TOML map of variables, bitfields, tags and the table name' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l to -d 'Output format' -r -f -a "ndjson\t''
+csv\t''"
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l tz -d 'Time zone of HL7 times without an offset (IANA name, default UTC)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
+mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
+ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l wide -d 'One row per message'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l long -d 'One row per observation (the default)'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l input -d 'Input files; stdin when none or -' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l map -d 'The map used by flatten (table, symbols and timestamp defaults)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l table -d 'Table name' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l symbols -d 'Columns written as symbols (tags)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l timestamp -d 'The designated timestamp column' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-rows -d 'Flush after this many rows' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-ms -d 'Flush after this many milliseconds' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l from -d 'Input format: ndjson or csv (detected by default)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l dry-run -d 'Write the ILP text to stdout instead'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l print-ddl -d 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand completions" -l dir -d 'Write the scripts for every shell (or the one named) into DIR' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand completions" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand completions" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand completions" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand man" -s q -l quiet -d 'Print no warnings (errors are still printed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand man" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
+complete -c hl7 -n "__fish_hl7_using_subcommand man" -l stats -d 'Print counters to stderr every second and at the end'
+complete -c hl7 -n "__fish_hl7_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hl7 -n "__fish_hl7_using_subcommand man" -s V -l version -d 'Print version'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "listen" -d 'Receive HL7 over MLLP, ACK each message, write them to stdout'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "send" -d 'Send HL7 messages over MLLP and check each ACK'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "simulate" -d 'Generate realistic, seeded HL7 traffic'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "flatten" -d 'Turn OBX observations into flat rows'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "man" -d 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
