@@ -50,11 +50,24 @@ pub struct Notes {
 }
 
 /// Reused buffers, so writing allocates nothing per field.
-#[derive(Default)]
 pub struct Writer {
     scratch: String,
     key: String,
     seg_counts: Vec<([u8; 3], usize)>,
+    classes: [u8; 256],
+    classes_for: Option<(Separators, Charset)>,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer {
+            scratch: String::new(),
+            key: String::new(),
+            seg_counts: Vec::new(),
+            classes: [0; 256],
+            classes_for: None,
+        }
+    }
 }
 
 const NEEDS_ESCAPE: [bool; 256] = {
@@ -102,43 +115,128 @@ fn push_str_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
+// Byte classes, so each value is scanned once: which separators it holds, and whether it
+// needs escaping or decoding at all.
+const C_FIELD: u8 = 1;
+const C_REP: u8 = 2;
+const C_COMP: u8 = 4;
+const C_SUB: u8 = 8;
+const C_ESC: u8 = 16;
+/// Must be escaped in a JSON string.
+const C_JSON: u8 = 32;
+/// A byte >= 0x80 in a message that is not read as UTF-8: needs charset decoding.
+const C_HIGH: u8 = 64;
+
+fn classes(sep: &Separators, charset: Charset) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    for (b, c) in t.iter_mut().enumerate() {
+        if NEEDS_ESCAPE[b] {
+            *c |= C_JSON;
+        }
+        if b >= 0x80 && charset != Charset::Utf8 {
+            *c |= C_HIGH;
+        }
+    }
+    t[sep.field as usize] |= C_FIELD;
+    if sep.repetition != 0 {
+        t[sep.repetition as usize] |= C_REP;
+    }
+    t[sep.component as usize] |= C_COMP;
+    if let Some(s) = sep.subcomponent {
+        t[s as usize] |= C_SUB;
+    }
+    if let Some(e) = sep.escape {
+        t[e as usize] |= C_ESC;
+    }
+    t
+}
+
+/// The pieces of `raw` between bytes of class `bit`, each with the classes it holds.
+struct Pieces<'a, 't> {
+    raw: &'a [u8],
+    pos: usize,
+    done: bool,
+    cls: &'t [u8; 256],
+    bit: u8,
+}
+
+impl<'a> Iterator for Pieces<'a, '_> {
+    type Item = (&'a [u8], u8);
+
+    #[inline]
+    fn next(&mut self) -> Option<(&'a [u8], u8)> {
+        if self.done {
+            return None;
+        }
+        let start = self.pos;
+        let mut mask = 0;
+        for (i, &b) in self.raw[start..].iter().enumerate() {
+            let c = self.cls[b as usize];
+            if c & self.bit != 0 {
+                self.pos = start + i + 1;
+                return Some((&self.raw[start..start + i], mask));
+            }
+            mask |= c;
+        }
+        self.done = true;
+        Some((&self.raw[start..], mask))
+    }
+}
+
 struct Ctx<'w> {
     sep: Separators,
     charset: Charset,
-    /// The message bytes are valid UTF-8 and read as UTF-8: plain values can be copied.
-    utf8: bool,
+    cls: &'w [u8; 256],
     scratch: &'w mut String,
     needs_raw: bool,
     unclean: bool,
 }
 
-impl Ctx<'_> {
-    fn has(&self, c: u8, raw: &[u8]) -> bool {
-        c != 0 && memchr::memchr(c, raw).is_some()
+impl<'w> Ctx<'w> {
+    fn pieces<'a>(&self, raw: &'a [u8], bit: u8) -> Pieces<'a, 'w> {
+        Pieces {
+            raw,
+            pos: 0,
+            done: false,
+            cls: self.cls,
+            bit,
+        }
     }
 
-    fn sub(&self) -> u8 {
-        self.sep.subcomponent.unwrap_or(0)
+    fn mask(&self, raw: &[u8]) -> u8 {
+        raw.iter().fold(0, |m, &b| m | self.cls[b as usize])
     }
 
-    fn leaf(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
+    /// Writes one leaf value; `mask` holds the classes of its bytes.
+    #[inline]
+    fn leaf(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
+        if raw.is_empty() {
+            out.extend_from_slice(b"\"\"");
+            return;
+        }
         if raw == b"\"\"" {
             out.extend_from_slice(b"null");
             return;
         }
-        if !escape::has_escape(raw, &self.sep) {
-            if self.utf8 || raw.is_ascii() {
+        if mask & (C_ESC | C_HIGH) == 0 {
+            // the common case: plain text that JSON can hold as it is
+            if mask & C_JSON == 0 {
+                out.push(b'"');
+                out.extend_from_slice(raw);
+                out.push(b'"');
+            } else {
                 push_str_bytes(out, raw);
-                return;
             }
-            self.scratch.clear();
+            return;
+        }
+        self.scratch.clear();
+        if mask & C_ESC == 0 {
             if !self.charset.decode_into(raw, self.scratch) {
                 self.needs_raw = true;
             }
             push_str_bytes(out, self.scratch.as_bytes());
             return;
         }
-        self.scratch.clear();
         let d = escape::decode_into(raw, &self.sep, self.charset, self.scratch);
         push_str_bytes(out, self.scratch.as_bytes());
         if !d.clean {
@@ -153,60 +251,55 @@ impl Ctx<'_> {
         }
     }
 
-    fn component(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
-        let sub = self.sub();
-        if self.has(sub, raw) {
-            out.push(b'[');
-            for (i, s) in raw.split(|&b| b == sub).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                self.leaf(out, s);
-            }
-            out.push(b']');
-        } else {
-            self.leaf(out, raw);
-        }
-    }
-
-    fn repetition(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
-        let comp = self.sep.component;
-        if self.has(comp, raw) || self.has(self.sub(), raw) {
-            out.push(b'[');
-            if self.has(comp, raw) {
-                for (i, c) in raw.split(|&b| b == comp).enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    self.component(out, c);
-                }
-            } else {
-                self.component(out, raw);
-            }
-            out.push(b']');
-        } else {
-            self.leaf(out, raw);
-        }
-    }
-
-    fn field(&mut self, out: &mut Vec<u8>, raw: &[u8]) {
-        let rep = self.sep.repetition;
-        let structured =
-            self.has(rep, raw) || self.has(self.sep.component, raw) || self.has(self.sub(), raw);
-        if !structured {
-            self.leaf(out, raw);
-            return;
+    #[inline]
+    fn component(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
+        if mask & C_SUB == 0 {
+            return self.leaf(out, raw, mask);
         }
         out.push(b'[');
-        if self.has(rep, raw) {
-            for (i, r) in raw.split(|&b| b == rep).enumerate() {
+        for (i, (s, m)) in self.pieces(raw, C_SUB).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.leaf(out, s, m);
+        }
+        out.push(b']');
+    }
+
+    #[inline]
+    fn repetition(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
+        if mask & (C_COMP | C_SUB) == 0 {
+            return self.leaf(out, raw, mask);
+        }
+        out.push(b'[');
+        if mask & C_COMP != 0 {
+            for (i, (c, m)) in self.pieces(raw, C_COMP).enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                self.repetition(out, r);
+                self.component(out, c, m);
             }
         } else {
-            self.repetition(out, raw);
+            self.component(out, raw, mask);
+        }
+        out.push(b']');
+    }
+
+    #[inline]
+    fn field(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
+        if mask & (C_REP | C_COMP | C_SUB) == 0 {
+            return self.leaf(out, raw, mask);
+        }
+        out.push(b'[');
+        if mask & C_REP != 0 {
+            for (i, (r, m)) in self.pieces(raw, C_REP).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                self.repetition(out, r, m);
+            }
+        } else {
+            self.repetition(out, raw, mask);
         }
         out.push(b']');
     }
@@ -228,10 +321,15 @@ impl Writer {
 
     fn ctx(&mut self, msg: &Message<'_>) -> Ctx<'_> {
         let charset = msg.charset();
+        let sep = *msg.separators();
+        if self.classes_for != Some((sep, charset)) {
+            self.classes = classes(&sep, charset);
+            self.classes_for = Some((sep, charset));
+        }
         Ctx {
-            sep: *msg.separators(),
+            sep,
             charset,
-            utf8: matches!(charset, Charset::Utf8 | Charset::Ascii),
+            cls: &self.classes,
             scratch: &mut self.scratch,
             needs_raw: false,
             unclean: false,
@@ -297,7 +395,8 @@ impl Writer {
                         push_str(out, k);
                         out.push(b':');
                         if leaf {
-                            ctx.leaf(out, raw);
+                            let m = ctx.mask(raw);
+                            ctx.leaf(out, raw, m);
                         } else {
                             let (t, _) = ctx.charset.decode(raw);
                             push_str(out, &t);
@@ -372,18 +471,33 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
     let (id, _) = ctx.charset.decode(seg.id());
     push_str(out, &id);
     out.extend_from_slice(b",\"fields\":[");
-    let header = is_header_id(seg.id());
-    for (i, f) in seg.fields().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        if header && i < 2 {
-            // MSH-1 and MSH-2 are never split or unescaped.
+    let bytes = seg.bytes();
+    // JSON is at most a few bytes longer per field than the segment: reserve once.
+    out.reserve(bytes.len() + bytes.len() / 2 + 64);
+    if is_header_id(seg.id()) {
+        // MSH-1 and MSH-2 are never split or unescaped.
+        for (i, f) in seg.fields().take(2).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
             let (t, lossless) = ctx.charset.decode(f.raw);
             ctx.needs_raw |= !lossless;
             push_str(out, &t);
-        } else {
-            ctx.field(out, f.raw);
+        }
+        // the ordinary fields start after MSH-2's closing separator
+        let rest = bytes.get(4..).unwrap_or_default();
+        if let Some(p) = memchr::memchr(ctx.sep.field, rest) {
+            for (f, m) in ctx.pieces(&rest[p + 1..], C_FIELD) {
+                out.push(b',');
+                ctx.field(out, f, m);
+            }
+        }
+    } else if let Some(area) = bytes.get(4..) {
+        for (i, (f, m)) in ctx.pieces(area, C_FIELD).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            ctx.field(out, f, m);
         }
     }
     out.push(b']');

@@ -537,15 +537,13 @@ impl<R: Read> Splitter<R> {
     // ---- NDJSON ----
 
     fn next_json(&mut self) -> io::Result<Option<Item<'_>>> {
-        loop {
-            self.skip_blank()?;
-            if self.start >= self.end {
-                return Ok(None);
-            }
-            let len = self.line_len(0)?;
-            let c = self.take(len);
-            return Ok(Some(Item::Json(c)));
+        self.skip_blank()?;
+        if self.start >= self.end {
+            return Ok(None);
         }
+        let len = self.line_len(0)?;
+        let c = self.take(len);
+        Ok(Some(Item::Json(c)))
     }
 }
 
