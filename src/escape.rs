@@ -57,22 +57,7 @@ pub fn decode_into(raw: &[u8], sep: &Separators, charset: Charset, out: &mut Str
         };
         let close = open + 1 + len;
         let code = &raw[open + 1..close];
-        let replacement: Option<Piece> = match code {
-            b"F" => Some(Piece::Byte(sep.field)),
-            b"S" => Some(Piece::Byte(sep.component)),
-            b"R" => Some(Piece::Byte(sep.repetition)),
-            b"E" => Some(Piece::Byte(esc)),
-            b"T" => sep.subcomponent.map(Piece::Byte),
-            // The truncation character's escape is unsettled (\L\ in HAPI and hl7apy, \P\ in
-            // a secondary reference): accept both, and only where a truncation character exists.
-            b"L" | b"P" => sep.truncation.map(Piece::Byte),
-            [b'X', digits @ ..] if is_hex_pairs(digits) => Some(Piece::Hex(digits)),
-            b"H" | b"N" => Some(Piece::Keep),
-            [b'.', ..] if is_formatting(&code[1..]) => Some(Piece::Keep),
-            [b'C' | b'M', digits @ ..] if is_hex_pairs(digits) => Some(Piece::Keep),
-            [b'Z', ..] => Some(Piece::Keep),
-            _ => None,
-        };
+        let replacement = classify(code, sep);
         match replacement {
             Some(Piece::Keep) => {
                 // kept raw: stays part of the plain run
@@ -121,6 +106,39 @@ enum Piece<'a> {
     Keep,
 }
 
+/// What the escape sequence with this code (the bytes between the two escape characters)
+/// means; `None` for unknown or malformed codes.
+fn classify<'a>(code: &'a [u8], sep: &Separators) -> Option<Piece<'a>> {
+    match code {
+        b"F" => Some(Piece::Byte(sep.field)),
+        b"S" => Some(Piece::Byte(sep.component)),
+        b"R" => Some(Piece::Byte(sep.repetition)),
+        b"E" => sep.escape.map(Piece::Byte),
+        b"T" => sep.subcomponent.map(Piece::Byte),
+        // The truncation character's escape is unsettled (\L\ in HAPI and hl7apy, \P\ in
+        // a secondary reference): accept both, and only where a truncation character exists.
+        b"L" | b"P" => sep.truncation.map(Piece::Byte),
+        [b'X', digits @ ..] if is_hex_pairs(digits) => Some(Piece::Hex(digits)),
+        b"H" | b"N" => Some(Piece::Keep),
+        [b'.', cmd @ ..] if is_formatting(cmd) => Some(Piece::Keep),
+        [b'C' | b'M', digits @ ..] if is_hex_pairs(digits) => Some(Piece::Keep),
+        [b'Z', ..] => Some(Piece::Keep),
+        _ => None,
+    }
+}
+
+/// At `text[i]` (an escape character), the length of a sequence that decoding keeps as
+/// written (formatting, highlighting, charset switches, local escapes), if one starts there.
+fn kept_len(text: &[u8], i: usize, sep: &Separators) -> Option<usize> {
+    let esc = sep.escape?;
+    let close = memchr::memchr(esc, &text[i + 1..])?;
+    let code = &text[i + 1..i + 1 + close];
+    match classify(code, sep) {
+        Some(Piece::Keep) => Some(close + 2),
+        _ => None,
+    }
+}
+
 fn is_hex_pairs(digits: &[u8]) -> bool {
     !digits.is_empty() && digits.len() % 2 == 0 && digits.iter().all(u8::is_ascii_hexdigit)
 }
@@ -159,7 +177,8 @@ pub fn decode(raw: &[u8], sep: &Separators, charset: Charset) -> (String, Decode
 
 /// Encodes text as one HL7 leaf value: the escape character first, then the delimiters, then
 /// CR and LF (as `\X0D\` and `\X0A\`), each the escape sequence of the declared characters.
-/// Returns the first character the charset cannot represent.
+/// The sequences that decoding keeps as written (`\.br\`, `\H\`, `\Cxxyy\`, `\Zxxx\`) are
+/// written back as they are. Returns the first character the charset cannot represent.
 pub fn encode_into(
     text: &str,
     sep: &Separators,
@@ -193,7 +212,20 @@ pub fn encode_into(
         }
     };
     let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut skip_to = 0;
     for (i, c) in text.char_indices() {
+        if i < skip_to {
+            continue;
+        }
+        if c as u32 == esc as u32 {
+            // Sequences that decoding keeps as written (\.br\, \H\, ...) go back as they are,
+            // so an edited value keeps its formatting.
+            if let Some(len) = kept_len(bytes, i, sep) {
+                skip_to = i + len;
+                continue;
+            }
+        }
         if let Some(code) = special(c) {
             charset.encode_into(&text[start..i], out)?;
             out.push(esc);
@@ -284,6 +316,25 @@ mod tests {
         encode_into(text, &sep, Charset::Utf8, &mut out).unwrap();
         assert_eq!(out, br"a\F\b\S\c\T\d\R\e\E\f\X0D\\X0A\g".to_vec());
         assert_eq!(decode(&out, &sep, Charset::Utf8).0, text);
+    }
+
+    #[test]
+    fn kept_sequences_are_written_back_as_they_are() {
+        let sep = std_sep();
+        for raw in [
+            r"Line1\.br\Line2\H\bold\N\",
+            r"\C2D41\caf\Zlocal\",
+            r"a\.sp2\b",
+        ] {
+            let (text, _) = decode(raw.as_bytes(), &sep, Charset::Utf8);
+            let mut out = Vec::new();
+            encode_into(&text, &sep, Charset::Utf8, &mut out).unwrap();
+            assert_eq!(out, raw.as_bytes(), "{raw}");
+        }
+        // a backslash that starts no known sequence is escaped
+        let mut out = Vec::new();
+        encode_into(r"C:\dir\Q", &sep, Charset::Utf8, &mut out).unwrap();
+        assert_eq!(out, br"C:\E\dir\E\Q".to_vec());
     }
 
     #[test]

@@ -33,7 +33,7 @@ use serde_json::Value as Json;
 
 use crate::charset::Charset;
 use crate::escape;
-use crate::message::{Message, Segment, Separators, is_header_id};
+use crate::message::{Message, Segment, Separators, Value, is_header_id};
 
 /// Which way a message is written as JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -189,7 +189,10 @@ struct Ctx<'w> {
     cls: &'w [u8; 256],
     scratch: &'w mut String,
     needs_raw: bool,
-    unclean: bool,
+    /// The field (number) of the first unknown or malformed escape in the segment.
+    unclean: Option<usize>,
+    /// The field being written.
+    field_no: usize,
 }
 
 impl<'w> Ctx<'w> {
@@ -201,10 +204,6 @@ impl<'w> Ctx<'w> {
             cls: self.cls,
             bit,
         }
-    }
-
-    fn mask(&self, raw: &[u8]) -> u8 {
-        raw.iter().fold(0, |m, &b| m | self.cls[b as usize])
     }
 
     /// Writes one leaf value; `mask` holds the classes of its bytes.
@@ -239,8 +238,8 @@ impl<'w> Ctx<'w> {
         }
         let d = escape::decode_into(raw, &self.sep, self.charset, self.scratch);
         push_str_bytes(out, self.scratch.as_bytes());
-        if !d.clean {
-            self.unclean = true;
+        if !d.clean && self.unclean.is_none() {
+            self.unclean = Some(self.field_no);
         }
         if !self.needs_raw {
             let mut back = Vec::with_capacity(raw.len());
@@ -332,7 +331,8 @@ impl Writer {
             cls: &self.classes,
             scratch: &mut self.scratch,
             needs_raw: false,
-            unclean: false,
+            unclean: None,
+            field_no: 0,
         }
     }
 
@@ -353,14 +353,11 @@ impl Writer {
             }
             let mut ctx = self.ctx(msg);
             write_segment(out, &seg, &mut ctx);
-            if ctx.unclean && notes.unclean_escapes.len() < 8 {
-                let id = seg.id();
-                let n = bump(&mut self.seg_counts, id);
-                notes
-                    .unclean_escapes
-                    .push(format!("{}[{n}]", String::from_utf8_lossy(id)));
-            } else if notes.unclean_escapes.len() < 8 {
-                bump(&mut self.seg_counts, seg.id());
+            let unclean = ctx.unclean;
+            let n = bump(&mut self.seg_counts, seg.id());
+            if let Some(field) = unclean {
+                let id = String::from_utf8_lossy(seg.id());
+                notes.unclean_escapes.push(format!("{id}[{n}]-{field}"));
             }
         }
         out.extend_from_slice(b"]}");
@@ -369,88 +366,90 @@ impl Writer {
     fn write_paths(&mut self, out: &mut Vec<u8>, msg: &Message<'_>) {
         out.push(b'{');
         let mut first = true;
-        self.seg_counts.clear();
         let mut key = std::mem::take(&mut self.key);
-        for seg in msg.segments() {
-            let id = seg.id();
-            let n = bump(&mut self.seg_counts, id);
-            let mut ctx = self.ctx(msg);
-            for (fi, field) in seg.fields().enumerate() {
-                if field.is_empty() {
-                    continue;
+        walk_paths(msg, &mut key, &mut self.seg_counts, |k, v| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            push_str(out, k);
+            out.push(b':');
+            if v.is_null() {
+                out.extend_from_slice(b"null");
+            } else {
+                push_str(out, &v.text());
+            }
+        });
+        self.key = key;
+        out.push(b'}');
+    }
+}
+
+/// Calls `f` with each non-empty value of a message and its path, in message order: every
+/// field (as HL7 text when it has structure), then the leaves below a structured field. Keys
+/// follow the path grammar: `PID-3.1` is component 1 of the first repetition, `PID-3[2].1` of
+/// the second, `PID-4[1]` and `PID-4[2]` the repetitions of a field without components, and
+/// `OBX[2]-5` the second OBX. `key` and `counts` are scratch space.
+pub fn walk_paths<'a>(
+    msg: &Message<'a>,
+    key: &mut String,
+    counts: &mut Vec<([u8; 3], usize)>,
+    mut f: impl FnMut(&str, Value<'a>),
+) {
+    use std::fmt::Write as _;
+    counts.clear();
+    for seg in msg.segments() {
+        let id = seg.id();
+        let n = bump(counts, id);
+        let header = is_header_id(id);
+        for (fi, field) in seg.fields().enumerate() {
+            if field.is_empty() {
+                continue;
+            }
+            key.clear();
+            key.push_str(&String::from_utf8_lossy(id));
+            if n > 1 {
+                let _ = write!(key, "[{n}]");
+            }
+            let _ = write!(key, "-{}", fi + 1);
+            f(key, field);
+            if (header && fi < 2) || field.is_leaf() {
+                continue;
+            }
+            let field_len = key.len();
+            let many = field.parts().nth(1).is_some();
+            for (ri, rep) in field.parts().enumerate() {
+                key.truncate(field_len);
+                if ri > 0 || (many && rep.is_leaf()) {
+                    let _ = write!(key, "[{}]", ri + 1);
                 }
-                key.clear();
-                key.push_str(&String::from_utf8_lossy(id));
-                if n > 1 {
-                    key.push_str(&format!("[{n}]"));
-                }
-                key.push_str(&format!("-{}", fi + 1));
-                let header_atom = is_header_id(id) && fi < 2;
-                let mut entry =
-                    |out: &mut Vec<u8>, k: &str, raw: &[u8], leaf: bool, ctx: &mut Ctx<'_>| {
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        push_str(out, k);
-                        out.push(b':');
-                        if leaf {
-                            let m = ctx.mask(raw);
-                            ctx.leaf(out, raw, m);
-                        } else {
-                            let (t, _) = ctx.charset.decode(raw);
-                            push_str(out, &t);
-                        }
-                    };
-                if header_atom || field.is_leaf() {
-                    if header_atom {
-                        let (t, _) = ctx.charset.decode(field.raw);
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        push_str(out, &key);
-                        out.push(b':');
-                        push_str(out, &t);
-                    } else {
-                        entry(out, &key, field.raw, true, &mut ctx);
+                if rep.is_leaf() {
+                    if many && !rep.is_empty() {
+                        f(key, rep);
                     }
                     continue;
                 }
-                entry(out, &key, field.raw, false, &mut ctx);
-                let reps: Vec<_> = field.parts().collect();
-                let many = reps.len() > 1;
-                for (ri, rep) in reps.iter().enumerate() {
-                    let rk = if many {
-                        format!("{key}[{}]", ri + 1)
-                    } else {
-                        key.clone()
-                    };
-                    if rep.is_leaf() {
-                        if many && !rep.is_empty() {
-                            entry(out, &rk, rep.raw, true, &mut ctx);
+                let rep_len = key.len();
+                for (ci, comp) in rep.parts().enumerate() {
+                    key.truncate(rep_len);
+                    let _ = write!(key, ".{}", ci + 1);
+                    if comp.is_leaf() {
+                        if !comp.is_empty() {
+                            f(key, comp);
                         }
                         continue;
                     }
-                    for (ci, comp) in rep.parts().enumerate() {
-                        let ck = format!("{rk}.{}", ci + 1);
-                        if comp.is_leaf() {
-                            if !comp.is_empty() {
-                                entry(out, &ck, comp.raw, true, &mut ctx);
-                            }
-                            continue;
-                        }
-                        for (si, sub) in comp.parts().enumerate() {
-                            if !sub.is_empty() {
-                                entry(out, &format!("{ck}.{}", si + 1), sub.raw, true, &mut ctx);
-                            }
+                    let comp_len = key.len();
+                    for (si, sub) in comp.parts().enumerate() {
+                        if !sub.is_empty() {
+                            key.truncate(comp_len);
+                            let _ = write!(key, ".{}", si + 1);
+                            f(key, sub);
                         }
                     }
                 }
             }
         }
-        self.key = key;
-        out.push(b'}');
     }
 }
 
@@ -487,8 +486,9 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
         // the ordinary fields start after MSH-2's closing separator
         let rest = bytes.get(4..).unwrap_or_default();
         if let Some(p) = memchr::memchr(ctx.sep.field, rest) {
-            for (f, m) in ctx.pieces(&rest[p + 1..], C_FIELD) {
+            for (i, (f, m)) in ctx.pieces(&rest[p + 1..], C_FIELD).enumerate() {
                 out.push(b',');
+                ctx.field_no = i + 3;
                 ctx.field(out, f, m);
             }
         }
@@ -497,6 +497,7 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
             if i > 0 {
                 out.push(b',');
             }
+            ctx.field_no = i + 1;
             ctx.field(out, f, m);
         }
     }
@@ -797,16 +798,18 @@ mod tests {
 
     #[test]
     fn edited_fields_win_over_stale_raw() {
-        let odd = b"MSH|^~\\&|A||||1||ORU^R01|C|P|2.5\rNTE|1||a\\.br\\b\r";
+        let odd = b"MSH|^~\\&|A||||1||ORU^R01|C|P|2.5\rNTE|1||a\\.br\\b|\\Q\\\r";
         let mut doc: Json = serde_json::from_str(&json(odd, Shape::Segments)).unwrap();
-        doc["segments"][1]["fields"][2] = Json::String("edited".into());
+        assert!(
+            doc["segments"][1]["raw"].is_string(),
+            "the unknown escape needs raw"
+        );
+        doc["segments"][1]["fields"][0] = Json::String("2".into());
         let mut out = Vec::new();
         to_hl7(&doc, &mut out).unwrap();
-        assert!(
-            out.ends_with(b"NTE|1||edited\r"),
-            "{}",
-            String::from_utf8_lossy(&out)
-        );
+        // the edit wins; the formatting escape survives; the unknown one is now literal text
+        let want = b"NTE|2||a\\.br\\b|\\E\\Q\\E\\\r";
+        assert!(out.ends_with(want), "{}", String::from_utf8_lossy(&out));
     }
 
     #[test]
@@ -816,7 +819,11 @@ mod tests {
         assert_eq!(v["MSH-9"], "ORU^R01");
         assert_eq!(v["MSH-9.2"], "R01");
         assert_eq!(v["MSH-2"], "^~\\&");
-        assert_eq!(v["PID-3[1].1"], "123");
+        assert_eq!(
+            v["PID-3.1"], "123",
+            "components of the first repetition read as PID-3.1"
+        );
+        assert_eq!(v["PID-3.4"], "HOSP");
         assert_eq!(v["PID-3[2]"], "456");
         assert_eq!(v["PID-5.1"], "DOE");
         assert_eq!(v["PID-6"], Json::Null);

@@ -292,18 +292,18 @@ impl<'a> Message<'a> {
                 match (declared, utf8) {
                     (Some(Charset::Utf8), true) => None,
                     (Some(Charset::Utf8), false) => Some(
-                        "MSH-18 says UTF-8 but the message is not valid UTF-8; decoded as ISO-8859-1"
+                        "UTF-8 declared, but the message is not valid UTF-8; decoded as ISO-8859-1"
                             .into(),
                     ),
                     (Some(Charset::Ascii), true) if !ascii && !msh18.trim().is_empty() => Some(
-                        format!("MSH-18 says {msh18} but the message holds UTF-8; decoded as UTF-8"),
+                        format!("{msh18} declared, but the message holds UTF-8; decoded as UTF-8"),
                     ),
                     (Some(Charset::Ascii), false) => Some(
-                        "the message is not valid UTF-8 and MSH-18 names no charset; decoded as ISO-8859-1"
+                        "no charset declared and the message is not valid UTF-8; decoded as ISO-8859-1"
                             .into(),
                     ),
                     (None, _) => Some(format!(
-                        "MSH-18 '{}' is not a supported charset; decoded as {}",
+                        "'{}' is not a supported charset; decoded as {}",
                         msh18,
                         self.charset.name()
                     )),
@@ -388,17 +388,15 @@ impl<'a> Message<'a> {
     /// (catches hard-wrapped and glued messages), MSH-9, MSH-10 and MSH-12 are present (required
     /// in every version), and MSH-12 looks like a version.
     pub fn validate(&self) -> Result<(), MessageError> {
-        for seg in self.segments() {
+        for (i, seg) in self.segments().enumerate() {
             if !valid_segment_id(seg.bytes, self.sep.field) {
-                let shown: String = String::from_utf8_lossy(&seg.bytes[..seg.bytes.len().min(12)])
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .collect();
+                // The line itself is not shown: it may be patient data.
                 return Err(MessageError::new(
                     seg.offset,
                     None,
                     format!(
-                        "line '{shown}…' is not a segment (an id of 3 upper-case letters or digits, then '{}'); the message may be hard-wrapped or damaged",
+                        "line {} does not start with a segment id (3 upper-case letters or digits, then '{}'); the message may be hard-wrapped or damaged",
+                        i + 1,
                         self.sep.field as char
                     ),
                 ));
@@ -902,7 +900,7 @@ PID|Field1|Component1^Sub-Component1&Sub-Component2^Component3|Repeat1~Repeat2\r
             Message::parse(b"MSH|^~\\&|A|B|C|D|1||MDM^T04|{6AF4-\n4563-99}|P|2.3\rEVN|T04\r")
                 .unwrap();
         let e = wrapped.validate().unwrap_err();
-        assert!(e.what.contains("not a segment"), "{e}");
+        assert!(e.what.contains("segment id"), "{e}");
         let glued = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ORU^R01|1|P|2.3 PID|1\r").unwrap();
         assert_eq!(
             glued.validate().unwrap_err().path.as_deref(),

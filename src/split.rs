@@ -93,6 +93,8 @@ pub struct Splitter<R> {
     resume: usize,
     envelope: Envelope,
     pending: Option<(u64, String)>,
+    /// MLLP start blocks seen.
+    frames: u64,
 }
 
 const READ_SIZE: usize = 256 * 1024;
@@ -111,6 +113,7 @@ impl<R: Read> Splitter<R> {
             resume: 0,
             envelope: Envelope::default(),
             pending: None,
+            frames: 0,
         }
     }
 
@@ -330,8 +333,8 @@ impl<R: Read> Splitter<R> {
                 })));
             }
             let why = format!(
-                "not part of a message: expected a segment starting with MSH, found '{}'",
-                printable_prefix(&d[..first], 16)
+                "not part of a message: expected a segment starting with MSH, found {}",
+                describe(&d[..first])
             );
             let chunk_start = self.start;
             self.start += boundary;
@@ -380,7 +383,7 @@ impl<R: Read> Splitter<R> {
                 match (seen, count_field()) {
                     (None, _) => Some("BTS without a BHS before it".to_string()),
                     (Some(seen), Some(said)) if said != seen => Some(format!(
-                        "BTS-1 says the batch holds {said} messages, but {seen} were found"
+                        "BTS-1 says the batch holds {said} messages; found {seen}"
                     )),
                     _ => None,
                 }
@@ -398,7 +401,7 @@ impl<R: Read> Splitter<R> {
                     (None, _) => w.or(Some("FTS without an FHS before it".to_string())),
                     (Some(seen), Some(said)) if said != seen && !(seen == 0 && said == 1) => {
                         w.or(Some(format!(
-                            "FTS-1 says the file holds {said} batches, but {seen} were found"
+                            "FTS-1 says the file holds {said} batches; found {seen}"
                         )))
                     }
                     _ => w,
@@ -442,13 +445,26 @@ impl<R: Read> Splitter<R> {
                 skipped_junk += d.iter().filter(|b| !b.is_ascii_whitespace()).count();
                 self.start = self.end;
                 if !self.fill()? {
-                    if skipped_junk > 0 {
-                        return Ok(Some(Item::Warning {
-                            offset: junk_at,
-                            what: format!("{skipped_junk} bytes outside any MLLP frame skipped"),
-                        }));
+                    if skipped_junk == 0 {
+                        return Ok(None);
                     }
-                    return Ok(None);
+                    if self.frames == 0 {
+                        // Not one frame in the whole stream: this is not an MLLP capture.
+                        let (s, e) = (self.end, self.end);
+                        return Ok(Some(Item::Invalid(
+                            Chunk {
+                                bytes: &self.buf[s..e],
+                                offset: junk_at,
+                            },
+                            format!(
+                                "no MLLP frame (0x0B ... 0x1C 0x0D) in {skipped_junk} bytes; is this raw HL7 (--from hl7)?"
+                            ),
+                        )));
+                    }
+                    return Ok(Some(Item::Warning {
+                        offset: junk_at,
+                        what: format!("{skipped_junk} bytes outside any MLLP frame skipped"),
+                    }));
                 }
             }
             if skipped_junk > 0 && self.pending.is_none() {
@@ -485,6 +501,7 @@ impl<R: Read> Splitter<R> {
                     }
                 }
             };
+            self.frames += 1;
             let Some(frame_end) = frame_end else {
                 let len = self.data().len();
                 break (self.start + 1, self.start + len, true);
@@ -527,8 +544,8 @@ impl<R: Read> Splitter<R> {
             [0x15] => "MLLP release 2 negative commit acknowledgement (NAK block), not a message"
                 .to_string(),
             _ => format!(
-                "MLLP frame does not hold an HL7 message (it starts with '{}')",
-                printable_prefix(bytes, 16)
+                "MLLP frame does not hold an HL7 message (it starts with {})",
+                describe(bytes)
             ),
         };
         Ok(Some(Item::Invalid(Chunk { bytes, offset }, why)))
@@ -567,17 +584,25 @@ fn trim_end(b: &[u8]) -> &[u8] {
     &b[..n]
 }
 
-/// The first `max` characters of `b` for an error message, control bytes shown as `.`.
-pub fn printable_prefix(b: &[u8], max: usize) -> String {
-    let s: String = String::from_utf8_lossy(&b[..b.len().min(max * 4)])
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() { '.' } else { c })
-        .collect();
-    if b.len() > s.len() {
-        format!("{s}…")
+/// Says what a line that is not a message looks like, without repeating its contents (they
+/// may be patient data): a segment id, a comment, text or binary data.
+pub fn describe(line: &[u8]) -> String {
+    let id = &line[..line.len().min(3)];
+    if id.len() == 3
+        && id
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return format!("a {} segment", String::from_utf8_lossy(id));
+    }
+    if line.starts_with(b"//") || line.starts_with(b"/*") || line.starts_with(b"#") {
+        return "a comment line".to_string();
+    }
+    let text = line.iter().take(256).all(|&b| b >= 0x20 || b == b'\t');
+    if text && std::str::from_utf8(line).is_ok() {
+        format!("{} bytes of text that is not HL7", line.len())
     } else {
-        s
+        format!("{} bytes of binary data", line.len())
     }
 }
 
@@ -647,7 +672,7 @@ mod tests {
         let got = items(b"PID|1\rEVN|A\rMSH|^~\\&|1\r");
         assert_eq!(
             got[0],
-            "X@0:PID|1\rEVN|A:not part of a message: expected a segment starting with MSH, found 'PID|1'"
+            "X@0:PID|1\rEVN|A:not part of a message: expected a segment starting with MSH, found a PID segment"
         );
         assert_eq!(got[1], "M@12:MSH|^~\\&|1");
     }
@@ -662,7 +687,7 @@ mod tests {
         let got = items(bad);
         assert_eq!(
             got[1],
-            "W@20:BTS-1 says the batch holds 3 messages, but 1 were found"
+            "W@20:BTS-1 says the batch holds 3 messages; found 1"
         );
         let open = items(b"BHS|^~\\&\rMSH|^~\\&|1\r");
         assert!(open[1].contains("no BTS"), "{open:?}");
@@ -705,6 +730,13 @@ mod tests {
             got[0].contains("commit acknowledgement") && got[1].contains("negative"),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn a_stream_without_frames_is_not_mllp() {
+        let got = items_with(b"MSH|^~\\&|1\rPID|1\r", Some(Format::Mllp));
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("X@0::no MLLP frame"), "{got:?}");
     }
 
     #[test]

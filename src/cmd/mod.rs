@@ -139,6 +139,9 @@ pub struct Reporter {
     quiet: bool,
     pub errors: u64,
     pub warnings: u64,
+    /// How often each warning text was seen, so a stream of the same warning does not drown
+    /// the errors: each is shown [`Reporter::REPEATS`] times, then counted.
+    repeats: std::collections::HashMap<String, u64>,
 }
 
 impl Reporter {
@@ -148,6 +151,7 @@ impl Reporter {
             quiet: global.quiet,
             errors: 0,
             warnings: 0,
+            repeats: Default::default(),
         }
     }
 
@@ -157,7 +161,7 @@ impl Reporter {
         let _ = if loc.is_empty() {
             writeln!(err, "hl7 {}: {kind}{what}", self.cmd)
         } else {
-            writeln!(err, "hl7 {}: {loc}: {kind}{what}", self.cmd)
+            writeln!(err, "hl7 {}: {kind}{loc}: {what}", self.cmd)
         };
     }
 
@@ -166,10 +170,34 @@ impl Reporter {
         self.line(loc, "", what);
     }
 
+    pub const REPEATS: u64 = 5;
+
     pub fn warn(&mut self, loc: &Loc, what: &dyn fmt::Display) {
         self.warnings += 1;
-        if !self.quiet {
+        if self.quiet {
+            return;
+        }
+        let text = what.to_string();
+        let seen = self.repeats.entry(text).or_insert(0);
+        *seen += 1;
+        if *seen <= Self::REPEATS {
             self.line(loc, "warning: ", what);
+        }
+    }
+
+    /// Says how many repeated warnings were not shown. Call once at the end.
+    pub fn finish(&self) {
+        let mut hidden: Vec<_> = self
+            .repeats
+            .iter()
+            .filter(|(_, n)| **n > Self::REPEATS)
+            .collect();
+        hidden.sort();
+        for (what, n) in hidden {
+            self.info(&format!(
+                "warning: {} more like this not shown: {what}",
+                n - Self::REPEATS
+            ));
         }
     }
 
@@ -239,7 +267,14 @@ pub fn progress_bar(global: &Global, total: Option<u64>) -> ProgressBar {
     if !show || global.quiet {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        // --progress when stderr is not a terminal: indicatif would hide the bar, so draw it
+        // ourselves, a line redrawn in place.
+        ProgressDrawTarget::term_like_with_hz(Box::new(PlainStderr), 2)
+    };
+    let bar = ProgressBar::with_draw_target(total, target);
     let style = if total.is_some() {
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
     } else {
@@ -249,6 +284,49 @@ pub fn progress_bar(global: &Global, total: Option<u64>) -> ProgressBar {
         bar.set_style(s);
     }
     bar
+}
+
+/// Moves the cursor `n` places (`A` up, `B` down, `C` right, `D` left); 0 is no move, where
+/// ANSI would read it as 1.
+fn cursor(n: usize, dir: char) -> io::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    write!(io::stderr(), "\x1b[{n}{dir}")
+}
+
+/// stderr as indicatif's terminal, when it is not one: fixed width, cursor moves as ANSI codes.
+#[derive(Debug)]
+struct PlainStderr;
+
+impl indicatif::TermLike for PlainStderr {
+    fn width(&self) -> u16 {
+        100
+    }
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        cursor(n, 'A')
+    }
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        cursor(n, 'B')
+    }
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        cursor(n, 'C')
+    }
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        cursor(n, 'D')
+    }
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        writeln!(io::stderr(), "{s}")
+    }
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        write!(io::stderr(), "{s}")
+    }
+    fn clear_line(&self) -> io::Result<()> {
+        write!(io::stderr(), "\r\x1b[2K")
+    }
+    fn flush(&self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
 
 /// A reader that advances a progress bar.

@@ -61,7 +61,7 @@ Output formats:
 Paths: PID-5, PID-5.1, PID-5.1.2, PID-3[2].1 or PID-3(2).1 (repetition), OBX[2]-5 (second OBX).
 A path naming a structure gives its HL7 text; a path naming a single value gives it decoded.
 With a path naming OBX (OBX-5, OBX[*]-5), rows are per OBX, and other segments' paths read the
-nearest such segment before that OBX (its OBR, say).
+OBX's own segments first (its NTE), else the nearest one before it outside other OBX (its OBR).
 
 Examples:
   hl7 parse messages.hl7 | jq .control_id
@@ -161,6 +161,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         line: Vec::with_capacity(64 * 1024),
         header_written: false,
         tty: io::stdout().is_terminal(),
+        table_rows: Vec::new(),
     };
     let mut count = Counts::default();
     'inputs: for input in inputs {
@@ -212,6 +213,13 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                         Ok(mut msg) => {
                             if let Some(w) = msg.resolve_charset() {
                                 report.warn(&loc(Some(n), chunk.offset, Some("MSH-18".into())), &w);
+                            }
+                            let declared = msg.separators().declared;
+                            if declared < 4 {
+                                report.warn(
+                                    &loc(Some(n), chunk.offset + 4, Some("MSH-2".into())),
+                                    &format!("{declared} encoding characters declared where 4 are expected; the missing delimiters are not used"),
+                                );
                             }
                             out.message(&msg, n, &mut report, &loc(Some(n), chunk.offset, None))?;
                             true
@@ -272,8 +280,9 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             stats.tick(&report, || count.line(None));
         }
     }
-    out.w.flush()?;
+    out.finish()?;
     bar.finish_and_clear();
+    report.finish();
     stats.finish(&report, |secs| count.line(Some(secs)));
     Ok(if report.errors > 0 {
         Exit::Failure
@@ -319,9 +328,26 @@ struct Out<'a> {
     line: Vec<u8>,
     header_written: bool,
     tty: bool,
+    /// Rows of a `--select --to table`, drawn at the end.
+    table_rows: Vec<Vec<String>>,
 }
 
 impl Out<'_> {
+    fn finish(&mut self) -> Result<()> {
+        if let Some(sel) = &self.select {
+            if self.to == To::Table {
+                let mut table = new_table(self.tty);
+                table.set_header(sel.paths.iter().map(|p| p.to_string()));
+                for row in self.table_rows.drain(..) {
+                    table.add_row(row);
+                }
+                writeln!(self.w, "{table}")?;
+            }
+        }
+        self.w.flush()?;
+        Ok(())
+    }
+
     fn message(
         &mut self,
         msg: &Message<'_>,
@@ -362,17 +388,8 @@ impl Out<'_> {
         Ok(())
     }
 
-    /// One CSV row per value: message number, control id, path, value.
+    /// One CSV row per value, in message order: message number, control id, path, value.
     fn long_csv(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
-        self.line.clear();
-        let mut notes = Notes::default();
-        self.json
-            .write(&mut self.line, msg, Shape::Paths, &mut notes);
-        let Ok(serde_json::Value::Object(map)) =
-            serde_json::from_slice::<serde_json::Value>(&self.line)
-        else {
-            return Ok(());
-        };
         if !self.header_written {
             write_csv_row(
                 &mut self.w,
@@ -382,24 +399,30 @@ impl Out<'_> {
         }
         let control = msg.control_id();
         let num = n.to_string();
-        for (path, value) in map {
-            let v = match &value {
-                serde_json::Value::String(s) => s.as_str(),
-                serde_json::Value::Null => "\"\"",
-                _ => "",
+        let (mut key, mut counts) = (String::new(), Vec::new());
+        let w = &mut self.w;
+        let mut result = Ok(());
+        json::walk_paths(msg, &mut key, &mut counts, |path, v| {
+            if result.is_err() {
+                return;
+            }
+            let text = if v.is_null() {
+                Cow::Borrowed("\"\"")
+            } else {
+                v.text()
             };
-            write_csv_row(
-                &mut self.w,
+            result = write_csv_row(
+                w,
                 [
                     num.as_bytes(),
                     control.as_bytes(),
                     path.as_bytes(),
-                    v.as_bytes(),
+                    text.as_bytes(),
                 ]
                 .into_iter(),
-            )?;
-        }
-        Ok(())
+            );
+        });
+        Ok(result?)
     }
 
     fn table(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
@@ -495,26 +518,23 @@ impl Out<'_> {
                     write_csv_row(&mut out.w, texts.iter().map(|s| s.as_bytes()))?;
                 }
                 To::Table => {
-                    let mut table = new_table(out.tty);
-                    if !out.header_written {
-                        table.set_header(sel.paths.iter().map(|p| p.to_string()));
-                        out.header_written = true;
-                    }
-                    table.add_row(
+                    // A table is drawn once, at the end, with every row.
+                    out.table_rows.push(
                         values
                             .iter()
-                            .map(|v| v.map(|v| shorten(&v.text(), 80)).unwrap_or_default()),
+                            .map(|v| v.map(|v| shorten(&v.text(), 80)).unwrap_or_default())
+                            .collect(),
                     );
-                    writeln!(out.w, "{table}")?;
                 }
                 To::Hl7 => unreachable!("refused before reading"),
             }
             Ok(())
         };
         if !sel.per_obx {
-            values.extend(sel.paths.iter().map(|p| lookup(&segs, p, None)));
+            values.extend(sel.paths.iter().map(|p| lookup(&segs, p)));
             return emit(self, &values);
         }
+        let blocks = obx_blocks(&segs);
         for (i, seg) in segs.iter().enumerate() {
             if seg.id() != b"OBX" {
                 continue;
@@ -525,7 +545,7 @@ impl Out<'_> {
                 if p.is_each(b"OBX") {
                     seg.get(p)
                 } else {
-                    lookup(&segs, p, Some(i))
+                    lookup_for_obx(&segs, &blocks, p, i)
                 }
             }));
             emit(self, &values)?;
@@ -534,24 +554,61 @@ impl Out<'_> {
     }
 }
 
-/// Resolves a path against a message's segments. With `before` (a row per OBX), a path with no
-/// occurrence reads the nearest segment of its kind before that index, else the first one.
-fn lookup<'a>(
-    segs: &[Segment<'a>],
-    p: &Path,
-    before: Option<usize>,
-) -> Option<hl7::message::Value<'a>> {
+/// Resolves a path against a message's segments: the occurrence it names, else the first.
+fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<hl7::message::Value<'a>> {
     let id = &p.segment[..];
-    let seg = match (p.occurrence, before) {
-        (Occurrence::Nth(k), _) => segs.iter().filter(|s| s.id() == id).nth(k - 1),
-        (_, Some(i)) => segs[..i]
-            .iter()
-            .rev()
-            .find(|s| s.id() == id)
-            .or_else(|| segs.iter().find(|s| s.id() == id)),
+    let seg = match p.occurrence {
+        Occurrence::Nth(k) => segs.iter().filter(|s| s.id() == id).nth(k - 1),
         _ => segs.iter().find(|s| s.id() == id),
     }?;
     seg.get(p)
+}
+
+/// Segments that open a group: what follows them (up to the next one) is theirs.
+fn opens_group(id: &[u8]) -> bool {
+    matches!(id, b"OBX" | b"OBR" | b"ORC" | b"SPM" | b"PID" | b"MSH")
+}
+
+/// For each segment, the index of the OBX whose block it is in (the segments after an OBX up
+/// to the next OBX, OBR, ORC, SPM or PID), if any.
+fn obx_blocks(segs: &[Segment<'_>]) -> Vec<Option<usize>> {
+    let mut owner = None;
+    segs.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if opens_group(s.id()) {
+                owner = (s.id() == b"OBX").then_some(i);
+                None
+            } else {
+                owner
+            }
+        })
+        .collect()
+}
+
+/// Resolves a non-OBX path for the row of the OBX at `obx`: from the OBX's own block (its NTE,
+/// say), else the nearest segment before it that is not in another OBX's block (its OBR, the
+/// notes of that OBR, the PID); a later segment of another group is not this OBX's, so it reads
+/// as absent. An explicit occurrence is read as written.
+fn lookup_for_obx<'a>(
+    segs: &[Segment<'a>],
+    blocks: &[Option<usize>],
+    p: &Path,
+    obx: usize,
+) -> Option<hl7::message::Value<'a>> {
+    if let Occurrence::Nth(_) = p.occurrence {
+        return lookup(segs, p);
+    }
+    let id = &p.segment[..];
+    let own = (obx + 1..segs.len())
+        .take_while(|&j| blocks[j] == Some(obx))
+        .find(|&j| segs[j].id() == id);
+    let before = || {
+        (0..obx)
+            .rev()
+            .find(|&j| segs[j].id() == id && blocks[j].is_none())
+    };
+    own.or_else(before).and_then(|j| segs[j].get(p))
 }
 
 /// Writes one CSV row (RFC 4180 quoting) straight into the output buffer.
