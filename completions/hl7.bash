@@ -556,7 +556,7 @@ _hl7() {
                     return 0
                     ;;
                 --dot-style)
-                    COMPREPLY=($(compgen -W "refuse field occurrence" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "refuse field occurrence repetition" -- "${cur}"))
                     return 0
                     ;;
                 *)

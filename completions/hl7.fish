@@ -126,7 +126,8 @@ mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
 complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l dot-style -d 'How to read a dot path with three numbers such as PID.1.5.1 (refused by default)' -r -f -a "refuse\t'Refuse PID.1.5.1 and show both readings'
 field\t'PID.1.5.1 is field 1, component 5, subcomponent 1'
-occurrence\t'PID.1.5.1 is the first PID, field 5, component 1'"
+occurrence\t'PID.1.5.1 is the first PID, field 5, component 1'
+repetition\t'PID.1.5.1 is field 1, repetition 5, component 1 (python-hl7)'"
 complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l strict -d 'Stop at the first invalid message (exit 1)'
 complete -c hl7 -n "__fish_hl7_using_subcommand parse" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand parse" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'

@@ -492,6 +492,9 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
                 ctx.field(out, f, m);
             }
         }
+    } else if bytes.len() > 3 && bytes[3] != ctx.sep.field {
+        // Not a segment (no field separator after the id): no fields; the text goes to raw.
+        ctx.needs_raw = true;
     } else if let Some(area) = bytes.get(4..) {
         for (i, (f, m)) in ctx.pieces(area, C_FIELD).enumerate() {
             if i > 0 {

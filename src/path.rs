@@ -7,8 +7,10 @@
 //! ```
 //! Every number is 1-based. `PID.5.1` is read as `PID-5.1`, and paths always print in the dash
 //! form. A dot path with three numbers (`PID.1.5.1`) is ambiguous: one system we replace wrote
-//! it as occurrence, field, component (`PID[1]-5.1`), another as field, component,
-//! subcomponent (`PID-1.5.1`). It is refused unless a [`DotStyle`] says which is meant.
+//! it as occurrence, field, component (`PID[1]-5.1`), python-hl7 reads it as field,
+//! repetition, component (`PID-1[5].1`), and Mirth-style paths go on to a subcomponent
+//! (`PID-1.5.1`). It is refused unless a [`DotStyle`] says which is meant, so configuration
+//! migrated from any of them keeps its meaning.
 //!
 //! ```
 //! use hl7::path::Path;
@@ -18,7 +20,7 @@
 //! assert_eq!(q.to_string(), "PID-3[2].1");
 //! assert!("PID-0".parse::<Path>().is_err());
 //! let e = "PID.1.5.1".parse::<Path>().unwrap_err().to_string();
-//! assert!(e.contains("PID[1]-5.1") && e.contains("PID-1.5.1"));
+//! assert!(e.contains("PID[1]-5.1") && e.contains("PID-1[5].1"));
 //! ```
 
 use std::fmt;
@@ -41,10 +43,12 @@ pub enum DotStyle {
     /// Refuse it with a message that shows both readings (the default).
     #[default]
     Refuse,
-    /// `PID.1.5.1` is field 1, component 5, subcomponent 1.
+    /// `PID.1.5.1` is field 1, component 5, subcomponent 1 (Mirth-style dots).
     FieldComponent,
-    /// `PID.1.5.1` is occurrence 1, field 5, component 1.
+    /// `PID.1.5.1` is occurrence 1, field 5, component 1 (the system some maps come from).
     OccurrenceField,
+    /// `PID.1.5.1` is field 1, repetition 5, component 1 (python-hl7's `SEG.F.R.C`).
+    FieldRepetition,
 }
 
 /// A parsed field path.
@@ -306,13 +310,21 @@ impl Parser<'_> {
                 p.field = Some(*b);
                 p.component = Some(*c);
             }
-            ([a, b, c], _) if rep_after_first.is_none() && p.occurrence == Occurrence::First => {
+            ([a, b, c], DotStyle::FieldRepetition) if rep_after_first.is_none() => {
+                p.field = Some(*a);
+                p.component = Some(*c);
+                p.repetition = Some(*b);
+                return Ok(());
+            }
+            ([a, b, c], DotStyle::Refuse)
+                if rep_after_first.is_none() && p.occurrence == Occurrence::First =>
+            {
                 let seg = std::str::from_utf8(&p.segment).unwrap_or("???");
                 return Err(PathError {
                     input: self.input.to_string(),
                     column: 1,
                     what: format!(
-                        "a dot path with three numbers is ambiguous: as occurrence.field.component it is {seg}[{a}]-{b}.{c}, as field.component.subcomponent it is {seg}-{a}.{b}.{c}; write one of those, or choose the dot style"
+                        "a dot path with three numbers is ambiguous: as occurrence.field.component it is {seg}[{a}]-{b}.{c}; as python-hl7's field.repetition.component it is {seg}-{a}[{b}].{c}; as field.component.subcomponent it is {seg}-{a}.{b}.{c}; write one of those, or choose the dot style"
                     ),
                 });
             }
@@ -400,7 +412,12 @@ mod tests {
     #[test]
     fn three_number_dot_paths() {
         let e = err("PID.1.5.1");
-        assert!(e.contains("PID[1]-5.1") && e.contains("PID-1.5.1"), "{e}");
+        assert!(
+            e.contains("PID[1]-5.1") && e.contains("PID-1[5].1") && e.contains("PID-1.5.1"),
+            "{e}"
+        );
+        let c = Path::parse_with("PID.1.5.1", DotStyle::FieldRepetition).unwrap();
+        assert_eq!(c.to_string(), "PID-1[5].1");
         let a = Path::parse_with("PID.1.5.1", DotStyle::OccurrenceField).unwrap();
         assert_eq!(a.to_string(), "PID[1]-5.1");
         let b = Path::parse_with("PID.1.5.1", DotStyle::FieldComponent).unwrap();

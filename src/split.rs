@@ -95,9 +95,13 @@ pub struct Splitter<R> {
     pending: Option<(u64, String)>,
     /// MLLP start blocks seen.
     frames: u64,
+    /// A frame found while a warning was due, returned on the next call.
+    ready_frame: Option<(usize, usize)>,
 }
 
 const READ_SIZE: usize = 256 * 1024;
+/// How many bytes format detection looks at.
+const DETECT_WINDOW: usize = 1024;
 
 impl<R: Read> Splitter<R> {
     /// A splitter that detects the format from the first bytes.
@@ -114,6 +118,7 @@ impl<R: Read> Splitter<R> {
             envelope: Envelope::default(),
             pending: None,
             frames: 0,
+            ready_frame: None,
         }
     }
 
@@ -191,11 +196,14 @@ impl<R: Read> Splitter<R> {
             return Ok(Some(Item::Warning { offset, what }));
         }
         if self.format.is_none() {
-            self.want(64)?;
+            // Always the same window, however the reads fell, so the same bytes are always
+            // read the same way.
+            self.want(DETECT_WINDOW)?;
             if self.data().starts_with(BOM) {
                 self.start += BOM.len();
             }
-            self.format = Some(Format::detect(self.data()));
+            let d = self.data();
+            self.format = Some(Format::detect(&d[..d.len().min(DETECT_WINDOW)]));
         }
         match self.format {
             Some(Format::Mllp) => self.next_frame(),
@@ -430,6 +438,9 @@ impl<R: Read> Splitter<R> {
     // ---- MLLP ----
 
     fn next_frame(&mut self) -> io::Result<Option<Item<'_>>> {
+        if let Some((s, e)) = self.ready_frame.take() {
+            return Ok(Some(self.frame_item(s, e, false)));
+        }
         // Positions are found first and the borrowed item is built last, after the loop.
         let (body_start, body_end, eof_inside) = loop {
             // Find the start block, skipping what lies between frames.
@@ -508,9 +519,22 @@ impl<R: Read> Splitter<R> {
             };
             self.want(frame_end + 2)?;
             let d = self.data();
-            let consumed = frame_end + 1 + (d.get(frame_end + 1) == Some(&b'\r')) as usize;
-            let body = &d[1..frame_end];
-            let (s, e) = (self.start + 1, self.start + 1 + trim_end(body).len());
+            let after = d.get(frame_end + 1).copied();
+            let consumed = frame_end + 1 + (after == Some(b'\r')) as usize;
+            let body_len = trim_end(&d[1..frame_end]).len();
+            if let Some(b) = after.filter(|&b| b != b'\r') {
+                if self.pending.is_none() {
+                    let at = self.offset_of(self.start + frame_end);
+                    self.pending = Some((
+                        at,
+                        format!(
+                            "MLLP end block 0x1C followed by {} instead of 0x0D; accepted",
+                            crate::message::show_byte(b)
+                        ),
+                    ));
+                }
+            }
+            let (s, e) = (self.start + 1, self.start + 1 + body_len);
             self.start += consumed;
             if self.buf[s..e].iter().all(u8::is_ascii_whitespace) {
                 continue; // an empty frame (a keep-alive) carries nothing
@@ -518,24 +542,30 @@ impl<R: Read> Splitter<R> {
             break (s, e, false);
         };
         if let Some((offset, what)) = self.pending.take() {
-            // Report the warning first; the frame is found again on the next call.
             if !eof_inside {
-                self.start = body_start - 1;
+                // Report the warning first; the frame follows on the next call (nothing is read
+                // in between, so its place in the buffer stays put).
+                self.ready_frame = Some((body_start, body_end));
                 return Ok(Some(Item::Warning { offset, what }));
             }
             self.pending = Some((offset, what));
         }
+        Ok(Some(self.frame_item(body_start, body_end, eof_inside)))
+    }
+
+    /// The item for a frame body at `buf[body_start..body_end]`.
+    fn frame_item(&mut self, body_start: usize, body_end: usize, eof_inside: bool) -> Item<'_> {
         let offset = self.offset_of(body_start);
         if eof_inside {
             self.start = self.end;
-            return Ok(Some(Item::Invalid(
+            return Item::Invalid(
                 Chunk { bytes: &self.buf[body_start..body_end], offset },
                 "end of input inside an MLLP frame (no end block 0x1C 0x0D); the message may be truncated".into(),
-            )));
+            );
         }
         let bytes = &self.buf[body_start..body_end];
         if bytes.starts_with(b"MSH") {
-            return Ok(Some(Item::Message(Chunk { bytes, offset })));
+            return Item::Message(Chunk { bytes, offset });
         }
         let why = match bytes {
             [0x06] => {
@@ -548,7 +578,7 @@ impl<R: Read> Splitter<R> {
                 describe(bytes)
             ),
         };
-        Ok(Some(Item::Invalid(Chunk { bytes, offset }, why)))
+        Item::Invalid(Chunk { bytes, offset }, why)
     }
 
     // ---- NDJSON ----
@@ -710,7 +740,15 @@ mod tests {
         );
         // FS without CR then the next frame; an empty frame
         let got = items(b"\x0b\x1c\r\x0bMSH|^~\\&|1\x1c\x0bMSH|^~\\&|2\x1c\n");
-        assert_eq!(got, ["M@4:MSH|^~\\&|1", "M@16:MSH|^~\\&|2"]);
+        assert_eq!(
+            got,
+            [
+                "W@14:MLLP end block 0x1C followed by byte 0x0B instead of 0x0D; accepted",
+                "M@4:MSH|^~\\&|1",
+                "W@26:MLLP end block 0x1C followed by byte 0x0A instead of 0x0D; accepted",
+                "M@16:MSH|^~\\&|2"
+            ]
+        );
         // a second VT restarts the frame
         let got = items(b"\x0bMSH|^~\\&|lost\r\x0bMSH|^~\\&|kept\r\x1c\r");
         assert_eq!(

@@ -94,6 +94,8 @@ pub enum DotArg {
     Field,
     /// PID.1.5.1 is the first PID, field 5, component 1
     Occurrence,
+    /// PID.1.5.1 is field 1, repetition 5, component 1 (python-hl7)
+    Repetition,
 }
 
 /// How rows are made from `--select`.
@@ -109,6 +111,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         DotArg::Refuse => DotStyle::Refuse,
         DotArg::Field => DotStyle::FieldComponent,
         DotArg::Occurrence => DotStyle::OccurrenceField,
+        DotArg::Repetition => DotStyle::FieldRepetition,
     };
     let select = if args.select.is_empty() {
         None
