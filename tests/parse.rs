@@ -1476,6 +1476,14 @@ fn ambiguous_dot_path_shows_the_python_hl7_reading() {
 }
 
 #[test]
+fn empty_select_is_a_usage_error() {
+    let o = run(&["--select", "", "pyhl7__rep_subcomp.hl7"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stdout.is_empty());
+    assert!(o.stderr.contains("at least one path"), "{}", o.stderr);
+}
+
+#[test]
 fn select_does_not_go_with_hl7_output_or_paths_shape() {
     let o = run(&["--select", "PID-5", "--to", "hl7", "pyhl7__rep_subcomp.hl7"]);
     assert_eq!(o.code, 2);

@@ -129,6 +129,11 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 k
             })
             .collect();
+        if paths.is_empty() {
+            return Err(Error::usage(
+                "--select needs at least one path, e.g. --select MSH-10,PID-3.1",
+            ));
+        }
         let per_obx = paths.iter().any(|p| p.is_each(b"OBX"));
         Some(Select {
             paths,
