@@ -312,7 +312,7 @@ impl<R: Read> Splitter<R> {
                 let at = self.offset_of(self.start);
                 let line = self.data()[..len].to_vec();
                 self.start += len;
-                if let Some(w) = self.envelope_line(&line, at) {
+                if let Some(w) = self.envelope_line(&line) {
                     return Ok(Some(Item::Warning {
                         offset: at,
                         what: w,
@@ -358,7 +358,7 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Handles an FHS/BHS/BTS/FTS line; returns a warning when a count does not match.
-    fn envelope_line(&mut self, line: &[u8], _at: u64) -> Option<String> {
+    fn envelope_line(&mut self, line: &[u8]) -> Option<String> {
         let id = &line[..3];
         let fs = line.get(3).copied().unwrap_or(b'|');
         // BTS-1 / FTS-1 is the first field; FHS/BHS fields are numbered like MSH.

@@ -36,7 +36,7 @@ pub struct Args {
     pub to: AckTo,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
-    pub from: Option<super::From>,
+    pub from: Option<super::FromFormat>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,7 +34,7 @@ pub struct Args {
     pub tz: Option<String>,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
-    pub from: Option<super::From>,
+    pub from: Option<super::FromFormat>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -78,7 +78,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::convert::From<io::Error> for Error {
+impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error {
             exit: Exit::Failure,
@@ -378,7 +378,7 @@ impl Stats {
 
 /// The input formats of `--from`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum From {
+pub enum FromFormat {
     /// Raw HL7: segments ended by \r, \n or \r\n; several messages; FHS/BHS batches
     Hl7,
     /// MLLP-framed capture: 0x0B message 0x1C 0x0D
@@ -387,12 +387,12 @@ pub enum From {
     Ndjson,
 }
 
-impl From {
+impl FromFormat {
     pub fn format(self) -> hl7::split::Format {
         match self {
-            From::Hl7 => hl7::split::Format::Hl7,
-            From::Mllp => hl7::split::Format::Mllp,
-            From::Ndjson => hl7::split::Format::Ndjson,
+            FromFormat::Hl7 => hl7::split::Format::Hl7,
+            FromFormat::Mllp => hl7::split::Format::Mllp,
+            FromFormat::Ndjson => hl7::split::Format::Ndjson,
         }
     }
 }

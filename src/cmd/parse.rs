@@ -38,7 +38,7 @@ pub struct Args {
     pub strict: bool,
     /// Input format, instead of detecting it from the first bytes
     #[arg(long, value_enum)]
-    pub from: Option<super::From>,
+    pub from: Option<super::FromFormat>,
     /// How to read a dot path with three numbers such as PID.1.5.1 (refused by default)
     #[arg(long, value_enum, default_value_t = DotArg::Refuse)]
     pub dot_style: DotArg,
