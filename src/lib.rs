@@ -21,6 +21,7 @@ pub mod fields;
 pub mod json;
 pub mod message;
 pub mod path;
+pub mod simulate;
 pub mod split;
 
 pub use message::{Message, MessageError, Separators};
