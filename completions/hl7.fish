@@ -99,17 +99,17 @@ orm\t''
 pacs\t''
 mdm\t''
 cycle\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l count -d 'Number of messages' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l rate -d 'Messages per second (N/s)' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l seed -d 'Random seed: same seed, same bytes' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l devices -d 'Number of devices (vent, monitor)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l count -d 'Number of messages (default 100, or unlimited with --rate)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l rate -d 'Pace the output: messages per second (20/s, 0.5/s), per minute (30/min) or per hour (2/h)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l seed -d 'Random seed: the same seed (and --start) gives the same bytes; default: a fresh one, shown with --stats' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l devices -d 'Number of devices, each with its own identity and trend (vent, monitor)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l patients -d 'Size of the patient population' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l start -d 'Clock start (HL7 TS or RFC 3339)' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l version -d 'HL7 version written in MSH-12' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l to -d 'Output format' -r -f -a "hl7\t''
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l start -d 'Clock of the first message: RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l version -d 'HL7 version to write in MSH-12 (default: the profile\'s own)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l to -d 'Output: hl7 (segments ended by \\r, a \\n after each message), mllp (framed), ndjson' -r -f -a "hl7\t''
 mllp\t''
 ndjson\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l from-file -d 'With --profile cycle: the messages to cycle through' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l from-file -d 'With --profile cycle: the messages to cycle through (HL7, MLLP capture or NDJSON)' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l stats -d 'Print counters to stderr every second and at the end'

@@ -1,0 +1,431 @@
+//! Black-box tests of `hl7 simulate`: every profile is read back by our own parser and by
+//! python-hl7, the same seed gives the same bytes, and the output formats and options work.
+//!
+//! python-hl7 comes from the venv that `.ci/run` makes under `target/pyhl7` (or the python
+//! named by `HL7_PYTHON`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command as Std, Stdio};
+
+use assert_cmd::Command;
+
+const PROFILES: [&str; 8] = [
+    "vent", "monitor", "lab", "adt", "orm", "pacs", "mdm", "cycle",
+];
+const START: &str = "2024-08-14T11:46:36+02:00";
+
+fn hl7() -> Command {
+    Command::cargo_bin("hl7").unwrap()
+}
+
+fn simulate(args: &[&str]) -> Vec<u8> {
+    let out = hl7()
+        .arg("simulate")
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HL7_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyhl7/bin/python");
+    assert!(
+        venv.exists(),
+        "python-hl7 is missing: run `bash .ci/run`, which installs it into target/pyhl7"
+    );
+    venv
+}
+
+/// Parses `hl7 parse --select` NDJSON rows.
+fn select(input: &[u8], paths: &str) -> Vec<serde_json::Value> {
+    let out = hl7()
+        .args(["parse", "--select", paths])
+        .write_stdin(input.to_vec())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_profile_is_read_by_our_parser_and_python_hl7() {
+    for profile in PROFILES {
+        let out = simulate(&[
+            "--profile",
+            profile,
+            "--count",
+            "40",
+            "--seed",
+            "5",
+            "--start",
+            START,
+            "--devices",
+            "2",
+        ]);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40, "{profile}");
+        // our parser: every message valid, nothing on stderr
+        let parsed = hl7()
+            .arg("parse")
+            .write_stdin(out.clone())
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        assert!(
+            parsed.stderr.is_empty(),
+            "{profile}: {}",
+            String::from_utf8_lossy(&parsed.stderr)
+        );
+        assert_eq!(
+            parsed.stdout.iter().filter(|&&b| b == b'\n').count(),
+            40,
+            "{profile}"
+        );
+        // python-hl7
+        let mut child = Std::new(python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/py/pyhl7_read.py"
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&out).unwrap();
+        let res = child.wait_with_output().unwrap();
+        assert!(
+            res.status.success(),
+            "{profile}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&res.stdout).trim(),
+            "40 messages",
+            "{profile}"
+        );
+        // control ids are unique
+        let ids = select(&out, "MSH-10");
+        let unique: std::collections::HashSet<String> =
+            ids.iter().map(|r| r["MSH-10"].to_string()).collect();
+        assert_eq!(unique.len(), 40, "{profile}");
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_whatever_the_rate() {
+    for profile in PROFILES {
+        let a = simulate(&[
+            "--profile",
+            profile,
+            "--count",
+            "25",
+            "--seed",
+            "11",
+            "--start",
+            START,
+        ]);
+        let b = simulate(&[
+            "--profile",
+            profile,
+            "--count",
+            "25",
+            "--seed",
+            "11",
+            "--start",
+            START,
+            "--rate",
+            "5000/s",
+        ]);
+        assert_eq!(a, b, "{profile}");
+        let c = simulate(&[
+            "--profile",
+            profile,
+            "--count",
+            "25",
+            "--seed",
+            "12",
+            "--start",
+            START,
+        ]);
+        assert_ne!(a, c, "{profile}");
+    }
+}
+
+#[test]
+fn vent_has_the_structure_of_the_real_capture() {
+    let capture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/oru_r01_vent.hl7"
+    ))
+    .unwrap();
+    let ids = |raw: &[u8]| -> Vec<String> {
+        select(raw, "OBX-3")
+            .iter()
+            .map(|r| r["OBX-3"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let out = simulate(&[
+        "--profile",
+        "vent",
+        "--count",
+        "1",
+        "--seed",
+        "1",
+        "--start",
+        "20240814114636",
+    ]);
+    let mut want = ids(&capture);
+    want.insert(8, "1131101".into()); // the turbine filter hours the simulator adds
+    assert_eq!(ids(&out), want);
+    let head = &select(&out, "MSH-3,MSH-9,MSH-12,MSH-18,MSH-7,OBR-7,OBR-10.2,PV1-3")[0];
+    assert_eq!(head["MSH-3"], "DATACAPTOR");
+    assert_eq!(head["MSH-9"], "ORU^R01");
+    assert_eq!(head["MSH-12"], "2.3");
+    assert_eq!(head["MSH-18"], "8859/1");
+    assert_eq!(
+        head["MSH-7"], "20240814114636",
+        "device local time, no offset"
+    );
+    assert_eq!(head["OBR-7"], "20240814114636");
+    assert_eq!(head["OBR-10.2"], "Elisa 800");
+    // unit codes, SETTING rows, status words and the serial, row by row like the capture
+    let rows = |raw: &[u8]| select(raw, "OBX-3,OBX-6,OBX-13");
+    let (got, cap) = (rows(&out), rows(&capture));
+    for r in &cap {
+        let g = got.iter().find(|g| g["OBX-3"] == r["OBX-3"]).unwrap();
+        assert_eq!(g["OBX-6"], r["OBX-6"], "{}", r["OBX-3"]);
+        assert_eq!(g["OBX-13"], r["OBX-13"], "{}", r["OBX-3"]);
+    }
+    assert_eq!(got.iter().filter(|g| g["OBX-13"] == "SETTING").count(), 22);
+    let value = |id: &str| {
+        got.iter()
+            .position(|g| g["OBX-3"] == id)
+            .map(|i| select(&out, "OBX-5")[i]["OBX-5"].clone())
+            .unwrap()
+    };
+    for word in ["801", "802", "803", "804"] {
+        assert!(
+            value(word).as_str().unwrap().parse::<u32>().is_ok(),
+            "status word {word}"
+        );
+    }
+    assert_eq!(value("1913").as_str().unwrap().len(), 15, "serial");
+}
+
+#[test]
+fn vent_devices_interleave_with_their_own_identity() {
+    let out = simulate(&[
+        "--profile",
+        "vent",
+        "--count",
+        "6",
+        "--seed",
+        "2",
+        "--devices",
+        "3",
+        "--start",
+        START,
+    ]);
+    let rows = select(&out, "OBR-10.1,PV1-3");
+    let guid = |i: usize| rows[i]["OBR-10.1"].as_str().unwrap().to_string();
+    assert_eq!(guid(0), guid(3));
+    assert_eq!(guid(1), guid(4));
+    assert_ne!(guid(0), guid(1));
+    assert_ne!(guid(1), guid(2));
+    assert_ne!(rows[0]["PV1-3"], rows[1]["PV1-3"]);
+}
+
+#[test]
+fn output_formats() {
+    let hl7_out = simulate(&[
+        "--profile",
+        "adt",
+        "--count",
+        "3",
+        "--seed",
+        "4",
+        "--start",
+        START,
+    ]);
+    let mllp = simulate(&[
+        "--profile",
+        "adt",
+        "--count",
+        "3",
+        "--seed",
+        "4",
+        "--start",
+        START,
+        "--to",
+        "mllp",
+    ]);
+    assert_eq!(mllp.iter().filter(|&&b| b == 0x0b).count(), 3);
+    assert!(mllp.starts_with(b"\x0bMSH|") && mllp.ends_with(b"\x1c\r"));
+    let ndjson = simulate(&[
+        "--profile",
+        "adt",
+        "--count",
+        "3",
+        "--seed",
+        "4",
+        "--start",
+        START,
+        "--to",
+        "ndjson",
+    ]);
+    // all three read back to the same messages
+    let back = |input: &[u8]| {
+        hl7()
+            .args(["parse", "--to", "hl7"])
+            .write_stdin(input.to_vec())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    assert_eq!(back(&mllp), back(&hl7_out));
+    assert_eq!(back(&ndjson), back(&hl7_out));
+    assert_eq!(back(&hl7_out), hl7_out);
+}
+
+#[test]
+fn counts_rates_and_defaults() {
+    let out = simulate(&["--profile", "lab", "--seed", "1"]);
+    assert_eq!(
+        out.iter().filter(|&&b| b == b'\n').count(),
+        100,
+        "100 messages by default"
+    );
+    // a rate with a count ends after the count (the pacing itself is unit-tested on its schedule)
+    let out = simulate(&["--profile", "cycle", "--count", "5", "--rate", "1000/s"]);
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 5);
+    for bad in [
+        vec!["--rate", "fast"],
+        vec!["--rate", "0/s"],
+        vec!["--start", "yesterday"],
+        vec!["--devices", "0"],
+        vec!["--profile", "adt", "--from-file", "x.hl7"],
+    ] {
+        let o = hl7()
+            .arg("simulate")
+            .args(&bad)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        assert!(o.stdout.is_empty(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).starts_with("hl7 simulate: "),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("hl7"))
+        .args(["simulate", "--profile", "vent", "--count", "1000000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 3];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    assert_eq!(&first, b"MSH");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn mdm_attachment_is_a_pdf() {
+    use base64::Engine;
+    let out = simulate(&[
+        "--profile",
+        "mdm",
+        "--count",
+        "2",
+        "--seed",
+        "9",
+        "--start",
+        START,
+    ]);
+    for row in select(&out, "OBX-2,OBX-5.2,OBX-5.3,OBX-5.4,OBX-5.5") {
+        assert_eq!(row["OBX-2"], "ED");
+        assert_eq!(row["OBX-5.4"], "Base64");
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(row["OBX-5.5"].as_str().unwrap())
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "decodes to a PDF");
+        assert!(pdf.windows(5).any(|w| w == b"%%EOF"));
+    }
+}
+
+#[test]
+fn cycle_reads_a_file_and_refreshes_ids_and_times() {
+    let dir = std::env::temp_dir().join(format!("hl7-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("two.hl7");
+    std::fs::write(&file, b"MSH|^~\\&|A|B|C|D|20200101000000||ADT^A01|ORIG1|P|2.5\nPID|1||X\n\nMSH|^~\\&|A|B|C|D|20200101000000||ORU^R01|ORIG2|P|2.5\nOBX|1|NM|X||1\n").unwrap();
+    let out = simulate(&[
+        "--profile",
+        "cycle",
+        "--from-file",
+        file.to_str().unwrap(),
+        "--count",
+        "5",
+        "--seed",
+        "1",
+        "--start",
+        START,
+    ]);
+    let rows = select(&out, "MSH-9,MSH-10,MSH-7");
+    let types: Vec<&str> = rows.iter().map(|r| r["MSH-9"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["ADT^A01", "ORU^R01", "ADT^A01", "ORU^R01", "ADT^A01"]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["MSH-10"] != "ORIG1" && r["MSH-10"] != "ORIG2")
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["MSH-7"].as_str().unwrap().starts_with("20240814"))
+    );
+    let bad = dir.join("bad.hl7");
+    std::fs::write(&bad, b"PID|1||X\n").unwrap();
+    hl7()
+        .args([
+            "simulate",
+            "--profile",
+            "cycle",
+            "--from-file",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+}
