@@ -15,11 +15,13 @@
 //! assert_eq!(msg.text(&"PID-3.4".parse().unwrap()).unwrap(), "HOSP");
 //! ```
 
+pub mod ack;
 pub mod charset;
 pub mod escape;
 pub mod fields;
 pub mod json;
 pub mod message;
+pub mod mllp;
 pub mod path;
 pub mod simulate;
 pub mod split;
