@@ -175,7 +175,6 @@ fn unfinished_subcommands_say_so_with_exit_1() {
     for args in [
         vec!["listen", "127.0.0.1:0"],
         vec!["send", "127.0.0.1:9"],
-        vec!["ack"],
         vec!["convert", "--to", "hl7"],
         vec!["flatten"],
         vec!["ilp", "--dry-run"],
