@@ -2,8 +2,8 @@
 //!
 //! - Mode: original (AA/AE/AR) when MSH-15 and MSH-16 are both empty; enhanced otherwise: a
 //!   commit ACK (CA/CE/CR) when MSH-15 asks for one (AL; ER on error; SU on success), else an
-//!   application ACK (AA/AE/AR) when MSH-16 asks for one; nothing for NE/NE. Never an ACK of
-//!   an ACK.
+//!   application ACK (AA/AE/AR) when MSH-16 asks for one; nothing when neither does (NE/NE).
+//!   Never an ACK of an ACK.
 //! - The ACK copies the inbound delimiters (MSH-1, MSH-2 verbatim), swaps sender and receiver,
 //!   has MSH-9 `ACK^<trigger>^ACK` (`ACK^<trigger>` before 2.3.1, which has no MSG.3), a new
 //!   MSH-10, MSH-11, MSH-12 and MSH-18 echoed, and MSA-2 = the inbound MSH-10 as written.
@@ -151,7 +151,9 @@ pub fn choose(msg: &Message<'_>, mode: Mode, outcome: Outcome) -> Option<Code> {
         Mode::Original => Some(original),
         Mode::Enhanced => Some(enhanced),
         Mode::Auto if accept.is_empty() && app.is_empty() => Some(original),
-        Mode::Auto if !accept.is_empty() && accept != b"NE" => wanted(&accept).then_some(enhanced),
+        // A commit ACK when MSH-15 asks for one; else an application ACK when MSH-16 does (one
+        // reply per message: with AL/AL the commit ACK is the one sent).
+        Mode::Auto if wanted(&accept) => Some(enhanced),
         Mode::Auto => wanted(&app).then_some(original),
     }
 }
@@ -604,7 +606,12 @@ mod tests {
             Some("CE")
         );
         assert_eq!(
-            code(&with("ER", "AL"), Outcome::Accept),
+            code(&with("ER", "AL"), Outcome::Accept).as_deref(),
+            Some("AA"),
+            "no commit ACK on success, but MSH-16 asks for an application ACK"
+        );
+        assert_eq!(
+            code(&with("ER", "NE"), Outcome::Accept),
             None,
             "ER: only on error"
         );

@@ -23,6 +23,7 @@ pub mod json;
 pub mod message;
 pub mod mllp;
 pub mod path;
+pub mod pattern;
 pub mod simulate;
 pub mod split;
 

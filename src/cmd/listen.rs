@@ -1,6 +1,29 @@
-//! `hl7 listen`: the MLLP server (issue 4).
+//! `hl7 listen`: the MLLP server.
+//!
+//! Threads: one acceptor per address, one thread per connection, and one committer that owns
+//! stdout (and the archive). A connection hands each complete, valid message to the committer
+//! and waits; the committer takes every message waiting, writes them all, flushes once (and
+//! fsyncs the archive once), then answers each connection, which only then sends AA. So an ACK
+//! always means "on stdout and on disk", and durability costs one flush per batch, not one per
+//! message. A bounded queue slows fast senders down through TCP when stdout is slow.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hl7::ack::{self, Outcome, Problem};
+use hl7::json::{self, Notes, Shape};
+use hl7::message::Message;
+use hl7::mllp::{self, Decoder, Event};
+use hl7::pattern::{Pattern, Stamp};
+use hl7::simulate::{self, Time};
 
 use super::{Error, Exit, Global, Result};
 
@@ -17,8 +40,8 @@ use super::{Error, Exit, Global, Result};
     after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0"
 )]
 pub struct Args {
-    /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several = several channels
-    #[arg(default_value = ":2575")]
+    /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several =
+    /// several channels (default :2575 when no --channel is given either)
     pub addrs: Vec<String>,
     /// Output: hl7 (segments joined by \r, a \n after each message), ndjson, or mllp (framed)
     #[arg(long, value_enum, default_value_t = ListenTo::Hl7)]
@@ -89,6 +112,841 @@ pub enum AckMode {
     None,
 }
 
-pub fn run(_args: Args, _global: &Global) -> Result<Exit> {
-    Err(Error::not_implemented("listen", 4))
+/// A network a peer must be in (`--allow`).
+#[derive(Clone, Copy, Debug)]
+struct Cidr {
+    net: IpAddr,
+    bits: u32,
+}
+
+impl Cidr {
+    fn parse(s: &str) -> std::result::Result<Cidr, String> {
+        let (ip, bits) = match s.trim().split_once('/') {
+            Some((ip, b)) => (ip, Some(b)),
+            None => (s.trim(), None),
+        };
+        let net: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("'{s}' is not an address or network (10.0.0.0/8, ::1)"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(b) => b
+                .parse::<u32>()
+                .ok()
+                .filter(|&b| b <= max)
+                .ok_or_else(|| format!("'{s}': the prefix must be 0 to {max}"))?,
+            None => max,
+        };
+        Ok(Cidr { net, bits })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.bits)
+                };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.bits)
+                };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `PORT`, `:PORT`, `HOST:PORT`, `[IPv6]:PORT` to socket addresses.
+pub fn parse_addr(s: &str) -> std::result::Result<Vec<SocketAddr>, String> {
+    let t = s.trim();
+    let spec = if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
+        format!("0.0.0.0:{t}")
+    } else if let Some(port) = t.strip_prefix(':') {
+        format!("0.0.0.0:{port}")
+    } else {
+        t.to_string()
+    };
+    let addrs: Vec<SocketAddr> = spec
+        .to_socket_addrs()
+        .map_err(|e| {
+            format!(
+                "'{s}' is not an address to listen on (PORT, :PORT, HOST:PORT, [IPv6]:PORT): {e}"
+            )
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("'{s}' resolves to no address"));
+    }
+    Ok(addrs)
+}
+
+/// Counters for --stats and the final summary.
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    open: AtomicUsize,
+    messages: AtomicU64,
+    bytes: AtomicU64,
+    naks: AtomicU64,
+    refused: AtomicU64,
+    /// Sum of the times from a message's end block to its ACK, in microseconds.
+    ack_micros: AtomicU64,
+}
+
+/// A message for the committer.
+struct Commit {
+    bytes: Vec<u8>,
+    received: SystemTime,
+    peer: SocketAddr,
+    channel: Arc<str>,
+    control_id: String,
+    /// The code that will be sent when the write succeeds.
+    code: &'static str,
+    reply: SyncSender<bool>,
+}
+
+/// Settings every connection shares.
+struct Shared {
+    ack_mode: ack::Mode,
+    app: Option<String>,
+    facility: Option<String>,
+    max_message: usize,
+    idle: Duration,
+    stop: Arc<AtomicBool>,
+    failed: AtomicBool,
+    counters: Counters,
+    id_seed: u64,
+    ack_number: AtomicU64,
+    quiet: bool,
+}
+
+impl Shared {
+    fn log(&self, what: &str) {
+        if !self.quiet {
+            let _ = writeln!(io::stderr().lock(), "hl7 listen: {what}");
+        }
+    }
+
+    fn error(&self, what: &str) {
+        let _ = writeln!(io::stderr().lock(), "hl7 listen: {what}");
+    }
+
+    fn options<'a>(&'a self, now: &'a str, control_id: &'a str) -> ack::Options<'a> {
+        ack::Options {
+            now,
+            control_id,
+            app: self.app.as_deref(),
+            facility: self.facility.as_deref(),
+            mode: self.ack_mode,
+            code: None,
+            text: None,
+        }
+    }
+
+    fn next_ack_id(&self) -> String {
+        let n = self.ack_number.fetch_add(1, Ordering::Relaxed);
+        let mut v = Vec::with_capacity(16);
+        simulate::push_control_id(&mut v, self.id_seed, n);
+        String::from_utf8(v).unwrap_or_default()
+    }
+}
+
+pub fn run(args: Args, global: &Global) -> Result<Exit> {
+    if args.tls_cert.is_some() {
+        return Err(Error::failure(
+            "MLLP over TLS (--tls-cert) is not implemented yet; see README.md",
+        ));
+    }
+    let mut specs: Vec<(String, String)> =
+        args.addrs.iter().map(|a| (a.clone(), a.clone())).collect();
+    for c in &args.channel {
+        let (name, addr) = c
+            .split_once('=')
+            .ok_or_else(|| Error::usage(format!("--channel '{c}': expected NAME=ADDR")))?;
+        specs.push((name.to_string(), addr.to_string()));
+    }
+    if specs.is_empty() {
+        specs.push((":2575".into(), ":2575".into()));
+    }
+    let allow: Vec<Cidr> = args
+        .allow
+        .iter()
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| Cidr::parse(a))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::usage(format!("--allow: {e}")))?;
+    let layout = match &args.archive {
+        Some(_) => Some(
+            Pattern::parse(&args.archive_layout)
+                .map_err(|e| Error::usage(format!("--archive-layout: {e}")))?,
+        ),
+        None => None,
+    };
+    if args.max_message_size == 0 {
+        return Err(Error::usage("--max-message-size must be above 0"));
+    }
+    let mut listeners = Vec::new();
+    for (name, spec) in &specs {
+        let addrs = parse_addr(spec).map_err(Error::usage)?;
+        let listener = TcpListener::bind(&addrs[..])
+            .map_err(|e| Error::failure(format!("cannot listen on {spec}: {e}")))?;
+        let local = listener.local_addr()?;
+        eprintln!("listening on {local}");
+        let channel: Arc<str> = if name == spec {
+            Arc::from(local.to_string())
+        } else {
+            Arc::from(name.as_str())
+        };
+        listener.set_nonblocking(true)?;
+        listeners.push((listener, channel));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| Error::failure(format!("cannot handle signals: {e}")))?;
+    }
+    let (tx, rx) = mpsc::sync_channel::<Commit>(1024);
+    let shared = Arc::new(Shared {
+        ack_mode: match args.ack_mode {
+            AckMode::Auto => ack::Mode::Auto,
+            AckMode::Original => ack::Mode::Original,
+            AckMode::Enhanced => ack::Mode::Enhanced,
+            AckMode::None => ack::Mode::None,
+        },
+        app: args.app.clone(),
+        facility: args.facility.clone(),
+        max_message: usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
+        idle: Duration::from_secs(args.idle_timeout.max(1)),
+        stop: Arc::clone(&stop),
+        failed: AtomicBool::new(false),
+        counters: Counters::default(),
+        id_seed: simulate::mix64(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
+                ^ std::process::id() as u64,
+        ),
+        ack_number: AtomicU64::new(0),
+        quiet: global.quiet,
+    });
+
+    let committer = {
+        let shared = Arc::clone(&shared);
+        let out = Output {
+            to: args.to,
+            meta: args.meta,
+            json: json::Writer::new(),
+            line: Vec::new(),
+        };
+        let archive = args
+            .archive
+            .clone()
+            .zip(layout)
+            .map(|(dir, layout)| Archive {
+                dir,
+                layout,
+                files: HashMap::new(),
+            });
+        let count = args.count;
+        thread::spawn(move || commit_loop(rx, out, archive, count, &shared))
+    };
+    let stats = global.stats.then(|| {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            let mut last = Instant::now();
+            while !shared.stop.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(100));
+                if last.elapsed() >= Duration::from_secs(1) {
+                    last = Instant::now();
+                    shared.error(&stats_line(&shared.counters));
+                }
+            }
+        })
+    });
+
+    let mut acceptors = Vec::new();
+    for (listener, channel) in listeners {
+        let shared = Arc::clone(&shared);
+        let allow = allow.clone();
+        let max = args.max_connections;
+        let commits = tx.clone();
+        acceptors.push(thread::spawn(move || {
+            accept_loop(listener, channel, &allow, max, commits, shared)
+        }));
+    }
+    // Each connection holds a sender; when the last is gone the committer drains and ends.
+    drop(tx);
+    let mut connections = Vec::new();
+    for a in acceptors {
+        if let Ok(handles) = a.join() {
+            connections.extend(handles);
+        }
+    }
+    for c in connections {
+        let _ = c.join();
+    }
+    // Every connection is gone: dropping the last sender ends the committer once it drained.
+    let counters_line = stats_line(&shared.counters);
+    drop(shared);
+    let result = committer
+        .join()
+        .map_err(|_| Error::failure("the writer thread failed"))?;
+    if let Some(s) = stats {
+        let _ = s.join();
+    }
+    if global.stats {
+        eprintln!("hl7 listen: {counters_line}");
+    }
+    // A closed stdout (the consumer went away) ends the run like any closed pipe: exit 0, after
+    // the "no more ACKs" line; any other write failure is exit 1.
+    match result {
+        Err(e) => Err(Error::failure(format!("writing messages failed: {e}"))),
+        Ok(()) => Ok(Exit::Ok),
+    }
+}
+
+fn stats_line(c: &Counters) -> String {
+    let messages = c.messages.load(Ordering::Relaxed);
+    let micros = c.ack_micros.load(Ordering::Relaxed);
+    format!(
+        "{} connections ({} open, {} refused), {} messages, {} bytes, {} NAKs, mean ACK latency {:.3} ms",
+        c.connections.load(Ordering::Relaxed),
+        c.open.load(Ordering::Relaxed),
+        c.refused.load(Ordering::Relaxed),
+        messages,
+        c.bytes.load(Ordering::Relaxed),
+        c.naks.load(Ordering::Relaxed),
+        if messages == 0 {
+            0.0
+        } else {
+            micros as f64 / messages as f64 / 1000.0
+        }
+    )
+}
+
+/// Accepts until told to stop; returns the connection threads to wait for.
+fn accept_loop(
+    listener: TcpListener,
+    channel: Arc<str>,
+    allow: &[Cidr],
+    max: usize,
+    commits: SyncSender<Commit>,
+    shared: Arc<Shared>,
+) -> Vec<thread::JoinHandle<()>> {
+    let mut handles: Vec<thread::JoinHandle<()>> = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                if !allow.is_empty() && !allow.iter().any(|c| c.contains(peer.ip())) {
+                    shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    shared.error(&format!("{peer}: refused: not in --allow"));
+                    continue;
+                }
+                if shared.counters.open.load(Ordering::Relaxed) >= max {
+                    shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    shared.error(&format!("{peer}: refused: --max-connections {max} reached"));
+                    continue;
+                }
+                shared.counters.connections.fetch_add(1, Ordering::Relaxed);
+                shared.counters.open.fetch_add(1, Ordering::Relaxed);
+                let shared = Arc::clone(&shared);
+                let channel = Arc::clone(&channel);
+                let commits = commits.clone();
+                handles.retain(|h| !h.is_finished());
+                handles.push(thread::spawn(move || {
+                    if let Err(e) = serve(stream, peer, &channel, &commits, &shared) {
+                        if e.kind() != io::ErrorKind::BrokenPipe
+                            && e.kind() != io::ErrorKind::ConnectionReset
+                        {
+                            shared.log(&format!("{peer}: {e}"));
+                        }
+                    }
+                    shared.counters.open.fetch_sub(1, Ordering::Relaxed);
+                }));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                shared.error(&format!("accept failed: {e}"));
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    handles
+}
+
+/// Serves one connection: frames in, ACKs out, in order.
+fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    channel: &Arc<str>,
+    commits: &SyncSender<Commit>,
+    shared: &Shared,
+) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut decoder = Decoder::new(shared.max_message);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last_data = Instant::now();
+    let mut replies = Vec::with_capacity(512);
+    let mut framed = Vec::with_capacity(512);
+    loop {
+        if shared.stop.load(Ordering::Relaxed) && !decoder.in_block() {
+            return Ok(());
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(0) => {
+                decoder_finish(&mut decoder, peer, shared);
+                return Ok(());
+            }
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                if last_data.elapsed() >= shared.idle {
+                    let what = if decoder.in_block() {
+                        "stalled inside a frame"
+                    } else {
+                        "idle"
+                    };
+                    shared.log(&format!(
+                        "{peer}: closed: {what} for {} s",
+                        shared.idle.as_secs()
+                    ));
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        last_data = Instant::now();
+        decoder.feed(&buf[..n]);
+        replies.clear();
+        while let Some(event) = decoder.next_event() {
+            match event {
+                Event::Frame { payload, offset } => {
+                    if let Some(r) = handle_frame(payload, offset, peer, channel, commits, shared)? {
+                        framed.clear();
+                        mllp::encode(&r, &mut framed);
+                        replies.extend_from_slice(&framed);
+                    }
+                }
+                Event::Skipped { bytes, offset } => shared.log(&format!("{peer}: byte {offset}: {bytes} bytes outside any frame skipped")),
+                Event::Restarted { dropped, offset } => shared.log(&format!("{peer}: byte {offset}: frame restarted by a new start block; {dropped} bytes dropped")),
+                Event::NoCrAfterEnd { offset } => shared.log(&format!("{peer}: byte {offset}: end block not followed by CR; accepted")),
+                Event::Empty { .. } => {}
+                Event::Truncated { .. } => {}
+                Event::Oversize { size, offset } => {
+                    shared.counters.naks.fetch_add(1, Ordering::Relaxed);
+                    shared.error(&format!("{peer}: byte {offset}: frame of {size} bytes is larger than --max-message-size {}; discarded with a NAK", shared.max_message));
+                    let problem = Problem { code: 207, location: None, text: format!("message of {size} bytes is larger than the {} bytes accepted", shared.max_message) };
+                    let id = shared.next_ack_id();
+                    let now = now_ts();
+                    let nak = ack::nak(b"", &problem, &shared.options(&now, &id));
+                    framed.clear();
+                    mllp::encode(&nak, &mut framed);
+                    replies.extend_from_slice(&framed);
+                }
+            }
+        }
+        if !replies.is_empty() {
+            stream.write_all(&replies)?;
+        }
+        if shared.failed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+    }
+}
+
+fn decoder_finish(decoder: &mut Decoder, peer: SocketAddr, shared: &Shared) {
+    while let Some(event) = decoder.finish() {
+        if let Event::Truncated { bytes, offset } = event {
+            shared.error(&format!("{peer}: byte {offset}: connection closed inside a frame; {bytes} bytes discarded, no ACK"));
+        }
+    }
+}
+
+fn now_ts() -> String {
+    let mut v = Vec::with_capacity(20);
+    Time::now_utc().write_ts(&mut v);
+    String::from_utf8(v).unwrap_or_default()
+}
+
+/// Handles one frame: a NAK for what cannot be accepted, else commit and then the ACK.
+/// Returns the reply to send, if any.
+fn handle_frame(
+    payload: &[u8],
+    offset: u64,
+    peer: SocketAddr,
+    channel: &Arc<str>,
+    commits: &SyncSender<Commit>,
+    shared: &Shared,
+) -> io::Result<Option<Vec<u8>>> {
+    let started = Instant::now();
+    if mllp::is_commit_ack(payload).is_some() {
+        shared.log(&format!(
+            "{peer}: byte {offset}: MLLP release 2 commit acknowledgement block ignored"
+        ));
+        return Ok(None);
+    }
+    let now = now_ts();
+    let id = shared.next_ack_id();
+    let opts = shared.options(&now, &id);
+    let mut msg = match Message::parse(payload) {
+        Ok(m) => m,
+        Err(e) => {
+            shared.counters.naks.fetch_add(1, Ordering::Relaxed);
+            shared.error(&format!("{peer}: byte {offset}: not accepted: {e}"));
+            let problem = Problem {
+                code: 100,
+                location: e.path.clone(),
+                text: e.to_string(),
+            };
+            return Ok(Some(ack::nak(payload, &problem, &opts)));
+        }
+    };
+    msg.resolve_charset();
+    let control_id = msg.control_id();
+    if let Err(e) = msg.validate() {
+        shared.counters.naks.fetch_add(1, Ordering::Relaxed);
+        shared.error(&format!("{peer}: message {control_id}: not accepted: {e}"));
+        let problem = ack::problem_for(&e);
+        return Ok(ack::build(&msg, Outcome::Error, Some(&problem), &opts));
+    }
+    let code = ack::choose(&msg, shared.ack_mode, Outcome::Accept).map_or("", |c| c.as_str());
+    let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+    let commit = Commit {
+        bytes: payload.to_vec(),
+        received: SystemTime::now(),
+        peer,
+        channel: Arc::clone(channel),
+        control_id: control_id.clone(),
+        code: if ack::is_ack(&msg) { "" } else { code },
+        reply: reply_tx,
+    };
+    let written = commits.send(commit).is_ok() && reply_rx.recv().unwrap_or(false);
+    if !written {
+        // Not on stdout: never AA. The sender keeps the message and tries again later.
+        shared.counters.naks.fetch_add(1, Ordering::Relaxed);
+        let problem = Problem {
+            code: 207,
+            location: None,
+            text: "the receiver could not store the message; send it again later".into(),
+        };
+        return Ok(ack::build(
+            &msg,
+            Outcome::Reject,
+            Some(&problem),
+            &ack::Options {
+                mode: if shared.ack_mode == ack::Mode::None {
+                    ack::Mode::None
+                } else {
+                    ack::Mode::Original
+                },
+                ..opts
+            },
+        ));
+    }
+    shared.counters.messages.fetch_add(1, Ordering::Relaxed);
+    shared
+        .counters
+        .bytes
+        .fetch_add(payload.len() as u64, Ordering::Relaxed);
+    let reply = ack::build(&msg, Outcome::Accept, None, &opts);
+    shared
+        .counters
+        .ack_micros
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    Ok(reply)
+}
+
+/// How messages are written to stdout.
+struct Output {
+    to: ListenTo,
+    meta: bool,
+    json: json::Writer,
+    line: Vec<u8>,
+}
+
+impl Output {
+    fn write(&mut self, out: &mut impl Write, c: &Commit) -> io::Result<()> {
+        match self.to {
+            ListenTo::Hl7 => {
+                out.write_all(&c.bytes)?;
+                out.write_all(b"\n")
+            }
+            ListenTo::Mllp => {
+                self.line.clear();
+                mllp::encode(&c.bytes, &mut self.line);
+                out.write_all(&self.line)
+            }
+            ListenTo::Ndjson if self.meta => {
+                self.line.clear();
+                self.line.extend_from_slice(b"{\"received\":");
+                json::push_str(&mut self.line, &rfc3339(c.received));
+                self.line.extend_from_slice(b",\"peer\":");
+                json::push_str(&mut self.line, &c.peer.to_string());
+                self.line.extend_from_slice(b",\"channel\":");
+                json::push_str(&mut self.line, &c.channel);
+                self.line.extend_from_slice(b",\"control_id\":");
+                json::push_str(&mut self.line, &c.control_id);
+                self.line.extend_from_slice(b",\"ack\":");
+                json::push_str(&mut self.line, c.code);
+                match std::str::from_utf8(&c.bytes) {
+                    Ok(text) => {
+                        self.line.extend_from_slice(b",\"raw\":");
+                        json::push_str(&mut self.line, text);
+                    }
+                    Err(_) => {
+                        // not UTF-8 (an 8859 message): the bytes as they came, in base64
+                        use base64::Engine;
+                        self.line.extend_from_slice(b",\"raw_base64\":\"");
+                        self.line.extend_from_slice(
+                            base64::engine::general_purpose::STANDARD
+                                .encode(&c.bytes)
+                                .as_bytes(),
+                        );
+                        self.line.push(b'"');
+                    }
+                }
+                self.line.extend_from_slice(b"}\n");
+                out.write_all(&self.line)
+            }
+            ListenTo::Ndjson => {
+                self.line.clear();
+                if let Ok(mut m) = Message::parse(&c.bytes) {
+                    m.resolve_charset();
+                    self.json
+                        .write(&mut self.line, &m, Shape::Segments, &mut Notes::default());
+                }
+                self.line.push(b'\n');
+                out.write_all(&self.line)
+            }
+        }
+    }
+}
+
+/// `2024-08-14T09:46:36.123Z`.
+fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, m, day) = simulate::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_millis()
+    )
+}
+
+/// The archive: files opened once and kept, appended to, fsynced once per batch.
+struct Archive {
+    dir: PathBuf,
+    layout: Pattern,
+    files: HashMap<PathBuf, File>,
+}
+
+impl Archive {
+    fn append(&mut self, c: &Commit, dirty: &mut Vec<PathBuf>) -> io::Result<()> {
+        let msg = Message::parse(&c.bytes).map_err(|e| io::Error::other(e.to_string()))?;
+        let d = c
+            .received
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        let (year, month, day) = simulate::civil_from_days(d.div_euclid(86_400));
+        let s = d.rem_euclid(86_400) as u32;
+        let stamp = Stamp {
+            year,
+            month,
+            day,
+            hour: s / 3600,
+            minute: s / 60 % 60,
+            second: s % 60,
+        };
+        let rel = self.layout.render(&msg, stamp);
+        let path = self.dir.join(
+            FsPath::new(&rel)
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect::<PathBuf>(),
+        );
+        if !self.files.contains_key(&path) {
+            if self.files.len() >= 64 {
+                self.files.clear(); // bounded: close the least likely to be reused (all) and reopen on demand
+            }
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let f = OpenOptions::new().create(true).append(true).open(&path)?;
+            self.files.insert(path.clone(), f);
+        }
+        let f = self.files.get_mut(&path).expect("opened above");
+        f.write_all(&c.bytes)?;
+        f.write_all(b"\n")?;
+        if !dirty.contains(&path) {
+            dirty.push(path);
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self, dirty: &[PathBuf]) -> io::Result<()> {
+        for p in dirty {
+            if let Some(f) = self.files.get(p) {
+                f.sync_data()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The committer: batches of waiting messages are written and flushed (and archived and
+/// fsynced) together, then their connections are told, so they can ACK.
+fn commit_loop(
+    rx: Receiver<Commit>,
+    mut output: Output,
+    mut archive: Option<Archive>,
+    count: Option<u64>,
+    shared: &Shared,
+) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut batch: Vec<Commit> = Vec::with_capacity(256);
+    let mut dirty = Vec::new();
+    let mut written = 0u64;
+    let failure: Mutex<Option<io::Error>> = Mutex::new(None);
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(c) => c,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        batch.push(first);
+        while batch.len() < 4096 {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        // With --count, messages past the count are not taken: no ACK, the sender keeps them.
+        let take = match count {
+            Some(c) => batch.len().min(c.saturating_sub(written) as usize),
+            None => batch.len(),
+        };
+        let ok = !shared.failed.load(Ordering::SeqCst)
+            && (|| -> io::Result<()> {
+                for c in &batch[..take] {
+                    output.write(&mut out, c)?;
+                    if let Some(a) = archive.as_mut() {
+                        a.append(c, &mut dirty)?;
+                    }
+                }
+                out.flush()?;
+                if let Some(a) = archive.as_mut() {
+                    a.sync(&dirty)?;
+                }
+                dirty.clear();
+                Ok(())
+            })()
+            .map_err(|e| {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    shared.error(&format!(
+                        "cannot write messages: {e}; no more ACKs, stopping"
+                    ));
+                } else {
+                    shared.error("stdout closed; no more ACKs, stopping");
+                }
+                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            })
+            .is_ok();
+        if !ok {
+            shared.failed.store(true, Ordering::SeqCst);
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+        for (i, c) in batch.drain(..).enumerate() {
+            let _ = c.reply.send(ok && i < take);
+        }
+        if ok {
+            written += take as u64;
+        }
+        if count.is_some_and(|c| written >= c) {
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+    }
+    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("10.2.0.1".parse().unwrap()));
+        assert!(
+            Cidr::parse("127.0.0.1")
+                .unwrap()
+                .contains("127.0.0.1".parse().unwrap())
+        );
+        assert!(
+            Cidr::parse("127.0.0.1")
+                .unwrap()
+                .contains("::ffff:127.0.0.1".parse().unwrap())
+        );
+        assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_addr("2575").unwrap()[0].to_string(), "0.0.0.0:2575");
+        assert_eq!(parse_addr(":0").unwrap()[0].port(), 0);
+        assert_eq!(
+            parse_addr("127.0.0.1:7").unwrap()[0].to_string(),
+            "127.0.0.1:7"
+        );
+        assert_eq!(parse_addr("[::1]:7").unwrap()[0].to_string(), "[::1]:7");
+        assert!(parse_addr("nonsense").is_err());
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_723_628_796_123);
+        assert_eq!(rfc3339(t), "2024-08-14T09:46:36.123Z");
+    }
 }

@@ -1,0 +1,470 @@
+//! Black-box tests of `hl7 listen` over real sockets on 127.0.0.1 (port 0): ACKs, durability
+//! (stdout before AA), NAKs for bad frames, the corpus MLLP streams, options, signals, and
+//! python-hl7's `mllp_send` as a peer.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus/");
+
+struct Listener {
+    child: Child,
+    addr: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Listener {
+    fn start(args: &[&str]) -> Listener {
+        Self::start_with(args, Stdio::piped())
+    }
+
+    fn start_with(args: &[&str], stdout: Stdio) -> Listener {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+            .arg("listen")
+            .args(args)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        err.read_line(&mut first).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {first:?}"))
+            .to_string();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        drain(err, Arc::clone(&stderr));
+        Listener {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    }
+
+    /// Waits for the process; returns exit code, stdout, stderr.
+    fn finish(mut self) -> (i32, Vec<u8>, String) {
+        let mut out = Vec::new();
+        if let Some(mut o) = self.child.stdout.take() {
+            o.read_to_end(&mut out).unwrap();
+        }
+        let status = self.child.wait().unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), out, err)
+    }
+}
+
+fn drain(err: BufReader<ChildStderr>, into: Arc<Mutex<String>>) {
+    thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let mut s = into.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+}
+
+fn frame(msg: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x0b];
+    v.extend_from_slice(msg);
+    v.extend_from_slice(b"\x1c\r");
+    v
+}
+
+/// Reads one reply frame's payload.
+fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => data.push(b[0]),
+        }
+        if data.ends_with(b"\x1c\r") {
+            let start = data.iter().position(|&c| c == 0x0b)? + 1;
+            return Some(data[start..data.len() - 2].to_vec());
+        }
+    }
+}
+
+/// MSA-1 and MSA-2 of an ACK.
+fn msa(ack: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(ack);
+    let seg = text
+        .split('\r')
+        .find(|s| s.starts_with("MSA"))
+        .unwrap_or_else(|| panic!("no MSA in {text:?}"));
+    let fs = seg.chars().nth(3).unwrap();
+    let f: Vec<&str> = seg.split(fs).collect();
+    (f[1].to_string(), f.get(2).unwrap_or(&"").to_string())
+}
+
+fn corpus(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{CORPUS}{name}")).unwrap()
+}
+
+fn msg(id: &str) -> Vec<u8> {
+    format!("MSH|^~\\&|SND|SF|RCV|RF|20240101120000||ORU^R01^ORU_R01|{id}|P|2.5.1\rPID|1||{id}^^^H^MR||DOE^JANE\rOBX|1|NM|8867-4^HR^LN||72|/min|||||F\r").into_bytes()
+}
+
+#[test]
+fn acks_after_writing_and_stdout_holds_the_exact_bytes() {
+    let l = Listener::start(&["127.0.0.1:0", "--count", "3"]);
+    let mut s = l.connect();
+    let mut want = Vec::new();
+    for id in ["A1", "A2", "A3"] {
+        s.write_all(&frame(&msg(id))).unwrap();
+        let ack = read_frame(&mut s).unwrap();
+        assert_eq!(msa(&ack), ("AA".to_string(), id.to_string()));
+        let text = String::from_utf8(ack).unwrap();
+        assert!(text.starts_with("MSH|^~\\&|RCV|RF|SND|SF|"), "{text}");
+        assert!(text.contains("|ACK^R01^ACK|"), "{text}");
+        want.extend_from_slice(&msg(id));
+        want.push(b'\n');
+    }
+    let (code, out, err) = l.finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, want);
+    assert!(!err.contains("DOE"), "no message contents in logs: {err}");
+}
+
+#[test]
+fn bad_frames_get_naks_and_the_connection_stays_usable() {
+    let l = Listener::start(&["127.0.0.1:0", "--count", "1", "--max-message-size", "2000"]);
+    let mut s = l.connect();
+    // not HL7
+    s.write_all(&frame(b"hello world\r")).unwrap();
+    let (code, id) = msa(&read_frame(&mut s).unwrap());
+    assert_eq!((code.as_str(), id.as_str()), ("AR", ""));
+    // a header without MSH-10: AE with ERR at MSH-10
+    s.write_all(&frame(&corpus(
+        "bad__msh_missing_control_id_and_version.hl7",
+    )))
+    .unwrap();
+    let nak = String::from_utf8(read_frame(&mut s).unwrap()).unwrap();
+    assert_eq!(msa(nak.as_bytes()).0, "AE");
+    assert!(nak.contains("ERR||MSH^1^10|101^"), "{nak}");
+    // too large: discarded with a NAK
+    let mut big = msg("BIG");
+    big.extend(std::iter::repeat_n(b'X', 5000));
+    s.write_all(&frame(&big)).unwrap();
+    assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AR");
+    // and a good one still works
+    s.write_all(&frame(&msg("OK1"))).unwrap();
+    assert_eq!(
+        msa(&read_frame(&mut s).unwrap()),
+        ("AA".into(), "OK1".into())
+    );
+    let (code, out, err) = l.finish();
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        [msg("OK1"), b"\n".to_vec()].concat(),
+        "only the accepted message is written"
+    );
+    assert!(err.contains("larger than --max-message-size"), "{err}");
+    assert!(!err.contains("hello"), "no contents in logs: {err}");
+}
+
+#[test]
+fn corpus_streams_split_anywhere() {
+    // 500 frames on one connection, fed in odd-sized writes
+    let data = corpus("mllp__keepalive_500_frames.bin");
+    let l = Listener::start(&["127.0.0.1:0", "--count", "500"]);
+    let mut s = l.connect();
+    let mut reader = s.try_clone().unwrap();
+    let acks = thread::spawn(move || {
+        (0..500)
+            .map(|_| msa(&read_frame(&mut reader).unwrap()))
+            .collect::<Vec<_>>()
+    });
+    for chunk in data.chunks(7) {
+        s.write_all(chunk).unwrap();
+    }
+    let acks = acks.join().unwrap();
+    assert!(acks.iter().all(|(c, _)| c == "AA"));
+    assert_eq!(
+        acks.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>()[..3],
+        ["KA-0", "KA-1", "KA-2"]
+    );
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 500);
+
+    // junk before and between frames, FS without CR, a restarted frame
+    for (file, frames) in [
+        ("mllp__junk_before_and_between_frames.bin", 2),
+        ("mllp__fs_without_cr_then_next_frame.bin", 2),
+        ("mllp__second_vt_inside_unterminated_frame.bin", 1),
+        ("mllp__two_frames_back_to_back.bin", 2),
+    ] {
+        let l = Listener::start(&["127.0.0.1:0", "--count", &frames.to_string()]);
+        let mut s = l.connect();
+        s.write_all(&corpus(file)).unwrap();
+        for _ in 0..frames {
+            assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA", "{file}");
+        }
+        let (code, out, _) = l.finish();
+        assert_eq!(code, 0, "{file}");
+        assert_eq!(
+            out.iter().filter(|&&b| b == b'\n').count(),
+            frames,
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn many_connections_at_once() {
+    let l = Listener::start(&["127.0.0.1:0", "--count", "40"]);
+    let addr = l.addr.clone();
+    let senders: Vec<_> = (0..4)
+        .map(|c| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                for i in 0..10 {
+                    let id = format!("C{c}-{i}");
+                    s.write_all(&frame(&msg(&id))).unwrap();
+                    assert_eq!(msa(&read_frame(&mut s).unwrap()), ("AA".to_string(), id));
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    let text = String::from_utf8(out).unwrap();
+    for c in 0..4 {
+        // each connection's messages in order
+        let ids: Vec<usize> = (0..10)
+            .map(|i| text.find(&format!("|C{c}-{i}|")).unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+}
+
+#[test]
+fn ndjson_meta_and_archive() {
+    let dir = std::env::temp_dir().join(format!("hl7-listen-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let l = Listener::start(&[
+        "127.0.0.1:0",
+        "--count",
+        "2",
+        "--to",
+        "ndjson",
+        "--meta",
+        "--archive",
+        dir.to_str().unwrap(),
+        "--archive-layout",
+        "{MSH-9.1}/{MSH-10}.hl7",
+        "--channel",
+        "icu=127.0.0.1:0",
+    ]);
+    let mut s = l.connect();
+    for id in ["M1", "M2"] {
+        s.write_all(&frame(&msg(id))).unwrap();
+        assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA");
+        // acknowledged means on disk
+        assert_eq!(
+            std::fs::read(dir.join(format!("ORU/{id}.hl7"))).unwrap(),
+            [msg(id), b"\n".to_vec()].concat()
+        );
+    }
+    let (code, out, err) = l.finish();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["control_id"], "M1");
+    assert_eq!(lines[0]["ack"], "AA");
+    assert_eq!(lines[0]["raw"], String::from_utf8(msg("M1")).unwrap());
+    assert!(lines[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(lines[0]["channel"], l_addr_channel(&lines[0]));
+    assert!(lines[0]["received"].as_str().unwrap().ends_with('Z'));
+    // the envelope goes back to the same HL7
+    let back = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+        .args(["parse", "--to", "hl7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(serde_json::to_string(&lines[1]).unwrap().as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(back.stdout, [msg("M2"), b"\n".to_vec()].concat());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn l_addr_channel(line: &serde_json::Value) -> serde_json::Value {
+    // the first address was given without a name, so the channel is the address itself
+    serde_json::Value::String(line["channel"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn no_aa_when_stdout_is_closed() {
+    let mut l = Listener::start(&["127.0.0.1:0"]);
+    drop(l.child.stdout.take()); // the consumer is gone
+    let mut s = l.connect();
+    s.write_all(&frame(&msg("LOST1"))).unwrap();
+    // closing without an ACK would also be correct: the sender keeps the message
+    if let Some(reply) = read_frame(&mut s) {
+        assert_ne!(
+            msa(&reply).0,
+            "AA",
+            "a message that was not written must not get AA"
+        );
+    }
+    let (code, _, err) = l.finish();
+    assert_eq!(code, 0, "a closed downstream pipe is not an error: {err}");
+    assert!(err.contains("stdout closed"), "{err}");
+}
+
+#[test]
+fn sigterm_stops_cleanly_after_acking() {
+    let l = Listener::start(&["127.0.0.1:0"]);
+    let mut s = l.connect();
+    s.write_all(&frame(&msg("T1"))).unwrap();
+    assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA");
+    Command::new("kill")
+        .args(["-TERM", &l.child.id().to_string()])
+        .status()
+        .unwrap();
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    assert_eq!(out, [msg("T1"), b"\n".to_vec()].concat());
+}
+
+#[test]
+fn allow_refuses_other_networks_and_idle_connections_close() {
+    let l = Listener::start(&["127.0.0.1:0", "--allow", "10.0.0.0/8", "--count", "1"]);
+    let mut s = l.connect();
+    let _ = s.write_all(&frame(&msg("X")));
+    assert!(
+        read_frame(&mut s).is_none(),
+        "refused: closed without a reply"
+    );
+    let mut child = l.child;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(l.stderr.lock().unwrap().contains("refused: not in --allow"));
+
+    let l = Listener::start(&["127.0.0.1:0", "--idle-timeout", "1", "--count", "1"]);
+    let mut idle = l.connect();
+    let mut b = [0u8; 1];
+    assert_eq!(
+        idle.read(&mut b).unwrap_or(0),
+        0,
+        "closed by the listener after the idle timeout"
+    );
+    let mut s = l.connect();
+    s.write_all(&frame(&msg("AFTER"))).unwrap();
+    assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA");
+    let (code, _, err) = l.finish();
+    assert_eq!(code, 0);
+    assert!(err.contains("idle"), "{err}");
+}
+
+#[test]
+fn usage_errors() {
+    for args in [
+        vec!["--allow", "nope"],
+        vec!["--archive", "/tmp/x", "--archive-layout", "%Q"],
+        vec!["not an address"],
+        vec!["--channel", "nameonly"],
+    ] {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+            .arg("listen")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn python_bin(name: &str) -> PathBuf {
+    let python = std::env::var_os("HL7_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyhl7/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "python-hl7 is missing: run `bash .ci/run`, which installs it into target/pyhl7"
+    );
+    python.parent().unwrap().join(name)
+}
+
+#[test]
+fn python_hl7_mllp_send_is_answered() {
+    let l = Listener::start(&["127.0.0.1:0", "--count", "2"]);
+    let port = l.addr.rsplit(':').next().unwrap().to_string();
+    let out = Command::new(python_bin("mllp_send"))
+        .args([
+            "-p",
+            &port,
+            "--file",
+            &format!("{CORPUS}mllp__two_frames_back_to_back.bin"),
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replies = String::from_utf8(out.stdout).unwrap();
+    let acks: Vec<(String, String)> = replies
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| msa(l.as_bytes()))
+        .collect();
+    assert_eq!(
+        acks,
+        [
+            ("AA".to_string(), "MLLP-1".to_string()),
+            ("AA".to_string(), "MLLP-2".to_string())
+        ]
+    );
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    let data = corpus("mllp__two_frames_back_to_back.bin");
+    // stdout holds the exact bytes mllp_send framed: the file's messages, which it strips of
+    // their final CR (python-hl7 `read_stream` yields `m.strip(SB + CR)`)
+    let mut want = Vec::new();
+    for part in data.split(|&b| b == 0x0b).skip(1) {
+        let end = part.iter().position(|&b| b == 0x1c).unwrap();
+        want.extend_from_slice(part[..end].strip_suffix(b"\r").unwrap_or(&part[..end]));
+        want.push(b'\n');
+    }
+    assert_eq!(out, want);
+}
