@@ -567,7 +567,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__send)
-            opts="-q -h -V --to --pass --timeout --retries --rate --replay --speed --loop --connections --connection-per-message --no-ack --tls --ca --cert --key --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --connection-per-message --no-ack --strict --tls --ca --cert --key --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -590,6 +590,10 @@ _hl7() {
                     return 0
                     ;;
                 --speed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

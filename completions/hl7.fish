@@ -69,11 +69,12 @@ complete -c hl7 -n "__fish_hl7_using_subcommand listen" -s V -l version -d 'Prin
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l to -d 'Results: ndjson ({"n","control_id","ack","latency_ms","error"}), hl7 (the ACKs), none' -r -f -a "ndjson\t''
 hl7\t''
 none\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l timeout -d 'Seconds to wait for each ACK' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l retries -d 'Retries per message, with backoff' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l rate -d 'Pace sending: N messages per second (N/s)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l timeout -d 'Seconds to wait for each ACK (and for each connection to open)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l retries -d 'Retries per message, with backoff (0.5 s, doubling, at most 30 s)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l rate -d 'Pace sending: N messages per second (N/s; also N/min, N/h)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l speed -d 'With --replay: play faster (2) or slower (0.5)' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connections -d 'Parallel connections (order is kept per connection)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l count -d 'Stop after N messages (with --loop: N in all)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connections -d 'Parallel connections (messages dealt round-robin; order is kept per connection)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'CA certificate to trust (PEM)' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'Client certificate (PEM), for mutual TLS' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'Client private key (PEM)' -r -F
@@ -81,10 +82,12 @@ complete -c hl7 -n "__fish_hl7_using_subcommand send" -l from -d 'Input format, 
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l pass -d 'Write each accepted message to stdout instead of a result, so send can sit mid-pipeline like tee'
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l replay -d 'Pace by the original gaps (listen --meta times, else MSH-7)'
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l loop -d 'Repeat the input forever (use with --rate)'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l retry-rejected -d 'Retry AR/CR rejections too (AE/CE are never retried: the data must be fixed)'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l replay -d 'Pace by the original gaps (listen --meta received times, else MSH-7)'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l loop -d 'Repeat the input (needs --rate, --replay or --count)'
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connection-per-message -d 'Open a fresh connection for each message and close it after the ACK'
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l no-ack -d 'Fire and forget: do not wait for ACKs'
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l strict -d 'Stop at the first invalid input message (exit 1)'
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l tls -d 'MLLP over TLS'
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'

@@ -468,3 +468,34 @@ fn python_hl7_mllp_send_is_answered() {
     }
     assert_eq!(out, want);
 }
+
+#[test]
+fn hl7_send_to_hl7_listen() {
+    let l = Listener::start(&["127.0.0.1:0", "--count", "3"]);
+    let batch = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/batch.hl7");
+    let sent = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+        .args(["send", &l.addr, batch])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let results: Vec<serde_json::Value> = String::from_utf8(sent.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(|r| r["ack"] == "AA"));
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    // what arrived is what hl7 parse --to hl7 makes of the file
+    let want = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+        .args(["parse", "--to", "hl7", batch])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(out, want);
+}
