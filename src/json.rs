@@ -570,6 +570,15 @@ pub fn to_hl7(doc: &Json, out: &mut Vec<u8>) -> Result<(), JsonError> {
     err("expected an object with \"segments\" (hl7 parse) or \"raw\" (hl7 listen --meta)")
 }
 
+/// One NDJSON line (from `hl7 parse` or `hl7 listen --meta`) turned back into HL7; returns the
+/// document too, for callers that read more of it (a replay reads `received`).
+pub fn line_to_hl7(line: &[u8], out: &mut Vec<u8>) -> Result<Json, JsonError> {
+    let doc: Json =
+        serde_json::from_slice(line).map_err(|e| JsonError(format!("invalid JSON: {e}")))?;
+    to_hl7(&doc, out)?;
+    Ok(doc)
+}
+
 fn segments_to_hl7(
     obj: &serde_json::Map<String, Json>,
     segments: &[Json],

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use hl7::ack;
 use hl7::message::Message;
 use hl7::simulate::{self, Time};
-use hl7::split::{Item, Splitter};
+use hl7::split::Item;
 
 use super::{Error, Exit, Global, Loc, Reporter, Result};
 
@@ -119,10 +119,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let inputs = super::open_inputs(&args.files, &mut report);
     for input in inputs {
         let name = input.name.clone();
-        let mut splitter = match args.from {
-            Some(f) => Splitter::with_format(input.reader, f.format()),
-            None => Splitter::new(input.reader),
-        };
+        let mut splitter = super::splitter(input.reader, args.from);
         let mut n = 0u64;
         loop {
             let item = match splitter.next_item() {
@@ -153,9 +150,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 Item::Message(c) => (c.bytes.to_vec(), c.offset),
                 Item::Json(c) => {
                     let mut v = Vec::new();
-                    let built = serde_json::from_slice::<serde_json::Value>(c.bytes)
-                        .map_err(|e| format!("invalid JSON: {e}"))
-                        .and_then(|doc| hl7::json::to_hl7(&doc, &mut v).map_err(|e| e.to_string()));
+                    let built = hl7::json::line_to_hl7(c.bytes, &mut v).map_err(|e| e.to_string());
                     if let Err(e) = built {
                         n += 1;
                         report.error(&loc(Some(n), c.offset, None), &e);

@@ -387,6 +387,14 @@ pub enum FromFormat {
     Ndjson,
 }
 
+/// A splitter for a `--from` choice (`None`: detect the format).
+pub fn splitter<R: Read>(reader: R, from: Option<FromFormat>) -> hl7::split::Splitter<R> {
+    match from {
+        Some(f) => hl7::split::Splitter::with_format(reader, f.format()),
+        None => hl7::split::Splitter::new(reader),
+    }
+}
+
 impl FromFormat {
     pub fn format(self) -> hl7::split::Format {
         match self {

@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use hl7::json::{self, Notes, Shape};
 use hl7::message::{Message, Segment};
 use hl7::path::{DotStyle, Occurrence, Path};
-use hl7::split::{Item, Splitter};
+use hl7::split::Item;
 
 use super::{Error, Exit, Global, Loc, Reporter, Result};
 
@@ -178,10 +178,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             inner: input.reader,
             bar: bar.clone(),
         };
-        let mut splitter = match args.from {
-            Some(f) => Splitter::with_format(reader, f.format()),
-            None => Splitter::new(reader),
-        };
+        let mut splitter = super::splitter(reader, args.from);
         let mut n = 0u64;
         loop {
             let item = match splitter.next_item() {
@@ -249,9 +246,9 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                     n += 1;
                     count.bytes += chunk.bytes.len() as u64;
                     let mut bytes = Vec::new();
-                    let built = serde_json::from_slice::<serde_json::Value>(chunk.bytes)
-                        .map_err(|e| format!("invalid JSON: {e}"))
-                        .and_then(|doc| json::to_hl7(&doc, &mut bytes).map_err(|e| e.to_string()));
+                    let built = json::line_to_hl7(chunk.bytes, &mut bytes)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
                     let ok = match built {
                         Ok(()) => {
                             match Message::parse(&bytes).and_then(|m| m.validate().map(|_| m)) {

@@ -1,6 +1,6 @@
 //! `hl7 send`: the MLLP client (issue 4).
 //!
-//! Each message read from the inputs (by [`Splitter`], exactly as `hl7 parse` reads them) is
+//! Each message read from the inputs (by `hl7::split::Splitter`, exactly as `hl7 parse` reads them) is
 //! normalized to `\r`-terminated segments, framed (`hl7::mllp::encode`) and written with one
 //! `write_all`; then the sender waits for the reply block, decoded by `hl7::mllp::Decoder` (so a
 //! reply split anywhere across reads, even between FS and CR, is read whole), and matches its
@@ -45,7 +45,7 @@ use hl7::ack::{self, Code};
 use hl7::message::Message;
 use hl7::mllp::{self, Decoder, Event};
 use hl7::simulate::{Rate, Time};
-use hl7::split::{Item, Splitter};
+use hl7::split::Item;
 
 use super::{Error, Exit, Global, Loc, Reporter, Result};
 
@@ -1861,10 +1861,7 @@ impl Producer<'_> {
             inner: reader,
             hook: self.engine.hook(),
         };
-        let mut splitter = match self.args.from {
-            Some(f) => Splitter::with_format(reader, f.format()),
-            None => Splitter::new(reader),
-        };
+        let mut splitter = super::splitter(reader, self.args.from);
         let file: Option<Arc<str>> = name.map(Arc::from);
         let caching = name.is_none() && self.args.loop_;
         if caching && self.cache.is_none() {
@@ -1919,9 +1916,8 @@ impl Producer<'_> {
                     n += 1;
                     let mut bytes = Vec::new();
                     let mut meta_time = None;
-                    let built = serde_json::from_slice::<serde_json::Value>(chunk.bytes)
-                        .map_err(|e| format!("invalid JSON: {e}"))
-                        .and_then(|doc| {
+                    let built = hl7::json::line_to_hl7(chunk.bytes, &mut bytes)
+                        .map(|doc| {
                             if self.args.replay {
                                 meta_time = match doc.get("received") {
                                     Some(serde_json::Value::String(s)) => parse_time(s),
@@ -1929,8 +1925,8 @@ impl Producer<'_> {
                                     _ => None,
                                 };
                             }
-                            hl7::json::to_hl7(&doc, &mut bytes).map_err(|e| e.to_string())
-                        });
+                        })
+                        .map_err(|e| e.to_string());
                     let r = match built {
                         Ok(()) => self.prepare(&bytes, meta_time),
                         Err(e) => Err((0, None, e)),

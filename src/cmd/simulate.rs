@@ -216,11 +216,8 @@ fn read_messages(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
             }
             Item::Json(c) => {
                 number += 1;
-                let doc: serde_json::Value = serde_json::from_slice(c.bytes).map_err(|e| {
-                    Error::usage(format!("{name}: message {number}: invalid JSON: {e}"))
-                })?;
                 let mut v = Vec::new();
-                hl7::json::to_hl7(&doc, &mut v)
+                hl7::json::line_to_hl7(c.bytes, &mut v)
                     .map_err(|e| Error::usage(format!("{name}: message {number}: {e}")))?;
                 v
             }
