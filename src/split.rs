@@ -7,21 +7,22 @@
 //!   `MSH` (never at `MSH` inside a field); FHS/BHS/BTS/FTS envelopes are taken apart so the
 //!   messages come out one by one, and the counts in BTS-1 and FTS-1 are checked (a mismatch is
 //!   a warning, never an error);
-//! - MLLP-framed captures (`0x0B message 0x1C 0x0D`), with the leniency of a good receiver:
-//!   bytes outside frames are skipped with a warning, a start block inside an unfinished frame
-//!   restarts it, FS without CR is accepted, empty frames are ignored, and end of input inside
-//!   a frame is reported;
+//! - MLLP-framed captures (`0x0B message 0x1C 0x0D`), read by [`crate::mllp::Decoder`] (the
+//!   decoder of `hl7 listen` and `hl7 send`) with the leniency of a good receiver: bytes outside
+//!   frames are skipped with a warning, a start block inside an unfinished frame restarts it, FS
+//!   without CR is accepted, empty frames are ignored, and end of input inside a frame is
+//!   reported;
 //! - NDJSON, one JSON document a line, as written by `hl7 parse` and `hl7 listen --meta`.
 //!
 //! Lines that do not belong to a message (a PID with no MSH before it, comments, garbage) come
 //! out as [`Item::Invalid`] with their offset, so nothing is dropped silently.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 
 use crate::message::is_header_id;
+use crate::mllp::{self, Decoder, Event, SB};
 
-const VT: u8 = 0x0B;
-const FS: u8 = 0x1C;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// An input format.
@@ -38,10 +39,10 @@ impl Format {
     pub fn detect(head: &[u8]) -> Format {
         let head = head.strip_prefix(BOM).unwrap_or(head);
         match head.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(&VT) => Format::Mllp,
+            Some(&SB) => Format::Mllp,
             Some(b'{') => Format::Ndjson,
             // a capture with noise before its first frame
-            _ => match memchr::memchr(VT, head) {
+            _ => match memchr::memchr(SB, head) {
                 Some(i) if memchr::memmem::find(&head[..i], b"MSH").is_none() => Format::Mllp,
                 _ => Format::Hl7,
             },
@@ -92,11 +93,180 @@ pub struct Splitter<R> {
     /// Where the scan for the end of the current message had got to, relative to `start`.
     resume: usize,
     envelope: Envelope,
-    pending: Option<(u64, String)>,
-    /// MLLP start blocks seen.
+    mllp: Mllp,
+}
+
+/// The state of the MLLP reader. The framing rules are those of [`mllp::Decoder`]; the bytes of
+/// the items are the splitter's buffer, which keeps an unfinished frame from its start block
+/// until the decoder has found its end (so one frame is held at a time, as in raw HL7).
+struct Mllp {
+    /// No maximum frame size: files are trusted input, and a frame is held whole anyway.
+    dec: Decoder,
+    started: bool,
+    /// Stream offset of the decoder's offset 0 (past a BOM that format detection skipped).
+    origin: u64,
+    /// Stream offset up to which input has been fed to the decoder.
+    fed: u64,
+    /// Stream offset where the input fed last starts.
+    feed_from: u64,
+    /// The decoder may have more events for the input fed.
+    draining: bool,
+    /// End of input: the events come from [`Decoder::finish`].
+    finishing: bool,
+    done: bool,
+    /// Stream offset of the start block of the frame the decoder is inside.
+    block: Option<u64>,
+    /// Blocks seen (frames, empty or not, and frames cut short).
     frames: u64,
-    /// A frame found while a warning was due, returned on the next call.
-    ready_frame: Option<(usize, usize)>,
+    /// Stream offset past the last block's end block and the byte after it: where the next run
+    /// of skipped bytes starts, if there is one.
+    last_end: u64,
+    /// Text (non-whitespace) bytes of the current run of skipped bytes in inputs fed before.
+    carry: u64,
+    /// A byte after an end block that was not CR and not a start block: where it is, and 1 if it
+    /// is not whitespace. The decoder ends the block with it; it is reported as skipped, with
+    /// the run of skipped bytes after it.
+    odd: Option<(u64, u64)>,
+    /// While some: the items of the last block, from this index of `out` on, wait for the next
+    /// event, since a warning about the block's end block goes before them.
+    held: Option<usize>,
+    /// Items found, in order.
+    out: VecDeque<Out>,
+}
+
+impl Mllp {
+    fn new() -> Self {
+        Mllp {
+            dec: Decoder::new(usize::MAX),
+            started: false,
+            origin: 0,
+            fed: 0,
+            feed_from: 0,
+            draining: false,
+            finishing: false,
+            done: false,
+            block: None,
+            frames: 0,
+            last_end: 0,
+            carry: 0,
+            odd: None,
+            held: None,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// A block (SB, `len` bytes, EB) at `sb` ended.
+    fn block_ended(&mut self, sb: u64, len: u64) {
+        self.flush_odd();
+        self.frames += 1;
+        self.held = Some(self.out.len());
+        self.last_end = sb + len + 3;
+    }
+
+    /// Reports an odd byte after an end block that no skipped bytes followed.
+    fn flush_odd(&mut self) {
+        if let Some((at, n)) = self.odd.take() {
+            if n > 0 {
+                self.out.push_back(Out::Warning(at, skipped(n)));
+            }
+        }
+    }
+}
+
+/// An item of an MLLP capture, waiting its turn.
+enum Out {
+    Warning(u64, String),
+    /// `buf[from..to]` at stream offset `offset`: a message, or why it is not one.
+    Chunk {
+        offset: u64,
+        from: usize,
+        to: usize,
+        why: Option<String>,
+    },
+}
+
+/// A decoder event that no longer borrows the decoder (decoder offsets).
+enum Found {
+    Frame {
+        offset: u64,
+        len: u64,
+        verdict: Option<(usize, Option<String>)>,
+    },
+    Skipped {
+        bytes: u64,
+        offset: u64,
+    },
+    Restarted {
+        dropped: u64,
+        offset: u64,
+    },
+    Oversize {
+        size: u64,
+        offset: u64,
+    },
+    NoCrAfterEnd {
+        offset: u64,
+    },
+    Empty {
+        offset: u64,
+    },
+    Truncated {
+        bytes: u64,
+        offset: u64,
+    },
+}
+
+impl From<Event<'_>> for Found {
+    fn from(event: Event<'_>) -> Self {
+        match event {
+            Event::Frame { payload, offset } => Found::Frame {
+                offset,
+                len: payload.len() as u64,
+                verdict: judge_frame(payload),
+            },
+            Event::Skipped { bytes, offset } => Found::Skipped { bytes, offset },
+            Event::Restarted { dropped, offset } => Found::Restarted { dropped, offset },
+            Event::Oversize { size, offset } => Found::Oversize { size, offset },
+            Event::NoCrAfterEnd { offset } => Found::NoCrAfterEnd { offset },
+            Event::Empty { offset } => Found::Empty { offset },
+            Event::Truncated { bytes, offset } => Found::Truncated { bytes, offset },
+        }
+    }
+}
+
+/// What a frame holds: `None` when it is blank (a keep-alive carries nothing), else the length
+/// of its content without the line ends after its last segment, and why it is not a message
+/// when it is not one.
+fn judge_frame(payload: &[u8]) -> Option<(usize, Option<String>)> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let body = trim_end(payload);
+    if body.starts_with(b"MSH") {
+        return Some((body.len(), None));
+    }
+    let why = match mllp::is_commit_ack(body) {
+        Some(true) => {
+            "MLLP release 2 commit acknowledgement (ACK block), not a message".to_string()
+        }
+        Some(false) => {
+            "MLLP release 2 negative commit acknowledgement (NAK block), not a message".to_string()
+        }
+        None => format!(
+            "MLLP frame does not hold an HL7 message (it starts with {})",
+            describe(body)
+        ),
+    };
+    Some((body.len(), Some(why)))
+}
+
+/// Bytes that are not whitespace.
+fn count_text(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| !b.is_ascii_whitespace()).count() as u64
+}
+
+fn skipped(text: u64) -> String {
+    format!("{text} bytes outside any MLLP frame skipped")
 }
 
 const READ_SIZE: usize = 256 * 1024;
@@ -116,9 +286,7 @@ impl<R: Read> Splitter<R> {
             eof: false,
             resume: 0,
             envelope: Envelope::default(),
-            pending: None,
-            frames: 0,
-            ready_frame: None,
+            mllp: Mllp::new(),
         }
     }
 
@@ -192,9 +360,6 @@ impl<R: Read> Splitter<R> {
 
     /// The next item, or `None` at the end of the stream.
     pub fn next_item(&mut self) -> io::Result<Option<Item<'_>>> {
-        if let Some((offset, what)) = self.pending.take() {
-            return Ok(Some(Item::Warning { offset, what }));
-        }
         if self.format.is_none() {
             // Always the same window, however the reads fell, so the same bytes are always
             // read the same way.
@@ -437,148 +602,251 @@ impl<R: Read> Splitter<R> {
 
     // ---- MLLP ----
 
+    /// The next item of an MLLP capture. The framing rules are [`mllp::Decoder`]'s; this turns
+    /// its events into items, in stream order, except that a warning about a frame's end block
+    /// comes before the frame.
     fn next_frame(&mut self) -> io::Result<Option<Item<'_>>> {
-        if let Some((s, e)) = self.ready_frame.take() {
-            return Ok(Some(self.frame_item(s, e, false)));
-        }
-        // Positions are found first and the borrowed item is built last, after the loop.
-        let (body_start, body_end, eof_inside) = loop {
-            // Find the start block, skipping what lies between frames.
-            let mut skipped_junk = 0usize;
-            let junk_at = self.offset_of(self.start);
-            loop {
-                let d = self.data();
-                if let Some(i) = memchr::memchr(VT, d) {
-                    skipped_junk += d[..i].iter().filter(|b| !b.is_ascii_whitespace()).count();
-                    self.start += i;
-                    break;
-                }
-                skipped_junk += d.iter().filter(|b| !b.is_ascii_whitespace()).count();
-                self.start = self.end;
-                if !self.fill()? {
-                    if skipped_junk == 0 {
-                        return Ok(None);
-                    }
-                    if self.frames == 0 {
-                        // Not one frame in the whole stream: this is not an MLLP capture.
-                        let (s, e) = (self.end, self.end);
-                        return Ok(Some(Item::Invalid(
-                            Chunk {
-                                bytes: &self.buf[s..e],
-                                offset: junk_at,
-                            },
-                            format!(
-                                "no MLLP frame (0x0B ... 0x1C 0x0D) in {skipped_junk} bytes; is this raw HL7 (--from hl7)?"
-                            ),
-                        )));
-                    }
-                    return Ok(Some(Item::Warning {
-                        offset: junk_at,
-                        what: format!("{skipped_junk} bytes outside any MLLP frame skipped"),
-                    }));
-                }
-            }
-            if skipped_junk > 0 && self.pending.is_none() {
-                self.pending = Some((
-                    junk_at,
-                    format!("{skipped_junk} bytes outside any MLLP frame skipped"),
-                ));
-            }
-            // Find the end block: FS, normally followed by CR.
-            let mut scanned = 1;
-            let frame_end = loop {
-                let d = self.data();
-                match memchr::memchr2(FS, VT, &d[scanned..]) {
-                    Some(i) if d[scanned + i] == VT => {
-                        // A new start block inside an unfinished frame restarts it.
-                        let at = self.offset_of(self.start);
-                        let lost = scanned + i;
-                        self.start += lost;
-                        scanned = 1;
-                        self.pending = Some((
-                            at,
-                            format!(
-                                "MLLP frame restarted by a new start block before its end block; {} bytes dropped",
-                                lost - 1
-                            ),
-                        ));
-                    }
-                    Some(i) => break Some(scanned + i),
-                    None => {
-                        scanned = d.len();
-                        if !self.fill()? {
-                            break None;
-                        }
-                    }
-                }
+        loop {
+            let m = &mut self.mllp;
+            let ready = match m.held {
+                Some(n) => n > 0,
+                None => !m.out.is_empty(),
             };
-            self.frames += 1;
-            let Some(frame_end) = frame_end else {
-                let len = self.data().len();
-                break (self.start + 1, self.start + len, true);
-            };
-            self.want(frame_end + 2)?;
-            let d = self.data();
-            let after = d.get(frame_end + 1).copied();
-            let consumed = frame_end + 1 + (after == Some(b'\r')) as usize;
-            let body_len = trim_end(&d[1..frame_end]).len();
-            if let Some(b) = after.filter(|&b| b != b'\r') {
-                if self.pending.is_none() {
-                    let at = self.offset_of(self.start + frame_end);
-                    self.pending = Some((
-                        at,
-                        format!(
-                            "MLLP end block 0x1C followed by {} instead of 0x0D; accepted",
-                            crate::message::show_byte(b)
-                        ),
-                    ));
+            if ready {
+                if let Some(out) = m.out.pop_front() {
+                    if let Some(n) = m.held.as_mut() {
+                        *n -= 1;
+                    }
+                    return Ok(Some(self.mllp_item(out)));
                 }
             }
-            let (s, e) = (self.start + 1, self.start + 1 + body_len);
-            self.start += consumed;
-            if self.buf[s..e].iter().all(u8::is_ascii_whitespace) {
-                continue; // an empty frame (a keep-alive) carries nothing
+            if m.done {
+                return Ok(None);
             }
-            break (s, e, false);
-        };
-        if let Some((offset, what)) = self.pending.take() {
-            if !eof_inside {
-                // Report the warning first; the frame follows on the next call (nothing is read
-                // in between, so its place in the buffer stays put).
-                self.ready_frame = Some((body_start, body_end));
-                return Ok(Some(Item::Warning { offset, what }));
-            }
-            self.pending = Some((offset, what));
+            self.mllp_pull()?;
         }
-        Ok(Some(self.frame_item(body_start, body_end, eof_inside)))
     }
 
-    /// The item for a frame body at `buf[body_start..body_end]`.
-    fn frame_item(&mut self, body_start: usize, body_end: usize, eof_inside: bool) -> Item<'_> {
-        let offset = self.offset_of(body_start);
-        if eof_inside {
-            self.start = self.end;
-            return Item::Invalid(
-                Chunk { bytes: &self.buf[body_start..body_end], offset },
-                "end of input inside an MLLP frame (no end block 0x1C 0x0D); the message may be truncated".into(),
-            );
-        }
-        let bytes = &self.buf[body_start..body_end];
-        if bytes.starts_with(b"MSH") {
-            return Item::Message(Chunk { bytes, offset });
-        }
-        let why = match bytes {
-            [0x06] => {
-                "MLLP release 2 commit acknowledgement (ACK block), not a message".to_string()
+    fn mllp_item(&self, out: Out) -> Item<'_> {
+        match out {
+            Out::Warning(offset, what) => Item::Warning { offset, what },
+            Out::Chunk {
+                offset,
+                from,
+                to,
+                why,
+            } => {
+                let chunk = Chunk {
+                    bytes: self.buf.get(from..to).unwrap_or_default(),
+                    offset,
+                };
+                match why {
+                    None => Item::Message(chunk),
+                    Some(why) => Item::Invalid(chunk, why),
+                }
             }
-            [0x15] => "MLLP release 2 negative commit acknowledgement (NAK block), not a message"
-                .to_string(),
-            _ => format!(
-                "MLLP frame does not hold an HL7 message (it starts with {})",
-                describe(bytes)
-            ),
+        }
+    }
+
+    /// Takes the next event from the decoder and queues what it means, feeding the decoder more
+    /// input first when it has given all the events of what it was fed.
+    fn mllp_pull(&mut self) -> io::Result<()> {
+        if !self.mllp.started {
+            let at = self.offset_of(self.start);
+            let m = &mut self.mllp;
+            m.started = true;
+            (m.origin, m.fed, m.last_end) = (at, at, at);
+        }
+        if !self.mllp.draining {
+            if self.mllp.fed >= self.offset_of(self.end) {
+                // Everything read has been decoded: keep the unfinished frame (the decoder's
+                // events give its bytes only when it ends), drop the rest, read more.
+                self.start = match self.mllp.block {
+                    Some(sb) if self.mllp.dec.in_block() => self.index(sb),
+                    _ => self.end,
+                };
+                if !self.fill()? {
+                    self.mllp.finishing = true;
+                }
+            }
+            let from = self.mllp.fed;
+            if !self.mllp.finishing {
+                let i = self.index(from);
+                self.mllp.dec.feed(&self.buf[i..self.end]);
+                self.mllp.fed = self.offset_of(self.end);
+            }
+            self.mllp.feed_from = from;
+            self.mllp.draining = true;
+        }
+        let found = if self.mllp.finishing {
+            self.mllp.dec.finish().map(Found::from)
+        } else {
+            self.mllp.dec.next_event().map(Found::from)
         };
-        Item::Invalid(Chunk { bytes, offset }, why)
+        let held = self.mllp.held.take();
+        match found {
+            Some(found) => self.on_found(found, held),
+            None => self.fed_all(),
+        }
+        Ok(())
+    }
+
+    /// The buffer index of a stream offset, clamped to the buffered data.
+    fn index(&self, offset: u64) -> usize {
+        usize::try_from(offset.saturating_sub(self.base)).map_or(self.end, |i| i.min(self.end))
+    }
+
+    /// The buffered bytes between two stream offsets.
+    fn bytes_at(&self, from: u64, to: u64) -> &[u8] {
+        self.buf
+            .get(self.index(from)..self.index(to))
+            .unwrap_or_default()
+    }
+
+    /// Queues the items for one decoder event. `held` is where the items of the block just
+    /// before it start in the queue, if they are still held back.
+    fn on_found(&mut self, found: Found, held: Option<usize>) {
+        let origin = self.mllp.origin;
+        match found {
+            Found::Skipped { bytes, offset } => {
+                let at = origin + offset;
+                // Only the part of the run in the input fed last is still buffered; `carry`
+                // counted the rest.
+                let here = count_text(self.bytes_at(at.max(self.mllp.feed_from), at + bytes));
+                let m = &mut self.mllp;
+                let mut text = std::mem::take(&mut m.carry) + here;
+                let mut at = at;
+                match m.odd {
+                    // The odd byte after the last end block starts the run, as if skipped.
+                    Some((odd, n)) if odd + 1 == at => {
+                        m.odd = None;
+                        (at, text) = (odd, text + n);
+                    }
+                    _ => m.flush_odd(),
+                }
+                if text == 0 {
+                    // whitespace between frames (a CR LF after the end block) is not worth a word
+                } else if m.finishing && m.frames == 0 {
+                    // Not one frame in the whole stream: this is not an MLLP capture.
+                    let end = self.end;
+                    m.out.push_back(Out::Chunk {
+                        offset: at,
+                        from: end,
+                        to: end,
+                        why: Some(format!(
+                            "no MLLP frame (0x0B ... 0x1C 0x0D) in {text} bytes; is this raw HL7 (--from hl7)?"
+                        )),
+                    });
+                } else {
+                    m.out.push_back(Out::Warning(at, skipped(text)));
+                }
+            }
+            Found::Restarted { dropped, offset } => {
+                let m = &mut self.mllp;
+                m.flush_odd();
+                m.out.push_back(Out::Warning(
+                    origin + offset,
+                    format!(
+                        "MLLP frame restarted by a new start block before its end block; {dropped} bytes dropped"
+                    ),
+                ));
+            }
+            Found::Frame {
+                offset,
+                len,
+                verdict,
+            } => {
+                let sb = origin + offset;
+                let from = self.index(sb + 1);
+                let m = &mut self.mllp;
+                m.block_ended(sb, len);
+                if let Some((n, why)) = verdict {
+                    m.out.push_back(Out::Chunk {
+                        offset: sb + 1,
+                        from,
+                        to: (from + n).min(self.end),
+                        why,
+                    });
+                }
+            }
+            // an empty frame (a keep-alive) carries nothing
+            Found::Empty { offset } => self.mllp.block_ended(origin + offset, 0),
+            Found::Oversize { size, offset } => {
+                // Not with a decoder that has no maximum; said for completeness.
+                let sb = origin + offset;
+                let end = self.end;
+                let m = &mut self.mllp;
+                m.block_ended(sb, size);
+                m.out.push_back(Out::Chunk {
+                    offset: sb + 1,
+                    from: end,
+                    to: end,
+                    why: Some(format!("MLLP frame of {size} bytes is too large; skipped")),
+                });
+            }
+            Found::NoCrAfterEnd { offset } => {
+                let at = origin + offset;
+                // At end of input there is no byte after the end block, and nothing to say.
+                let Some(&b) = self.bytes_at(at, at + 1).first() else {
+                    return;
+                };
+                let m = &mut self.mllp;
+                let warning = Out::Warning(
+                    at.saturating_sub(1),
+                    format!(
+                        "MLLP end block 0x1C followed by {} instead of 0x0D; accepted",
+                        crate::message::show_byte(b)
+                    ),
+                );
+                let slot = held.unwrap_or(m.out.len()).min(m.out.len());
+                m.out.insert(slot, warning);
+                if b != SB {
+                    m.odd = Some((at, u64::from(!b.is_ascii_whitespace())));
+                }
+            }
+            Found::Truncated { bytes, offset } => {
+                let sb = origin + offset;
+                let (from, to) = (self.index(sb + 1), self.index(sb + 1 + bytes));
+                let m = &mut self.mllp;
+                m.flush_odd();
+                m.frames += 1;
+                m.out.push_back(Out::Chunk {
+                    offset: sb + 1,
+                    from,
+                    to,
+                    why: Some(
+                        "end of input inside an MLLP frame (no end block 0x1C 0x0D); the message may be truncated"
+                            .into(),
+                    ),
+                });
+            }
+        }
+    }
+
+    /// The decoder has given every event of the input fed: notes what the next input needs.
+    fn fed_all(&mut self) {
+        self.mllp.draining = false;
+        if self.mllp.finishing {
+            self.mllp.flush_odd();
+            self.mllp.done = true;
+            return;
+        }
+        let from = self.mllp.feed_from;
+        if self.mllp.dec.in_block() {
+            // The unfinished frame starts at the last start block, since one inside a frame
+            // restarts it.
+            let i = self.index(from);
+            if let Some(k) = memchr::memrchr(SB, &self.buf[i..self.end]) {
+                self.mllp.block = Some(from + k as u64);
+            }
+            self.mllp.carry = 0;
+        } else {
+            // A run of skipped bytes goes on to the end of this input (it is reported when it
+            // ends); count its text now, while it is buffered.
+            self.mllp.block = None;
+            let n = count_text(self.bytes_at(self.mllp.last_end.max(from), self.mllp.fed));
+            self.mllp.carry += n;
+        }
     }
 
     // ---- NDJSON ----
