@@ -55,7 +55,7 @@ enum Kind {
         follows: Option<usize>,
         ratio: f64,
     },
-    /// 0 or 1: the alarm at this index of [`ALARMS`] or a generic one.
+    /// 0 or 1: the alarm variable with this id (its effects, if any, are in [`COUPLED`]).
     Alarm(u32),
     /// Status word 801-804.
     Status(u16),
