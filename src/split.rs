@@ -25,6 +25,14 @@ use crate::mllp::{self, Decoder, Event, SB};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// What a read gave.
+enum Fill {
+    Data,
+    Eof,
+    /// The reader timed out: the writer paused.
+    Idle,
+}
+
 /// An input format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -302,10 +310,23 @@ impl<R: Read> Splitter<R> {
         self.format
     }
 
-    /// Reads more input. Returns false at end of input.
+    /// Reads more input. Returns false at end of input. A reader that times out (a live pipe
+    /// with nothing to say for a while) is simply read again.
     fn fill(&mut self) -> io::Result<bool> {
+        loop {
+            match self.fill_or_idle()? {
+                Fill::Data => return Ok(true),
+                Fill::Eof => return Ok(false),
+                Fill::Idle => {}
+            }
+        }
+    }
+
+    /// Reads more input, telling a pause of the writer (the reader returned `TimedOut` or
+    /// `WouldBlock`) apart from data and from the end.
+    fn fill_or_idle(&mut self) -> io::Result<Fill> {
         if self.eof {
-            return Ok(false);
+            return Ok(Fill::Eof);
         }
         if self.start > 0 && (self.end == self.buf.len() || self.start >= self.buf.len() / 2) {
             self.buf.copy_within(self.start..self.end, 0);
@@ -321,13 +342,21 @@ impl<R: Read> Splitter<R> {
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
-                    return Ok(false);
+                    return Ok(Fill::Eof);
                 }
                 Ok(n) => {
                     self.end += n;
-                    return Ok(true);
+                    return Ok(Fill::Data);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    return Ok(Fill::Idle);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -362,8 +391,16 @@ impl<R: Read> Splitter<R> {
     pub fn next_item(&mut self) -> io::Result<Option<Item<'_>>> {
         if self.format.is_none() {
             // Always the same window, however the reads fell, so the same bytes are always
-            // read the same way.
-            self.want(DETECT_WINDOW)?;
+            // read the same way; only a live writer's pause (with something to look at) cuts
+            // it short, so its first message is not held back.
+            while self.end - self.start < DETECT_WINDOW {
+                match self.fill_or_idle()? {
+                    Fill::Data => {}
+                    Fill::Idle if self.end > self.start => break,
+                    Fill::Idle => {}
+                    Fill::Eof => break,
+                }
+            }
             if self.data().starts_with(BOM) {
                 self.start += BOM.len();
             }
@@ -439,21 +476,39 @@ impl<R: Read> Splitter<R> {
                 return Ok(f);
             }
             self.resume = pos;
-            if !self.fill()? {
-                // recheck what remained unclassified at EOF
-                let d = self.data();
-                let mut p = self.resume;
-                while let Some(t) = memchr::memchr2(b'\r', b'\n', &d[p..]) {
-                    let line = p + t + 1;
-                    if starts_unit(&d[line..]) {
-                        return Ok(line);
-                    }
-                    p = line;
+            match self.fill_or_idle()? {
+                Fill::Data => {}
+                Fill::Eof => return Ok(self.boundary_at_end()),
+                // The writer paused after a complete line: raw HL7 has no end-of-message mark,
+                // so a live pipe's message is complete now (`simulate --rate 1/s | send` must
+                // not lag a message behind).
+                Fill::Idle
+                    if self
+                        .data()
+                        .last()
+                        .is_some_and(|b| matches!(b, b'\r' | b'\n')) =>
+                {
+                    return Ok(self.boundary_at_end());
                 }
-                return Ok(d.len());
+                Fill::Idle => {}
             }
             pos = self.resume;
         }
+    }
+
+    /// At the end of the data (end of input, or a pause): the start of a unit among the lines
+    /// not yet classified, else the end.
+    fn boundary_at_end(&self) -> usize {
+        let d = self.data();
+        let mut p = self.resume;
+        while let Some(t) = memchr::memchr2(b'\r', b'\n', &d[p..]) {
+            let line = p + t + 1;
+            if starts_unit(&d[line..]) {
+                return line;
+            }
+            p = line;
+        }
+        d.len()
     }
 
     fn next_hl7(&mut self) -> io::Result<Option<Item<'_>>> {
@@ -1049,6 +1104,57 @@ mod tests {
     fn ndjson_lines() {
         let got = items(b"{\"a\":1}\n\n{\"b\":2}");
         assert_eq!(got, ["J@0:{\"a\":1}", "J@9:{\"b\":2}"]);
+    }
+
+    #[test]
+    fn a_pause_after_a_complete_line_ends_a_live_message() {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        // A reader that pauses (TimedOut) between messages, as a live pipe does, and counts
+        // how many chunks were handed out.
+        struct Live(Vec<Option<&'static [u8]>>, Rc<Cell<usize>>);
+        impl Read for Live {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                self.1.set(self.1.get() + 1);
+                match self.0.remove(0) {
+                    Some(b) => {
+                        buf[..b.len()].copy_from_slice(b);
+                        Ok(b.len())
+                    }
+                    None => Err(io::ErrorKind::TimedOut.into()),
+                }
+            }
+        }
+        let reads = Rc::new(Cell::new(0));
+        let chunks = vec![
+            Some(&b"MSH|^~\\&|1\rPID|1\r\n"[..]),
+            None,
+            Some(b"MSH|^~\\&|2\rPID|2\r\n"),
+        ];
+        let mut s = Splitter::with_format(Live(chunks, Rc::clone(&reads)), Format::Hl7);
+        let Some(Item::Message(c)) = s.next_item().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.bytes, b"MSH|^~\\&|1\rPID|1");
+        assert_eq!(
+            reads.get(),
+            2,
+            "message 1 came out at the pause, before message 2 was read"
+        );
+        let Some(Item::Message(c)) = s.next_item().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.bytes, b"MSH|^~\\&|2\rPID|2");
+        // a pause in the middle of a line never ends a message
+        let chunks = vec![Some(&b"MSH|^~\\&|3\rPI"[..]), None, Some(b"D|3\r")];
+        let mut s = Splitter::with_format(Live(chunks, reads), Format::Hl7);
+        let Some(Item::Message(c)) = s.next_item().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.bytes, b"MSH|^~\\&|3\rPID|3");
     }
 
     #[test]

@@ -1722,3 +1722,44 @@ fn long_csv_without_select() {
     assert!(t.contains("\n2,MLLP-2,PID-5.1,Two\n"), "{t}");
     assert_eq!(t.matches("message,control_id,path,value").count(), 1, "{t}");
 }
+
+#[test]
+fn a_live_pipe_moves_message_by_message() {
+    // The writer sends one message and then waits: the row must come out while stdin is
+    // still open (raw HL7 has no end-of-message mark; a pause of the writer is the mark).
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command as Std, Stdio};
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("hl7"))
+        .args(["parse", "--select", "MSH-10", "--to", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|LIVE-1|P|2.5\rPID|1\r\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let wait = std::time::Duration::from_secs(20);
+    assert_eq!(rx.recv_timeout(wait).unwrap(), "MSH-10");
+    assert_eq!(
+        rx.recv_timeout(wait).unwrap(),
+        "LIVE-1",
+        "the row came out with stdin still open"
+    );
+    stdin
+        .write_all(b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|LIVE-2|P|2.5\rPID|1\r\n")
+        .unwrap();
+    drop(stdin);
+    assert_eq!(rx.recv_timeout(wait).unwrap(), "LIVE-2");
+    assert!(child.wait().unwrap().success());
+}

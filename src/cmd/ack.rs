@@ -119,6 +119,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let inputs = super::open_inputs(&args.files, &mut report);
     for input in inputs {
         let name = input.name.clone();
+        let pause = input.pause.clone();
         let mut splitter = super::splitter(input.reader, args.from);
         let mut n = 0u64;
         loop {
@@ -255,6 +256,9 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             if let Some(reply) = reply {
                 emit(&mut out, args.to, &reply)?;
                 n_acks += 1;
+            }
+            if super::Input::paused(&pause) {
+                out.flush()?;
             }
         }
     }

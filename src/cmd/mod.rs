@@ -16,6 +16,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -213,6 +215,18 @@ pub struct Input {
     pub reader: Box<dyn Read>,
     /// Size in bytes when known (files).
     pub size: Option<u64>,
+    /// For stdin: set when the writer paused; a command that buffers its output flushes then,
+    /// so a live pipeline moves message by message (see [`Input::paused`]).
+    pub pause: Option<Arc<AtomicBool>>,
+}
+
+impl Input {
+    /// True (once) when the input's writer paused since the last call.
+    pub fn paused(pause: &Option<Arc<AtomicBool>>) -> bool {
+        pause
+            .as_ref()
+            .is_some_and(|p| p.swap(false, Ordering::Relaxed))
+    }
 }
 
 /// Opens the inputs named on the command line; none or `-` is stdin. A file that cannot be
@@ -238,6 +252,7 @@ pub fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<Input> {
                     name: Some(f.display().to_string()),
                     reader: Box::new(file),
                     size,
+                    pause: None,
                 });
             }
             Err(e) => report.error(
@@ -253,10 +268,82 @@ pub fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<Input> {
 }
 
 fn stdin_input() -> Input {
+    let stdin = LiveStdin::new();
+    let pause = Arc::clone(&stdin.paused);
     Input {
         name: None,
-        reader: Box::new(io::stdin()),
+        reader: Box::new(stdin),
         size: None,
+        pause: Some(pause),
+    }
+}
+
+/// How long stdin may stay silent before a reader is told the writer paused.
+const PAUSE: Duration = Duration::from_millis(100);
+
+/// stdin read on a thread of its own, so that a pause of the writer shows as a `TimedOut`
+/// read instead of a blocked one. Raw HL7 has no end-of-message mark, so this is how the
+/// splitter learns that a live pipe's message is complete (`hl7 listen | hl7 parse`,
+/// `hl7 simulate --rate 1/s | hl7 send`) instead of waiting for the next `MSH`.
+struct LiveStdin {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    paused: Arc<AtomicBool>,
+}
+
+impl LiveStdin {
+    fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut buf = vec![0u8; 64 * 1024];
+                match stdin.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(Ok(buf)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        LiveStdin {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+            paused: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl Read for LiveStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.chunk.len() {
+            match self.rx.recv_timeout(PAUSE) {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    self.paused.store(true, Ordering::Relaxed);
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

@@ -174,6 +174,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let mut count = Counts::default();
     'inputs: for input in inputs {
         let name = input.name.clone();
+        let pause = input.pause.clone();
         let reader = super::Counting {
             inner: input.reader,
             bar: bar.clone(),
@@ -283,6 +284,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 }
             }
             stats.tick(&report, || count.line(None));
+            if super::Input::paused(&pause) {
+                // a live pipe paused: pass on what we have
+                out.w.flush()?;
+            }
         }
     }
     out.finish()?;
