@@ -25,6 +25,17 @@ use crate::mllp::{self, Decoder, Event, SB};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// True when `d` (a message so far) ends the way a message ends in a stream of
+/// CR-terminated segments: with an LF after its segments (`hl7 listen`, `simulate` and
+/// `parse --to hl7` write a `\n` after each message), or with a blank line.
+fn ends_message(d: &[u8]) -> bool {
+    match d {
+        [.., b'\r' | b'\n', b'\r' | b'\n'] => true,
+        [.., b'\n'] => memchr::memchr(b'\r', d).is_some(),
+        _ => false,
+    }
+}
+
 /// What a read gave.
 enum Fill {
     Data,
@@ -479,17 +490,13 @@ impl<R: Read> Splitter<R> {
             match self.fill_or_idle()? {
                 Fill::Data => {}
                 Fill::Eof => return Ok(self.boundary_at_end()),
-                // The writer paused after a complete line: raw HL7 has no end-of-message mark,
-                // so a live pipe's message is complete now (`simulate --rate 1/s | send` must
-                // not lag a message behind).
-                Fill::Idle
-                    if self
-                        .data()
-                        .last()
-                        .is_some_and(|b| matches!(b, b'\r' | b'\n')) =>
-                {
-                    return Ok(self.boundary_at_end());
-                }
+                // The writer paused after the end of a message as our tools write it (CR
+                // between segments, an LF after the message, or a blank line): raw HL7 has no
+                // other end-of-message mark, so a live pipe's message is complete now
+                // (`simulate --rate 1/s | send` must not lag a message behind). A pause after
+                // a segment's own terminator proves nothing (a slow writer between two
+                // segments), so then the next MSH is still awaited.
+                Fill::Idle if ends_message(self.data()) => return Ok(self.boundary_at_end()),
                 Fill::Idle => {}
             }
             pos = self.resume;
@@ -1130,7 +1137,8 @@ mod tests {
         }
         let reads = Rc::new(Cell::new(0));
         let chunks = vec![
-            Some(&b"MSH|^~\\&|1\rPID|1\r\n"[..]),
+            // as `hl7 listen` writes what python-hl7 sent: no final CR, then LF
+            Some(&b"MSH|^~\\&|1\rPID|1\n"[..]),
             None,
             Some(b"MSH|^~\\&|2\rPID|2\r\n"),
         ];
@@ -1148,13 +1156,20 @@ mod tests {
             panic!()
         };
         assert_eq!(c.bytes, b"MSH|^~\\&|2\rPID|2");
-        // a pause in the middle of a line never ends a message
-        let chunks = vec![Some(&b"MSH|^~\\&|3\rPI"[..]), None, Some(b"D|3\r")];
+        // a pause in the middle of a line, or after one segment's terminator, never ends a
+        // message
+        let chunks = vec![
+            Some(&b"MSH|^~\\&|3\rPI"[..]),
+            None,
+            Some(b"D|3\r"),
+            None,
+            Some(b"OBX|1\r"),
+        ];
         let mut s = Splitter::with_format(Live(chunks, reads), Format::Hl7);
         let Some(Item::Message(c)) = s.next_item().unwrap() else {
             panic!()
         };
-        assert_eq!(c.bytes, b"MSH|^~\\&|3\rPID|3");
+        assert_eq!(c.bytes, b"MSH|^~\\&|3\rPID|3\rOBX|1");
     }
 
     #[test]
