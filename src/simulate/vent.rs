@@ -527,6 +527,13 @@ impl Generator for Vent {
         time.write_ts(&mut tsv);
         ts.copy_from_slice(&tsv[..14]);
         let effect = dev.effect(t);
+        // The measurement the active alarm pushes, found once per message, not per row.
+        let pushed = effect.and_then(|&(_, _, _, target, factor)| {
+            (target != 0)
+                .then(|| t.row_of(target))
+                .flatten()
+                .map(|row| (row, factor))
+        });
         let alarm_row = dev.alarm.map(|(r, _)| r);
         for (i, row) in t.rows.iter().enumerate() {
             out.extend_from_slice(&row.pre);
@@ -574,14 +581,12 @@ impl Generator for Vent {
                     } else {
                         base * (1.0 + dev.drift[i] + 0.01 * noise(&mut dev.rng))
                     };
-                    if let Some(&(_, _, _, target, factor)) = effect {
-                        if target != 0 && t.row_of(target) == Some(i) {
-                            x = if base == 0.0 {
-                                factor * 10.0
-                            } else {
-                                x * factor
-                            };
-                        }
+                    if let Some((_, factor)) = pushed.filter(|&(row, _)| row == i) {
+                        x = if base == 0.0 {
+                            factor * 10.0
+                        } else {
+                            x * factor
+                        };
                     }
                     push_fixed(v, x.max(0.0), row.decimals);
                 }
