@@ -368,8 +368,24 @@ fn write(
     };
     let v = version_number(version);
     let mut out = Vec::with_capacity(256);
+    // Our text (names, reasons) in the charset the ACK declares (it mirrors MSH-18); a
+    // character the charset lacks becomes '?'.
     let text = |out: &mut Vec<u8>, s: &str| {
-        let _ = escape::encode_into(s, sep, Charset::Utf8, out);
+        let mark = out.len();
+        if escape::encode_into(s, sep, charset, out).is_err() {
+            out.truncate(mark);
+            let lossy: String = s
+                .chars()
+                .map(|c| {
+                    if charset.encode(&c.to_string()).is_ok() {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect();
+            let _ = escape::encode_into(&lossy, sep, charset, out);
+        }
     };
     out.extend_from_slice(b"MSH");
     out.push(fs);
@@ -489,7 +505,6 @@ fn write(
         }
         out.push(b'\r');
     }
-    let _ = charset;
     out
 }
 
@@ -638,6 +653,24 @@ mod tests {
             ..opts()
         };
         assert_eq!(ack(&with("", ""), Outcome::Accept, None, &none), None);
+    }
+
+    #[test]
+    fn text_is_written_in_the_declared_charset() {
+        let raw = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1|P|2.5||||||8859/1\r";
+        let mut m = Message::parse(raw).unwrap();
+        m.resolve_charset();
+        let o = Options {
+            text: Some("Müller ✓"),
+            code: Some(Code::AA),
+            ..opts()
+        };
+        let a = build(&m, Outcome::Accept, None, &o).unwrap();
+        assert!(
+            a.ends_with(b"MSA|AA|C1|M\xfcller ?\r"),
+            "{}",
+            String::from_utf8_lossy(&a)
+        );
     }
 
     #[test]
