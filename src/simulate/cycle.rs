@@ -175,6 +175,7 @@ impl Generator for Cycle {
 
 #[cfg(test)]
 mod tests {
+    use super::super::adt::tests::run as take;
     use super::*;
     use crate::simulate::Profile;
     use std::collections::HashSet;
@@ -190,14 +191,7 @@ mod tests {
     }
 
     fn run(cfg: &Config, count: usize) -> Vec<Vec<u8>> {
-        let mut g = Cycle::new(cfg).unwrap();
-        (0..count)
-            .map(|_| {
-                let mut out = Vec::new();
-                g.next(&mut out);
-                out
-            })
-            .collect()
+        take(&mut Cycle::new(cfg).unwrap(), count)
     }
 
     fn field(raw: &[u8], n: usize) -> Vec<u8> {

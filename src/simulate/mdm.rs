@@ -362,6 +362,7 @@ fn build_pdf(title: &str, author: &str, lines: &[String], created: Time) -> Vec<
 
 #[cfg(test)]
 mod tests {
+    use super::super::adt::tests::{run as take, text};
     use super::*;
     use crate::message::Message;
     use crate::simulate::Profile;
@@ -378,20 +379,7 @@ mod tests {
     }
 
     fn run(cfg: &Config, count: usize) -> Vec<Vec<u8>> {
-        let mut g = Mdm::new(cfg);
-        (0..count)
-            .map(|_| {
-                let mut out = Vec::new();
-                g.next(&mut out);
-                out
-            })
-            .collect()
-    }
-
-    fn text(m: &Message, path: &str) -> String {
-        m.text(&path.parse().unwrap())
-            .map(|t| t.into_owned())
-            .unwrap_or_default()
+        take(&mut Mdm::new(cfg), count)
     }
 
     fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -491,6 +491,7 @@ impl Generator for Monitor {
 
 #[cfg(test)]
 mod tests {
+    use super::super::adt::tests::{run as take, text};
     use super::*;
     use crate::message::Message;
     use crate::simulate::Profile;
@@ -508,20 +509,7 @@ mod tests {
     }
 
     fn run(cfg: &Config, count: usize) -> Vec<Vec<u8>> {
-        let mut g = Monitor::new(cfg);
-        (0..count)
-            .map(|_| {
-                let mut out = Vec::new();
-                g.next(&mut out);
-                out
-            })
-            .collect()
-    }
-
-    fn text(m: &Message, path: &str) -> String {
-        m.text(&path.parse().unwrap())
-            .map(|t| t.into_owned())
-            .unwrap_or_default()
+        take(&mut Monitor::new(cfg), count)
     }
 
     /// (OBX-3.1, OBX-4, OBX-5) of each row.

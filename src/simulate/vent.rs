@@ -604,9 +604,9 @@ impl Generator for Vent {
 
 #[cfg(test)]
 mod tests {
+    use super::super::adt::tests::{run as take, text};
     use super::*;
     use crate::message::Message;
-    use crate::path::Path;
 
     fn cfg(devices: u32) -> Config {
         let mut c = Config::new(
@@ -619,20 +619,7 @@ mod tests {
     }
 
     fn messages(c: &Config, n: usize) -> Vec<Vec<u8>> {
-        let mut g = Vent::new(c);
-        (0..n)
-            .map(|_| {
-                let mut v = Vec::new();
-                g.next(&mut v);
-                v
-            })
-            .collect()
-    }
-
-    fn text(m: &Message<'_>, p: &str) -> String {
-        m.text(&p.parse::<Path>().unwrap())
-            .map(|c| c.into_owned())
-            .unwrap_or_default()
+        take(&mut Vent::new(c), n)
     }
 
     fn obx_ids(raw: &[u8]) -> Vec<String> {
