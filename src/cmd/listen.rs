@@ -467,12 +467,11 @@ fn accept_loop(
                 let commits = commits.clone();
                 handles.retain(|h| !h.is_finished());
                 handles.push(thread::spawn(move || {
-                    if let Err(e) = serve(stream, peer, &channel, &commits, &shared) {
-                        if e.kind() != io::ErrorKind::BrokenPipe
-                            && e.kind() != io::ErrorKind::ConnectionReset
-                        {
-                            shared.log(&format!("{peer}: {e}"));
-                        }
+                    if let Err(e) = serve(stream, peer, &channel, &commits, &shared)
+                        && e.kind() != io::ErrorKind::BrokenPipe
+                        && e.kind() != io::ErrorKind::ConnectionReset
+                    {
+                        shared.log(&format!("{peer}: {e}"));
                     }
                     shared.counters.open.fetch_sub(1, Ordering::Relaxed);
                 }));
