@@ -777,6 +777,8 @@ pub enum Event<'a, 'f> {
     Bad { line: u64, error: String },
     /// The reader's source paused (a read timed out): time to flush what waits.
     Idle,
+    /// A read returned data: time to look at the clock (rows may be trickling in).
+    Read,
 }
 
 /// Reads rows from `reader` in the given format (detected from the first byte when `None`:
@@ -800,6 +802,9 @@ pub fn read_rows<R: Read>(
                 Ok(0) => return Ok(Some(true)),
                 Ok(n) => {
                     *end += n;
+                    if !on(Event::Read) {
+                        return Ok(None);
+                    }
                     return Ok(Some(false));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1218,12 +1223,18 @@ impl Batcher {
         self.since.is_some_and(|t| t.elapsed() >= self.max_age)
     }
 
-    /// Flushes when the waiting rows are older than the age limit (call when the input is
-    /// idle). For text output, also pushes out what the writer holds.
-    pub fn tick(&mut self) -> Result<(), FlushError> {
+    /// Flushes when the waiting rows are older than the age limit.
+    pub fn flush_if_old(&mut self) -> Result<(), FlushError> {
         if self.old() {
             self.flush()?;
         }
+        Ok(())
+    }
+
+    /// [`Batcher::flush_if_old`], and for text output also pushes out what the writer holds
+    /// (call when the input is idle).
+    pub fn tick(&mut self) -> Result<(), FlushError> {
+        self.flush_if_old()?;
         if let Destination::Text(w) = &mut self.dest {
             w.flush().map_err(FlushError::Io)?;
         }
@@ -1455,7 +1466,7 @@ mod tests {
                     log.push(format!("{line}:{:?}", enc.encode(fields, &mut buf).is_ok()))
                 }
                 Event::Bad { line, .. } => log.push(format!("{line}:bad")),
-                Event::Idle => {}
+                Event::Idle | Event::Read => {}
             }
             true
         })
@@ -1491,6 +1502,7 @@ mod tests {
                 Event::Row { line, fields } => rows.push((line, fields[0].0.to_string())),
                 Event::Bad { line, .. } => bad.push(line),
                 Event::Idle => idle += 1,
+                Event::Read => {}
             }
             true
         })

@@ -432,6 +432,44 @@ fn a_quiet_live_pipe_is_flushed_after_batch_ms() {
 }
 
 #[test]
+fn a_trickling_live_pipe_is_flushed_after_batch_ms() {
+    // Rows keep coming, a few a second, never pausing long enough to count as idle: the
+    // waiting rows must still come out once the first has waited --batch-ms, long before
+    // --batch-rows is reached.
+    let mut child = Std::new(bin())
+        .args(["ilp", "--dry-run", "--batch-ms", "200"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let _ = tx.send(line);
+    });
+    let mut got = None;
+    for i in 0..200 {
+        stdin
+            .write_all(format!("{{\"ts\":{i},\"v\":1}}\n").as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(30)) {
+            got = Some((i, line));
+            break;
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    let (i, line) = got.expect("no row came out while rows kept trickling in");
+    assert!(i < 199);
+    assert_eq!(line, "observations v=1.0 0\n");
+}
+
+#[test]
 fn tcp_rows_arrive_with_their_values_and_timestamps() {
     let Some(vm) = Vm::start("tcp") else { return };
     let rows = rows(5000, 0);
@@ -603,6 +641,52 @@ fn database_going_away_mid_stream_over_http() {
     );
     assert!(err.contains("50 rows sent in 5 flushes"), "{err}");
     assert!(err.contains("10 not delivered"), "{err}");
+}
+
+#[test]
+fn database_going_away_mid_stream_over_tcp() {
+    let Some(mut vm) = Vm::start("away-tcp") else {
+        return;
+    };
+    let mut child = Std::new(bin())
+        .args([
+            "ilp",
+            &format!("127.0.0.1:{}", vm.influx),
+            "--table",
+            "vent",
+            "--symbols",
+            "device_serial,variable_id",
+            "--batch-rows",
+            "10",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let all = rows(250, 0);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(stdin_of(&all[..50]).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    check_rows(&vm, "vent", 50, 0);
+    vm.kill();
+    // TCP cannot tell at once that the peer is gone (a write into a closed connection may
+    // still succeed), so send many batches: one of them fails, the reconnects are refused
+    // for 10 s, and the run ends as undelivered.
+    let _ = stdin.write_all(stdin_of(&all[50..]).as_bytes());
+    drop(stdin);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("could not be reached"), "{err}");
+    assert!(err.contains("10 not delivered"), "{err}");
+    assert!(!err.contains("250 rows sent"), "{err}");
 }
 
 /// An HTTP peer that answers every ILP request with 400 and a QuestDB-style JSON error.

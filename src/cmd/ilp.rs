@@ -205,6 +205,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 let result = batcher.tick();
                 flushed(result, &batch_start, &mut report, &mut stop)
             }
+            Event::Read => {
+                let result = batcher.flush_if_old();
+                flushed(result, &batch_start, &mut report, &mut stop)
+            }
         });
         if let Err(e) = read {
             report.error(
