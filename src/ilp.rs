@@ -357,21 +357,49 @@ fn scan_number(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// The JSON string whose opening quote is at `start`, and the index after its closing quote.
+/// A string without escapes borrows from the line; like JSON, raw control characters are
+/// refused, so a borrowed string never holds a line break.
 fn parse_string(line: &str, start: usize) -> Result<(Cow<'_, str>, usize), String> {
     let b = line.as_bytes();
     let from = start + 1;
-    let Some(at) = memchr::memchr2(b'"', b'\\', &b[from..]) else {
-        return Err(format!("byte {}: unterminated string", start + 1));
-    };
-    if b[from + at] == b'"' {
-        return Ok((Cow::Borrowed(&line[from..from + at]), from + at + 1));
+    // Names and values are short: eight bytes at a time in a register beat a vectorised
+    // search's setup here. The lowest flagged byte is always a true match.
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut at = from;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = x ^ (LO * u64::from(b'"'));
+        let backslash = x ^ (LO * u64::from(b'\\'));
+        let m = (quote.wrapping_sub(LO) & !quote
+            | backslash.wrapping_sub(LO) & !backslash
+            | x.wrapping_sub(LO * 0x20) & !x)
+            & HI;
+        if m != 0 {
+            at += (m.trailing_zeros() / 8) as usize;
+            break;
+        }
+        at += 8;
     }
+    loop {
+        match b.get(at) {
+            Some(b'"') => return Ok((Cow::Borrowed(&line[from..at]), at + 1)),
+            Some(b'\\') => break,
+            Some(0..0x20) => return Err(format!("byte {}: control character in a string", at + 1)),
+            Some(_) => at += 1,
+            None => return Err(format!("byte {}: unterminated string", start + 1)),
+        }
+    }
+    let at = at - from;
     let mut out = String::with_capacity(at + 16);
     let mut i = from;
     loop {
         let Some(at) = memchr::memchr2(b'"', b'\\', &b[i..]) else {
             return Err(format!("byte {}: unterminated string", start + 1));
         };
+        if b[i..i + at].iter().any(|c| *c < 0x20) {
+            return Err(format!("byte {}: control character in a string", i + 1));
+        }
         out.push_str(&line[i..i + at]);
         i += at;
         if b[i] == b'"' {
@@ -418,6 +446,12 @@ fn parse_string(line: &str, start: usize) -> Result<(Cow<'_, str>, usize), Strin
 /// Parses an RFC 3339 date-time (`2024-08-14T09:46:36Z`, `2024-08-14T11:46:36.5+02:00`; a
 /// space or `t` for `T`, `z` for `Z`) to nanoseconds since 1970-01-01T00:00:00Z.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    parse_rfc3339_cached(s, &mut None)
+}
+
+/// [`parse_rfc3339`], remembering the last date's day number: the rows of a stream mostly
+/// share their date.
+fn parse_rfc3339_cached(s: &str, cache: &mut Option<([u8; 10], i64)>) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let d = b.get(r)?;
@@ -434,10 +468,20 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let days = match cache {
+        Some((date, days)) if b[..10] == date[..] => *days,
+        _ => {
+            let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+            if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+                return None;
+            }
+            let days = days_from_civil(y, mo, d);
+            *cache = Some((b[..10].try_into().expect("ten bytes"), days));
+            days
+        }
+    };
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59
-    {
+    if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
     let mut i = 19;
@@ -470,7 +514,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
@@ -520,6 +564,14 @@ pub struct Encoder {
     /// QuestDB name -> the input name that took it.
     taken: HashMap<String, String>,
     row: u64,
+    /// The column of each field position in the last rows: rows of one stream mostly name
+    /// the same columns in the same order, and comparing a name is cheaper than hashing it.
+    by_position: Vec<(Box<str>, usize)>,
+    // Per-row scratch, kept for its allocations.
+    cells: Vec<(usize, Cell<'static>)>,
+    symbols: Vec<(usize, Cow<'static, str>)>,
+    fresh: Vec<(usize, ColumnType)>,
+    date: Option<([u8; 10], i64)>,
 }
 
 impl Encoder {
@@ -531,6 +583,11 @@ impl Encoder {
             index: HashMap::new(),
             taken: HashMap::new(),
             row: 0,
+            by_position: Vec::new(),
+            cells: Vec::new(),
+            symbols: Vec::new(),
+            fresh: Vec::new(),
+            date: None,
         })
     }
 
@@ -571,15 +628,27 @@ impl Encoder {
         self.row += 1;
         let row = self.row;
         let mut ts: Option<i64> = None;
-        let mut cells: Vec<(usize, Cell)> = Vec::with_capacity(fields.len());
+        let mut cells: Vec<(usize, Cell)> = recycle(std::mem::take(&mut self.cells));
         // Types this row would set, applied only if the row is sent.
-        let mut fresh: Vec<(usize, ColumnType)> = Vec::new();
-        let mut symbols: Vec<(usize, Cow<str>)> = Vec::new();
-        for (name, value) in fields {
+        let mut fresh = std::mem::take(&mut self.fresh);
+        fresh.clear();
+        let mut symbols: Vec<(usize, Cow<str>)> = recycle(std::mem::take(&mut self.symbols));
+        for (pos, (name, value)) in fields.iter().enumerate() {
             if matches!(value, Value::Null | Value::Text("")) {
                 continue;
             }
-            let i = self.column(name)?;
+            let i = match self.by_position.get(pos) {
+                Some((n, i)) if **n == **name => *i,
+                _ => {
+                    let i = self.column(name)?;
+                    if pos < self.by_position.len() {
+                        self.by_position[pos] = (name.as_ref().into(), i);
+                    } else if pos == self.by_position.len() {
+                        self.by_position.push((name.as_ref().into(), i));
+                    }
+                    i
+                }
+            };
             let col = &mut self.columns[i];
             if col.seen == row {
                 return Err(format!("column {name:?} appears twice"));
@@ -597,8 +666,10 @@ impl Encoder {
             match ty {
                 ColumnType::Timestamp => {
                     ts = Some(match value {
-                        Value::Str(s) => parse_rfc3339(s),
-                        Value::Text(s) => parse_rfc3339(s).or_else(|| epoch_nanos(s)),
+                        Value::Str(s) => parse_rfc3339_cached(s, &mut self.date),
+                        Value::Text(s) => {
+                            parse_rfc3339_cached(s, &mut self.date).or_else(|| epoch_nanos(s))
+                        }
                         Value::Number(n) => epoch_nanos(n),
                         _ => None,
                     }
@@ -608,8 +679,8 @@ impl Encoder {
                         )
                     })?);
                 }
-                ColumnType::Symbol => symbols.push((i, one_line(as_text(value)))),
-                ColumnType::Varchar => cells.push((i, Cell::Str(one_line(as_text(value))))),
+                ColumnType::Symbol => symbols.push((i, one_line(value))),
+                ColumnType::Varchar => cells.push((i, Cell::Str(one_line(value)))),
                 ColumnType::Boolean => {
                     let v = match value {
                         Value::Bool(v) => *v,
@@ -648,9 +719,12 @@ impl Encoder {
             return Err(e.msg().to_owned());
         }
         buf.clear_marker();
-        for (i, t) in fresh {
+        for &(i, t) in &fresh {
             self.columns[i].ty = Some(t);
         }
+        self.fresh = fresh;
+        self.cells = recycle(cells);
+        self.symbols = recycle(symbols);
         Ok(())
     }
 
@@ -751,8 +825,14 @@ fn as_text<'a>(value: &Value<'a>) -> Cow<'a, str> {
     }
 }
 
-/// The value with `\r\n`, `\r` and `\n` as single spaces: ILP is one row a line.
-fn one_line(s: Cow<'_, str>) -> Cow<'_, str> {
+/// The value as text with `\r\n`, `\r` and `\n` as single spaces: ILP is one row a line.
+fn one_line<'a>(value: &Value<'a>) -> Cow<'a, str> {
+    let s = match value {
+        // parse_string refuses raw control characters: only escapes make line breaks.
+        Value::Str(Cow::Borrowed(s)) => return Cow::Borrowed(s),
+        Value::Number(_) | Value::Bool(_) | Value::Null => return as_text(value),
+        _ => as_text(value),
+    };
     if memchr::memchr2(b'\r', b'\n', s.as_bytes()).is_none() {
         return s;
     }
@@ -968,7 +1048,14 @@ fn ndjson_line(
 }
 
 /// Empties a vector and gives back its allocation with another lifetime.
-fn reuse<'a, 'b>(mut v: Vec<(Cow<'a, str>, Value<'a>)>) -> Vec<(Cow<'b, str>, Value<'b>)> {
+fn reuse<'a, 'b>(v: Vec<(Cow<'a, str>, Value<'a>)>) -> Vec<(Cow<'b, str>, Value<'b>)> {
+    recycle(v)
+}
+
+/// Empties a vector and gives back its allocation for another element type of the same
+/// layout (the same type with other lifetimes): the standard library collects an emptied
+/// `into_iter` in place.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     v.into_iter().map(|_| unreachable!()).collect()
 }
@@ -1324,9 +1411,56 @@ mod tests {
             "{\"a\" 1}",
             "{\"a\":tru}",
             "{\"a\":1,}",
+            "{\"a\":\"x\ty\"}",
+            "{\"a\":\"\\n\ry\"}",
         ] {
             assert!(parse_object(bad, &mut out).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn strings_agree_with_serde_json_at_every_length() {
+        for len in 0..40 {
+            for special in ["\\\"", "\\n", "é", "\\u00e9", "x", "\\\\"] {
+                for at in [0, len / 2, len] {
+                    let mut body = "a".repeat(len);
+                    body.insert_str(at, special);
+                    let line = format!("{{\"k{body}\":\"{body}\"}}");
+                    let want: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    let (k, v) = want.as_object().unwrap().iter().next().unwrap();
+                    let mut out = Vec::new();
+                    parse_object(&line, &mut out).unwrap();
+                    assert_eq!(out[0].0, k.as_str(), "{line}");
+                    assert_eq!(out[0].1, Value::Str(v.as_str().unwrap().into()), "{line}");
+                }
+            }
+            let line = format!("{{\"a\":\"{}\u{1}\"}}", "b".repeat(len));
+            assert!(parse_object(&line, &mut Vec::new()).is_err(), "{len}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_with_a_date_cache() {
+        let mut cache = None;
+        let p = |s: &str, c: &mut Option<([u8; 10], i64)>| parse_rfc3339_cached(s, c);
+        assert_eq!(
+            p("2024-08-14T09:46:36Z", &mut cache),
+            parse_rfc3339("2024-08-14T09:46:36Z")
+        );
+        assert_eq!(
+            p("2024-08-14T23:59:59Z", &mut cache),
+            parse_rfc3339("2024-08-14T23:59:59Z")
+        );
+        assert_eq!(
+            p("2024-08-15T00:00:00Z", &mut cache),
+            parse_rfc3339("2024-08-15T00:00:00Z")
+        );
+        assert_eq!(p("2024-02-30T00:00:00Z", &mut cache), None);
+        assert_eq!(p("2024-08-15T25:00:00Z", &mut cache), None);
+        assert_eq!(
+            p("2024-08-15T01:00:00Z", &mut cache),
+            parse_rfc3339("2024-08-15T01:00:00Z")
+        );
     }
 
     #[test]
