@@ -191,8 +191,8 @@ Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
             break
         }
         'hl7;ilp' {
-            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input files; stdin when none or -')
-            [CompletionResult]::new('--map', '--map', [CompletionResultType]::ParameterName, 'The map used by flatten (table, symbols and timestamp defaults)')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input file (repeat for several); stdin when none or -')
+            [CompletionResult]::new('--map', '--map', [CompletionResultType]::ParameterName, 'The map used by flatten, for the table, symbols, timestamp and column types (not wired yet: give --table, --symbols and --timestamp)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table name [default: observations]')
             [CompletionResult]::new('--symbols', '--symbols', [CompletionResultType]::ParameterName, 'Columns written as symbols (tags)')
             [CompletionResult]::new('--timestamp', '--timestamp', [CompletionResultType]::ParameterName, 'The designated timestamp column: RFC 3339 text or epoch nanoseconds [default: ts]')
@@ -200,7 +200,7 @@ Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
             [CompletionResult]::new('--batch-ms', '--batch-ms', [CompletionResultType]::ParameterName, 'Flush rows that have waited this many milliseconds (also when the input is quiet)')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format (detected by default: a first `{` is NDJSON, else CSV)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Write the ILP text to stdout instead')
-            [CompletionResult]::new('--print-ddl', '--print-ddl', [CompletionResultType]::ParameterName, 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent')
+            [CompletionResult]::new('--print-ddl', '--print-ddl', [CompletionResultType]::ParameterName, 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the table, so replays are idempotent')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when stderr is not a terminal')

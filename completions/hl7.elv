@@ -180,8 +180,8 @@ set edit:completion:arg-completer[hl7] = {|@words|
             cand --version 'Print version'
         }
         &'hl7;ilp'= {
-            cand --input 'Input files; stdin when none or -'
-            cand --map 'The map used by flatten (table, symbols and timestamp defaults)'
+            cand --input 'Input file (repeat for several); stdin when none or -'
+            cand --map 'The map used by flatten, for the table, symbols, timestamp and column types (not wired yet: give --table, --symbols and --timestamp)'
             cand --table 'Table name [default: observations]'
             cand --symbols 'Columns written as symbols (tags)'
             cand --timestamp 'The designated timestamp column: RFC 3339 text or epoch nanoseconds [default: ts]'
@@ -189,7 +189,7 @@ set edit:completion:arg-completer[hl7] = {|@words|
             cand --batch-ms 'Flush rows that have waited this many milliseconds (also when the input is quiet)'
             cand --from 'Input format (detected by default: a first `{` is NDJSON, else CSV)'
             cand --dry-run 'Write the ILP text to stdout instead'
-            cand --print-ddl 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent'
+            cand --print-ddl 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the table, so replays are idempotent'
             cand -q 'Print no warnings (errors are still printed)'
             cand --quiet 'Print no warnings (errors are still printed)'
             cand --progress 'Show a progress bar on stderr even when stderr is not a terminal'

@@ -81,6 +81,9 @@ pub struct Config {
     pub timestamp: String,
     /// Declared column types (others are inferred from their first value).
     pub types: Vec<(String, ColumnType)>,
+    /// The columns that identify a row, for `DEDUP UPSERT KEYS`; empty means the timestamp
+    /// and the symbols. Must hold the timestamp.
+    pub dedup_keys: Vec<String>,
 }
 
 /// The table name when neither a flag nor a map names one.
@@ -95,6 +98,7 @@ impl Default for Config {
             symbols: Vec::new(),
             timestamp: DEFAULT_TIMESTAMP.into(),
             types: Vec::new(),
+            dedup_keys: Vec::new(),
         }
     }
 }
@@ -133,6 +137,12 @@ impl Config {
             if self.symbols[..i].contains(s) {
                 return Err(format!("symbol column {s:?} is named twice"));
             }
+        }
+        if !self.dedup_keys.is_empty() && !self.dedup_keys.contains(&self.timestamp) {
+            return Err(format!(
+                "the deduplication keys must hold the timestamp column {:?}",
+                self.timestamp
+            ));
         }
         for (name, ty) in &self.types {
             if *name == self.timestamp && *ty != ColumnType::Timestamp {
@@ -222,7 +232,14 @@ pub fn ddl(config: &Config) -> Result<String, String> {
     for s in &config.symbols {
         let name = sanitize_column(s)?;
         cols.push(format!("{} SYMBOL", sql_ident(&name)));
-        keys.push(sql_ident(&name).into_owned());
+        if config.dedup_keys.is_empty() {
+            keys.push(sql_ident(&name).into_owned());
+        }
+    }
+    for k in &config.dedup_keys {
+        if *k != config.timestamp {
+            keys.push(sql_ident(&sanitize_column(k)?).into_owned());
+        }
     }
     for (name, ty) in &config.types {
         if *name == config.timestamp || config.symbols.contains(name) {
@@ -1656,6 +1673,7 @@ mod tests {
                 ("value".into(), ColumnType::Double),
                 ("1414-UpperAlarmLimit".into(), ColumnType::Long),
             ],
+            dedup_keys: Vec::new(),
         };
         assert_eq!(
             ddl(&config).unwrap(),
@@ -1664,6 +1682,20 @@ mod tests {
         let bad = Config {
             symbols: vec!["a-b".into(), "a.b".into()],
             ..Config::default()
+        };
+        assert!(ddl(&bad).is_err());
+        let keyed = Config {
+            dedup_keys: vec!["ts".into(), "variable-id".into()],
+            ..config
+        };
+        assert!(
+            ddl(&keyed)
+                .unwrap()
+                .ends_with("DEDUP UPSERT KEYS(ts, variable_id);\n")
+        );
+        let bad = Config {
+            dedup_keys: vec!["device_serial".into()],
+            ..keyed
         };
         assert!(ddl(&bad).is_err());
         let bad = Config {

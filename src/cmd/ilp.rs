@@ -23,10 +23,11 @@ pub struct Args {
     /// Database address
     #[arg(default_value = "localhost:9009")]
     pub addr: String,
-    /// Input files; stdin when none or -
+    /// Input file (repeat for several); stdin when none or -
     #[arg(long = "input", value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// The map used by flatten (table, symbols and timestamp defaults)
+    /// The map used by flatten, for the table, symbols, timestamp and column types (not wired
+    /// yet: give --table, --symbols and --timestamp)
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
     /// Table name [default: observations]
@@ -47,7 +48,8 @@ pub struct Args {
     /// Write the ILP text to stdout instead
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent
+    /// Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the table, so replays are
+    /// idempotent
     #[arg(long)]
     pub print_ddl: bool,
     /// Input format (detected by default: a first `{` is NDJSON, else CSV)
