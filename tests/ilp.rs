@@ -470,6 +470,69 @@ fn a_trickling_live_pipe_is_flushed_after_batch_ms() {
 }
 
 #[test]
+fn a_closed_downstream_pipe_is_success() {
+    let mut child = Std::new(bin())
+        .args(["ilp", "--dry-run", "--batch-rows", "100"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = thread::spawn(move || {
+        let rows = stdin_of(&rows(1000, 0));
+        // Until hl7 ilp is gone and the pipe breaks.
+        while stdin.write_all(rows.as_bytes()).is_ok() {}
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("observations "), "{first}");
+    // stdout is closed here (the reader is dropped).
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(err, "");
+}
+
+#[test]
+fn several_inputs_and_one_missing() {
+    let dir = std::env::temp_dir().join(format!("hl7-ilp-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.ndjson");
+    let b = dir.join("b.csv");
+    std::fs::write(&a, "{\"ts\":1,\"v\":1}\n{\"ts\":2,\"v\":\"x\"}\n").unwrap();
+    std::fs::write(&b, "ts,w\n3,true\n").unwrap();
+    let out = hl7()
+        .args(["ilp", "--dry-run", "--input"])
+        .arg(&a)
+        .arg("--input")
+        .arg(dir.join("missing.ndjson"))
+        .arg("--input")
+        .arg(&b)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "observations v=1.0 1\nobservations w=t 3\n"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("a.ndjson: line 2: column \"v\""), "{err}");
+    assert!(err.contains("missing.ndjson: cannot open"), "{err}");
+}
+
+#[test]
 fn tcp_rows_arrive_with_their_values_and_timestamps() {
     let Some(vm) = Vm::start("tcp") else { return };
     let rows = rows(5000, 0);
