@@ -620,6 +620,110 @@ fn csv_over_a_configuration_string() {
     assert_eq!(got, want);
 }
 
+/// The issue's pipeline, `hl7 simulate --profile vent | hl7 flatten --map samples/elisa.toml |
+/// hl7 ilp`, into the database over TCP and over HTTP; every number and boolean of every row
+/// flatten wrote must come back with its timestamp. Skipped (loudly) while `hl7 flatten` or
+/// samples/elisa.toml is not there yet.
+#[test]
+fn simulate_flatten_ilp_pipeline() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let map = format!("{root}/samples/elisa.toml");
+    let flatten_works = hl7()
+        .arg("flatten")
+        .write_stdin("")
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !flatten_works || !std::path::Path::new(&map).exists() {
+        eprintln!(
+            "\n*** SKIPPED simulate_flatten_ilp_pipeline: hl7 flatten or samples/elisa.toml is missing ***\n"
+        );
+        return;
+    }
+    let Some(vm) = Vm::start("pipeline") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("hl7-ilp-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let traffic = dir.join("vent.hl7");
+    let sim = hl7()
+        .args([
+            "simulate",
+            "--profile",
+            "vent",
+            "--count",
+            "20",
+            "--seed",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert!(sim.status.success());
+    std::fs::write(&traffic, &sim.stdout).unwrap();
+    let rows = hl7()
+        .args(["flatten", "--map", &map])
+        .arg(&traffic)
+        .output()
+        .unwrap();
+    assert!(
+        rows.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rows.stderr)
+    );
+    let rows = String::from_utf8(rows.stdout).unwrap();
+    let symbols = ["device_serial", "variable"];
+    for (table, addr) in [
+        ("vent_tcp", format!("127.0.0.1:{}", vm.influx)),
+        ("vent_http", format!("http://127.0.0.1:{}", vm.http)),
+    ] {
+        // A real pipeline, as a user types it.
+        let status = Std::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "\"$0\" flatten --map \"$1\" \"$2\" | \"$0\" ilp {addr} --table {table} --symbols {} -q",
+                symbols.join(",")
+            ))
+            .arg(bin())
+            .arg(&map)
+            .arg(&traffic)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{table}");
+        let mut want: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+        for line in rows.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let row = row.as_object().unwrap();
+            let ts = hl7::ilp::parse_rfc3339(row["ts"].as_str().unwrap()).unwrap() / 1_000_000;
+            let labels: String = symbols
+                .iter()
+                .map(|s| format!(",{s}={}", row[*s].as_str().unwrap()))
+                .collect();
+            for (k, v) in row {
+                let v = match v {
+                    serde_json::Value::Bool(b) => f64::from(u8::from(*b)),
+                    serde_json::Value::Number(n) => n.as_f64().unwrap(),
+                    _ => continue,
+                };
+                want.entry(format!("{table}_{k}{labels}"))
+                    .or_default()
+                    .push((ts, v));
+            }
+        }
+        for v in want.values_mut() {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        }
+        let n = want.values().map(Vec::len).sum();
+        assert!(n > 1000, "{n} samples");
+        let got = vm.wait_samples(
+            &format!(r#"{{__name__=~"{table}_.*",__name__!~"{table}_(label|meaning|unit|unit_code|text|sending_app|device_guid|device_model|variable_id|sub_id)"}}"#),
+            n,
+        );
+        assert_eq!(got, want, "{table}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn database_down_at_the_start() {
     let port = free_port();
