@@ -75,9 +75,10 @@ complete -c hl7 -n "__fish_hl7_using_subcommand send" -l rate -d 'Pace sending: 
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l speed -d 'With --replay: play faster (2) or slower (0.5)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l count -d 'Stop after N messages (with --loop: N in all)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connections -d 'Parallel connections (messages dealt round-robin; order is kept per connection)' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'CA certificate to trust (PEM)' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'Client certificate (PEM), for mutual TLS' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'Client private key (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'With --tls: the CA certificates to trust (PEM), instead of the system\'s store' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'With --tls: client certificate chain (PEM), for mutual TLS' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'With --tls: the client certificate\'s private key (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l tls-server-name -d 'With --tls: the name the server\'s certificate must bear (default: the host of ADDR)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -24,6 +24,7 @@ use hl7::message::Message;
 use hl7::mllp::{self, Decoder, Event};
 use hl7::pattern::{Pattern, Stamp};
 use hl7::simulate::{self, Time};
+use hl7::tls::{self, Stream};
 
 use super::{Error, Exit, Global, Result};
 
@@ -37,7 +38,7 @@ use super::{Error, Exit, Global, Result};
 /// Logs name peers, control ids and counts, never message contents.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0"
+    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem"
 )]
 pub struct Args {
     /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several =
@@ -229,6 +230,8 @@ struct Shared {
     id_seed: u64,
     ack_number: AtomicU64,
     quiet: bool,
+    /// MLLP over TLS: the server configuration.
+    tls: Option<Arc<tls::Server>>,
 }
 
 impl Shared {
@@ -263,11 +266,13 @@ impl Shared {
 }
 
 pub fn run(args: Args, global: &Global) -> Result<Exit> {
-    if args.tls_cert.is_some() {
-        return Err(Error::failure(
-            "MLLP over TLS (--tls-cert) is not implemented yet; see README.md",
-        ));
-    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            tls::server_config(cert, key, args.tls_client_ca.as_deref())
+                .map_err(|e| Error::usage(format!("TLS: {e}")))?,
+        ),
+        _ => None,
+    };
     let mut specs: Vec<(String, String)> =
         args.addrs.iter().map(|a| (a.clone(), a.clone())).collect();
     for c in &args.channel {
@@ -341,6 +346,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         ),
         ack_number: AtomicU64::new(0),
         quiet: global.quiet,
+        tls,
     });
 
     let committer = {
@@ -492,15 +498,38 @@ fn accept_loop(
 
 /// Serves one connection: frames in, ACKs out, in order.
 fn serve(
-    mut stream: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
     channel: &Arc<str>,
     commits: &SyncSender<Commit>,
     shared: &Shared,
 ) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+    tcp.set_nonblocking(false)?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut stream = match &shared.tls {
+        Some(config) => Stream::server(tcp, Arc::clone(config))?,
+        None => Stream::Plain(tcp),
+    };
+    let r = serve_stream(&mut stream, peer, channel, commits, shared);
+    if let Err(e) = &r {
+        if stream.is_handshaking() {
+            // A bad certificate, a plain-TCP client on a TLS port, a TLS version we refuse.
+            shared.error(&format!("{peer}: closed: TLS handshake failed: {e}"));
+            return Ok(());
+        }
+    }
+    stream.shutdown(Shutdown::Both);
+    r
+}
+
+fn serve_stream(
+    stream: &mut Stream,
+    peer: SocketAddr,
+    channel: &Arc<str>,
+    commits: &SyncSender<Commit>,
+    shared: &Shared,
+) -> io::Result<()> {
     let mut decoder = Decoder::new(shared.max_message);
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_data = Instant::now();
