@@ -108,6 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
             [CompletionResult]::new('--devices', '--devices', [CompletionResultType]::ParameterName, 'Number of devices, each with its own identity and trend (vent, monitor)')
             [CompletionResult]::new('--patients', '--patients', [CompletionResultType]::ParameterName, 'Size of the patient population')
             [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Clock of the first message: RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)')
+            [CompletionResult]::new('--attachment-size', '--attachment-size', [CompletionResultType]::ParameterName, 'With --profile mdm: pad each PDF attachment to this size (bytes, or with kB, KiB, MB, MiB)')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'HL7 version to write in MSH-12 (default: the profile''s own)')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output: hl7 (segments ended by \r, a \n after each message), mllp (framed), ndjson')
             [CompletionResult]::new('--from-file', '--from-file', [CompletionResultType]::ParameterName, 'With --profile cycle: the messages to cycle through (HL7, MLLP capture or NDJSON)')

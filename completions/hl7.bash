@@ -629,7 +629,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__simulate)
-            opts="-q -h --profile --count --rate --seed --devices --patients --start --version --to --from-file --quiet --progress --stats --help"
+            opts="-q -h --profile --count --rate --seed --devices --patients --start --attachment-size --version --to --from-file --quiet --progress --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -660,6 +660,10 @@ _hl7() {
                     return 0
                     ;;
                 --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attachment-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

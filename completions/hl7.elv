@@ -102,6 +102,7 @@ set edit:completion:arg-completer[hl7] = {|@words|
             cand --devices 'Number of devices, each with its own identity and trend (vent, monitor)'
             cand --patients 'Size of the patient population'
             cand --start 'Clock of the first message: RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)'
+            cand --attachment-size 'With --profile mdm: pad each PDF attachment to this size (bytes, or with kB, KiB, MB, MiB)'
             cand --version 'HL7 version to write in MSH-12 (default: the profile''s own)'
             cand --to 'Output: hl7 (segments ended by \r, a \n after each message), mllp (framed), ndjson'
             cand --from-file 'With --profile cycle: the messages to cycle through (HL7, MLLP capture or NDJSON)'

@@ -109,6 +109,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l seed -d 'Random see
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l devices -d 'Number of devices, each with its own identity and trend (vent, monitor)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l patients -d 'Size of the patient population' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l start -d 'Clock of the first message: RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l attachment-size -d 'With --profile mdm: pad each PDF attachment to this size (bytes, or with kB, KiB, MB, MiB)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l version -d 'HL7 version to write in MSH-12 (default: the profile\'s own)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l to -d 'Output: hl7 (segments ended by \\r, a \\n after each message), mllp (framed), ndjson' -r -f -a "hl7\t''
 mllp\t''
