@@ -46,15 +46,15 @@ pub struct Args {
     pub append: bool,
     /// How inserted values are escaped (default from the template's extension: .hl7 hl7,
     /// .json json, other none)
-    #[arg(long, value_enum, requires = "template")]
+    #[arg(long, value_enum)]
     pub escape: Option<EscapeArg>,
     /// A missing value is an error (message number, path) and that rendering is not written;
     /// the other messages are still converted, and the exit code is 1
-    #[arg(long, requires = "template")]
+    #[arg(long)]
     pub strict: bool,
     /// Also accept the {S-F} index placeholders of the old broker script: segment S (0-based),
     /// field F of the segment split by '|' (so {0-9} is MSH-10)
-    #[arg(long, requires = "template")]
+    #[arg(long)]
     pub legacy_placeholders: bool,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
@@ -94,7 +94,7 @@ Samples (samples/templates/ in the source tree):
   hl7 convert --template samples/templates/pacs_oru_to_report.json reports.hl7
   hl7 convert --template samples/templates/observation_record.json --output \\
       'patients/patient_{PID-3.1}.json' --append results.hl7
-  hl7 convert --template samples/templates/pdf_attachment.bin --output \\
+  hl7 convert --template samples/templates/pdf_attachment.tmpl --output \\
       'docs/{PID-3.1}_{OBR-2.1}.pdf' mdm.hl7
   hl7 convert --template samples/templates/ack.hl7 messages.hl7
   hl7 convert --template samples/templates/adt_vendor_a_to_b.hl7 adt.hl7
@@ -136,6 +136,11 @@ struct Sink<'a> {
 
 pub fn run(args: Args, global: &Global) -> Result<Exit> {
     // Everything that can be a usage error is checked before any input is read.
+    if args.to.is_some() && (args.escape.is_some() || args.strict || args.legacy_placeholders) {
+        return Err(Error::usage(
+            "--escape, --strict and --legacy-placeholders go with --template, not --to",
+        ));
+    }
     let mut mode = match (&args.template, args.to) {
         (Some(path), None) => {
             let src = fs::read(path).map_err(|e| {

@@ -139,11 +139,12 @@ impl Renderer {
 enum Kind {
     /// Plain text: escaped for the output.
     Plain,
-    /// HL7 text with its separators (a field with components): as is in HL7 output.
+    /// HL7 text with its separators (a field with components), or escaped by the `hl7` filter:
+    /// as is in HL7 output.
     Hl7,
-    /// JSON (an object or array): as is in JSON output.
+    /// JSON (an object or array), or escaped by the `json` filter: as is in JSON output.
     Json,
-    /// Escaped by a filter (`hl7`, `json`, `raw`): never escaped again.
+    /// Marked by `raw`: never escaped.
     Done,
 }
 
@@ -315,17 +316,44 @@ impl<'r> Ctx<'r, '_> {
             }
             if let Item::Seg(i) = f.item {
                 innermost.get_or_insert(i);
-                if let Some(j) = (i + 1..self.block_end(i)).find(|&j| self.segs[j].id() == id) {
+                if let Some(j) = (i + 1..self.block_end(i))
+                    .find(|&j| self.segs[j].id() == id && !self.in_sibling_block(j))
+                {
                     return Some(j);
                 }
             }
         }
-        if let Some(cur) = innermost {
-            if let Some(j) = (0..cur).rev().find(|&j| self.segs[j].id() == id) {
-                return Some(j);
+        // Outside the loop's own blocks: the nearest before the current segment (an OBX's OBR),
+        // else the first in the message, but never one inside the block of another segment the
+        // loops go over (the NTE of the previous OBX is not this OBX's).
+        let candidates = innermost
+            .map(|cur| {
+                (0..cur)
+                    .rev()
+                    .find(|&j| self.segs[j].id() == id && !self.in_sibling_block(j))
+            })
+            .unwrap_or(None);
+        candidates.or_else(|| {
+            if innermost.is_none() {
+                return nth(1);
             }
-        }
-        nth(1)
+            (0..self.segs.len()).find(|&j| self.segs[j].id() == id && !self.in_sibling_block(j))
+        })
+    }
+
+    /// True when segment `j` belongs to the block of another segment of an id some loop goes
+    /// over (not the loop's current one).
+    fn in_sibling_block(&self, j: usize) -> bool {
+        self.frames.iter().any(|f| {
+            let Item::Seg(i) = f.item else {
+                return false;
+            };
+            let loop_id = self.segs[i].id();
+            (0..j)
+                .rev()
+                .find(|&k| self.segs[k].id() == loop_id)
+                .is_some_and(|k| k != i && self.block_end(k) > j)
+        })
     }
 
     /// A path in segment `seg`, reading the current repetition of a repetition loop.
@@ -568,7 +596,7 @@ impl<'r> Ctx<'r, '_> {
                 hl7_escape(&t, &mut out);
                 V::Str(
                     Cow::Owned(String::from_utf8(out).unwrap_or_default()),
-                    Kind::Done,
+                    Kind::Hl7,
                 )
             }
             Filter::Json => {
@@ -577,7 +605,7 @@ impl<'r> Ctx<'r, '_> {
                 filters::json_escape(&t, &mut out);
                 V::Str(
                     Cow::Owned(String::from_utf8(out).unwrap_or_default()),
-                    Kind::Done,
+                    Kind::Json,
                 )
             }
             Filter::Raw => match v {

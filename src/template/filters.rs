@@ -7,7 +7,7 @@
 //! | `replace("a", "b")` | every `a` becomes `b` |
 //! | `re_replace("re", "b")` | every match of the regular expression becomes `b` (`$1` is group 1) |
 //! | `date("fmt")`, `date("fmt", "Zone/Name")` | an HL7 timestamp (or ISO 8601) formatted with strftime |
-//! | `hl7`, `json` | escaped for HL7 or for a JSON string, and not escaped again on output |
+//! | `hl7`, `json` | escaped for HL7 or for a JSON string, and not escaped again for that output |
 //! | `raw` | inserted as it is, not escaped on output |
 //! | `base64decode`, `base64encode` | as named; decoded bytes go out as bytes (`--escape none`) |
 //! | `first`, `last` | the first or last repetition (of a field), item (of a list or array) |
