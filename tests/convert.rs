@@ -111,6 +111,14 @@ fn field(msg: &[u8], path: &str) -> String {
         .unwrap_or_else(|| panic!("{path} absent in {:?}", String::from_utf8_lossy(msg)))
 }
 
+/// A field, empty when absent.
+fn field_or_empty(msg: &[u8], path: &str) -> String {
+    let m = Message::parse(msg).unwrap();
+    m.text(&path.parse().unwrap())
+        .map(|c| c.into_owned())
+        .unwrap_or_default()
+}
+
 fn fixture_files() -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(corpus())
         .unwrap()
@@ -322,6 +330,32 @@ fn sample_pacs_oru_to_json_report() {
         }
     });
     assert_eq!(doc, want);
+    // the broker's mixed stream: one document per ORU, nothing for ORM and ADT
+    let pacs = hl7(
+        "simulate",
+        &["--profile", "pacs", "--count", "60", "--seed", "5"],
+        None,
+    );
+    let o = convert(
+        &["--template", &sample("pacs_oru_to_report.json")],
+        Some(&pacs.stdout),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let orus: Vec<Vec<u8>> = messages(&pacs.stdout)
+        .into_iter()
+        .filter(|m| field(m, "MSH-9.1") == "ORU")
+        .collect();
+    let docs = o.json();
+    assert!(orus.len() >= 3, "{}", orus.len());
+    assert_eq!(docs.len(), orus.len());
+    for (d, m) in docs.iter().zip(&orus) {
+        assert_eq!(d["accession"], field(m, "OBR-2.1").as_str());
+        assert_eq!(d["report"]["text"], field_or_empty(m, "OBX-5.1").as_str());
+        assert_eq!(
+            d["report"]["reader"]["name"],
+            field_or_empty(m, "OBX-16.2").as_str()
+        );
+    }
 }
 
 #[test]
