@@ -112,7 +112,7 @@ impl Renderer {
             Escape::Json => {
                 let start = out.len();
                 filters::minify_json(buf, out);
-                if let Err(e) = serde_json::from_slice::<Json>(&out[start..]) {
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&out[start..]) {
                     out.truncate(start);
                     r.problems.push(Problem {
                         path: String::new(),

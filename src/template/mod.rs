@@ -29,6 +29,22 @@
 //! The library does no I/O: [`Template::parse`] takes the text, [`Renderer::render`] writes into
 //! a buffer and returns what it noticed (missing values, filter failures) for the caller to
 //! report.
+//!
+//! ```
+//! use hl7::message::Message;
+//! use hl7::template::{Env, Escape, Input, Options, Renderer, Template};
+//! let t = Template::parse(
+//!     "{{ PID-5.1 | upper }},{% for OBX %}{{ -5 }}{% if not loop.last %};{% endif %}{% endfor %}",
+//!     Options { escape: Escape::None, legacy_placeholders: false },
+//! ).unwrap();
+//! let msg = Message::parse(b"MSH|^~\\&|A||||1||ORU^R01|C1|P|2.5\rPID|1||7||Doe\rOBX|1|NM|||4.2\rOBX|2|NM|||5\r").unwrap();
+//! let env = Env { local: jiff::tz::TimeZone::UTC, id_seed: 1, collect_missing: false };
+//! let mut out = Vec::new();
+//! Renderer::new(env).render(&t, Input { message: Some(msg), json: None }, &mut out);
+//! assert_eq!(out, b"DOE,4.2;5\n");
+//! let e = Template::parse("a\n{{ PID-5 | nope }}", Options { escape: Escape::None, legacy_placeholders: false }).unwrap_err();
+//! assert_eq!((e.line, e.column), (2, 12));
+//! ```
 
 mod eval;
 mod filters;
@@ -109,6 +125,7 @@ impl Template {
     pub fn parse(src: &str, opts: Options) -> Result<Template, TemplateError> {
         // A newline at the end of the file is not part of the template (as in Jinja), so a
         // template that writes bytes (base64decode) writes nothing more.
+        let src = src.strip_prefix('\u{feff}').unwrap_or(src);
         let src = src
             .strip_suffix("\r\n")
             .or_else(|| src.strip_suffix('\n'))
