@@ -1032,3 +1032,188 @@ fn output_files_are_sanitized_and_not_silently_replaced() {
         [ORU, b"\n", ORU, b"\n"].concat()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// robustness
+
+#[test]
+fn a_closed_downstream_pipe_is_success() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = scratch("pipe");
+    let input = dir.join("many.hl7");
+    let many = hl7(
+        "simulate",
+        &["--profile", "adt", "--count", "20000", "--seed", "1"],
+        None,
+    );
+    fs::write(&input, &many.stdout).unwrap();
+    let t = template(&dir, "t.txt", "{{ MSH-10 }},{{ PID-5.1 }}");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+        .args(["convert", "--template", &t, input.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -c 16`
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(err, "");
+}
+
+/// Random templates made of the language's pieces, rendered over corpus messages and JSON
+/// documents: parsing either fails with a line and column inside the text or succeeds, and
+/// rendering never panics (fixed seed, so every run sees the same inputs).
+#[test]
+fn random_templates_never_panic() {
+    use hl7::template::{Env, Escape, Input, Options, Renderer, Template};
+    use rand::rngs::StdRng;
+    use rand::seq::IndexedRandom;
+    use rand::{RngExt, SeedableRng};
+    const PIECES: &[&str] = &[
+        "{{",
+        "}}",
+        "{%",
+        "%}",
+        "{#",
+        "#}",
+        " for ",
+        " OBX ",
+        " PID-3 ",
+        " in ",
+        " items ",
+        " if ",
+        " elif ",
+        " else ",
+        " endif ",
+        " endfor ",
+        " not ",
+        " and ",
+        " or ",
+        "==",
+        "!=",
+        "|",
+        " upper",
+        " date(\"%Y-%m-%d\")",
+        " date(\"%H\", \"UTC\")",
+        " default(\"x\")",
+        " default(PID-8)",
+        " join(\",\")",
+        " first",
+        " last",
+        " base64decode",
+        " hl7",
+        " json",
+        " raw",
+        " re_replace(\"[0-9]\", \"#\")",
+        " replace(\"A\", \"B\")",
+        " PID-5.1 ",
+        " OBX[2]-5 ",
+        " OBX[*]-5 ",
+        " -5 ",
+        " .1 ",
+        " . ",
+        " loop.index ",
+        " loop.last ",
+        " now ",
+        " control_id ",
+        " counter ",
+        " order.id ",
+        " items[0].code ",
+        " $.PID ",
+        "\"str\"",
+        "'s'",
+        "(",
+        ")",
+        ",",
+        "\n",
+        "\r\n",
+        "\r",
+        "MSH|^~\\&|",
+        "{0-9}",
+        "{1-3}",
+        "x",
+        " ",
+        "é",
+        "\"",
+        "{",
+        "}",
+        "%",
+        "#",
+        "-",
+        ".",
+        "[",
+        "]",
+        "\\",
+    ];
+    let mut rng = StdRng::seed_from_u64(6);
+    let msgs: Vec<Vec<u8>> = [
+        "pyhl7__oru_r01_v24_glucose.hl7",
+        "synthetic__escape_sequences_torture_v25.hl7",
+    ]
+    .iter()
+    .map(|f| fs::read(corpus().join(f)).unwrap())
+    .collect();
+    let doc = json!({"order": {"id": 1}, "items": [{"code": "A"}, 2, null], "PID": true});
+    let mut parsed = 0;
+    for i in 0..4000 {
+        let n = rng.random_range(1..24);
+        let text: String = (0..n).map(|_| *PIECES.choose(&mut rng).unwrap()).collect();
+        let escape = [Escape::Hl7, Escape::Json, Escape::None][i % 3];
+        let opts = Options {
+            escape,
+            legacy_placeholders: i % 2 == 0,
+        };
+        match Template::parse(&text, opts) {
+            Err(e) => {
+                let lines = text.split('\n').count() + text.matches('\r').count();
+                assert!(e.line >= 1 && e.line <= lines + 1, "{text:?}: {e}");
+                assert!(e.column >= 1, "{text:?}: {e}");
+            }
+            Ok(t) => {
+                parsed += 1;
+                let mut r = Renderer::new(Env {
+                    local: jiff::tz::TimeZone::UTC,
+                    id_seed: 1,
+                    collect_missing: true,
+                });
+                let mut out = Vec::new();
+                for m in &msgs {
+                    let msg = Message::parse(m).unwrap();
+                    r.render(
+                        &t,
+                        Input {
+                            message: Some(msg),
+                            json: Some(&doc),
+                        },
+                        &mut out,
+                    );
+                }
+                r.render(
+                    &t,
+                    Input {
+                        message: None,
+                        json: Some(&doc),
+                    },
+                    &mut out,
+                );
+                r.render(&t, Input::default(), &mut out);
+            }
+        }
+    }
+    assert!(parsed > 400, "only {parsed} random templates parsed");
+}
