@@ -296,6 +296,26 @@ fn sample_pacs_json_order_to_orm() {
         field(&msgs[1], "MSH-10"),
         "fresh control ids"
     );
+    // filed by the rendering's fields: a JSON document has none of its own
+    let dir = scratch("orders");
+    let pattern = format!("{}/orders/{{OBR-2.1}}_{{ORC-1}}.hl7", dir.display());
+    let o = convert(
+        &[
+            "--template",
+            &sample("pacs_order_to_orm.hl7"),
+            "--output",
+            &pattern,
+        ],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for (status, m) in ["CA", "CM"].iter().zip(&msgs) {
+        let f = fs::read(dir.join(format!("orders/ACC.NO.01_{status}.hl7"))).unwrap();
+        assert_eq!(messages(&f).len(), 1);
+        for path in ["ORC-1", "OBR-2", "OBR-36", "PID-5"] {
+            assert_eq!(field(&f, path), field(m, path), "{path}");
+        }
+    }
 }
 
 #[test]

@@ -516,9 +516,16 @@ fn write(
         sink.stdout.write_all(out)?;
         return Ok(true);
     };
-    // A JSON document that is not an HL7 message has no fields: its field parts read '_'.
+    // Field paths read the input message. A JSON document that is not one has no fields: they
+    // read the rendering when it is HL7 (a JSON order rendered as ORM^O01 can be filed by its
+    // OBR-2), else nothing ('_').
     const NONE: &[u8] = b"MSH|^~\\&";
     let none = Message::parse(NONE).expect("a minimal header parses");
+    let msg = msg.or_else(|| {
+        out.starts_with(b"MSH")
+            .then(|| Message::parse(out).ok())
+            .flatten()
+    });
     let now = jiff::Zoned::now();
     let stamp = Stamp {
         year: now.year() as i64,

@@ -772,8 +772,14 @@ fn looks_like_hl7_path(w: &str) -> bool {
 }
 
 fn hl7_path(w: &str, at: usize) -> R<Path> {
-    Path::parse_with(w, DotStyle::Refuse)
-        .map_err(|e| At(at + e.column.saturating_sub(1), e.to_string()))
+    Path::parse_with(w, DotStyle::Refuse).map_err(|e| {
+        // a short form (-5.1) was parsed as ZZZ-5.1: show it as written
+        let shown = w.strip_prefix("ZZZ").unwrap_or(w);
+        At(
+            at + e.column.saturating_sub(1),
+            format!("bad path '{shown}': {}", e.what),
+        )
+    })
 }
 
 /// `order.items[0].code`, `$.PID` (a `$` root reaches keys that look like segment ids).
