@@ -264,7 +264,7 @@ fn sample_pacs_json_order_to_orm() {
     // MSH-7 is now, MSH-10 a fresh control id
     let ts = field(m, "MSH-7");
     assert!(
-        ts.len() == 14 && ts.bytes().all(|b| b.is_ascii_digit()),
+        ts.len() == 19 && ts.ends_with("+0000") && ts[..14].bytes().all(|b| b.is_ascii_digit()),
         "{ts}"
     );
     let id = field(m, "MSH-10");
@@ -777,7 +777,7 @@ fn now_control_id_and_counter() {
         assert_eq!(l[0], (i + 1).to_string());
         assert_eq!(l[1], l[2], "one control id per rendering");
         assert_eq!(l[1].len(), 16);
-        assert_eq!(l[3].len(), 14);
+        assert_eq!(l[3].len(), 19, "YYYYMMDDHHMMSS+ZZZZ");
         assert_eq!(&l[4][..4], &l[3][..4]);
     }
     assert!(lines[0][1] != lines[1][1] && lines[1][1] != lines[2][1]);

@@ -142,9 +142,9 @@ pub(super) fn date(
     jiff::fmt::strtime::format(fmt, &z).map_err(|e| e.to_string())
 }
 
-/// `now` as HL7 writes times, local time.
+/// `now` as HL7 writes times: local time with its offset (`20240514132030+0200`).
 pub(super) fn hl7_time(z: &Zoned) -> String {
-    jiff::fmt::strtime::format("%Y%m%d%H%M%S", z).unwrap_or_default()
+    jiff::fmt::strtime::format("%Y%m%d%H%M%S%z", z).unwrap_or_default()
 }
 
 /// JSON string escapes, without the quotes.
