@@ -161,7 +161,7 @@ Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
             [CompletionResult]::new('--escape', '--escape', [CompletionResultType]::ParameterName, 'How inserted values are escaped (default from the template''s extension: .hl7 hl7, .json json, other none)')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format, instead of detecting it')
             [CompletionResult]::new('--append', '--append', [CompletionResultType]::ParameterName, 'With --output: append to the files (one record a line), instead of replacing them')
-            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'A missing value is an error (message number, path) and that rendering is not written; the other messages are still converted, and the exit code is 1')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'A missing value is an error (message number, path), and a rendering with a missing value or a failed filter is not written; the other messages are still converted (exit code 1)')
             [CompletionResult]::new('--legacy-placeholders', '--legacy-placeholders', [CompletionResultType]::ParameterName, 'Also accept the {S-F} index placeholders of the old broker script: segment S (0-based), field F of the segment split by ''|'' (so {0-9} is MSH-10)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no warnings (errors are still printed)')

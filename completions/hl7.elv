@@ -152,7 +152,7 @@ set edit:completion:arg-completer[hl7] = {|@words|
             cand --escape 'How inserted values are escaped (default from the template''s extension: .hl7 hl7, .json json, other none)'
             cand --from 'Input format, instead of detecting it'
             cand --append 'With --output: append to the files (one record a line), instead of replacing them'
-            cand --strict 'A missing value is an error (message number, path) and that rendering is not written; the other messages are still converted, and the exit code is 1'
+            cand --strict 'A missing value is an error (message number, path), and a rendering with a missing value or a failed filter is not written; the other messages are still converted (exit code 1)'
             cand --legacy-placeholders 'Also accept the {S-F} index placeholders of the old broker script: segment S (0-based), field F of the segment split by ''|'' (so {0-9} is MSH-10)'
             cand -q 'Print no warnings (errors are still printed)'
             cand --quiet 'Print no warnings (errors are still printed)'

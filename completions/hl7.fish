@@ -170,7 +170,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l from -d 'Input forma
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l append -d 'With --output: append to the files (one record a line), instead of replacing them'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error (message number, path) and that rendering is not written; the other messages are still converted, and the exit code is 1'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error (message number, path), and a rendering with a missing value or a failed filter is not written; the other messages are still converted (exit code 1)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l legacy-placeholders -d 'Also accept the {S-F} index placeholders of the old broker script: segment S (0-based), field F of the segment split by \'|\' (so {0-9} is MSH-10)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'

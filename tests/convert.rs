@@ -959,7 +959,13 @@ fn failing_filters_are_reported_and_render_empty() {
         !o.stderr.contains("DOE"),
         "no patient data in errors: {}",
         o.stderr
-    );
+    ); // --strict: that rendering is not written
+    let input = [ORU, b"\n", ORU].concat();
+    let good = render("g.txt", "{{ PID-7 | date(\"%Y\") }}", &input, &["--strict"]);
+    assert_eq!((good.code, good.text()), (0, "1980\n1980\n".to_string()));
+    let o = render("f.txt", t, &input, &["--strict"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.is_empty(), "{}", o.text());
 }
 
 #[test]

@@ -48,8 +48,8 @@ pub struct Args {
     /// .json json, other none)
     #[arg(long, value_enum)]
     pub escape: Option<EscapeArg>,
-    /// A missing value is an error (message number, path) and that rendering is not written;
-    /// the other messages are still converted, and the exit code is 1
+    /// A missing value is an error (message number, path), and a rendering with a missing value
+    /// or a failed filter is not written; the other messages are still converted (exit code 1)
     #[arg(long)]
     pub strict: bool,
     /// Also accept the {S-F} index placeholders of the old broker script: segment S (0-based),
@@ -119,7 +119,8 @@ pub enum EscapeArg {
 }
 
 enum Mode {
-    Template(Box<Template>, Box<Renderer>),
+    /// The template, its renderer, and --strict.
+    Template(Box<Template>, Box<Renderer>, bool),
     To(ConvertTo, Box<json::Writer>),
 }
 
@@ -174,7 +175,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 ),
                 collect_missing: args.strict,
             };
-            Mode::Template(Box::new(t), Box::new(Renderer::new(env)))
+            Mode::Template(Box::new(t), Box::new(Renderer::new(env)), args.strict)
         }
         (None, Some(to)) => Mode::To(to, Box::new(json::Writer::new())),
         _ => return Err(Error::usage("give --template FILE or --to hl7|ndjson")),
@@ -476,16 +477,17 @@ fn one(
                 }
             }
         }
-        Mode::Template(t, renderer) => {
+        Mode::Template(t, renderer, strict) => {
             let r = renderer.render(t, input, out);
-            let strict = !r.missing.is_empty();
+            // --strict: a rendering with a missing value or a failed filter is not written
+            let skip = !r.missing.is_empty() || (*strict && !r.problems.is_empty());
             for m in &r.missing {
                 report.error(&with_path(l, m), &"missing value (--strict)");
             }
             for p in &r.problems {
                 report.error(&with_path(l, &p.path), &p.what);
             }
-            if strict {
+            if skip {
                 counts.bad += 1;
                 return Ok(());
             }
