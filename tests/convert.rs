@@ -839,6 +839,42 @@ fn values_are_escaped_for_the_output() {
 }
 
 #[test]
+fn fields_copied_from_messages_with_other_delimiters_keep_their_structure() {
+    let t = "MSH|^~\\&|A||||1||ADT^A08|1|P|2.5\nPID|1||{{ PID-3 }}||{{ PID-5 }}|{{ PID-5.1 }}\n";
+    let dir = scratch("seps");
+    let t = template(&dir, "t.hl7", t);
+    let o = convert(
+        &[
+            "--template",
+            &t,
+            "synthetic__nonstandard_field_sep_star.hl7",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let m = &messages(&o.stdout)[0];
+    assert!(
+        m.ends_with(b"\rPID|1||ID1^^^FAC^MR~ID2^^^FAC^PI||STAR^WALTER^J|STAR\r"),
+        "{:?}",
+        String::from_utf8_lossy(m)
+    );
+    // MSH|*~\&| declares * as the component separator
+    let raw = b"MSH|*~\\&|A||||1||ADT*A08|1|P|2.5\rPID|1||X1*^*x&y***MR||DOE*JO\\F\\HN\r";
+    let o = convert(&["--template", &t], Some(raw));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let m = &messages(&o.stdout)[0];
+    assert_eq!(field(m, "PID-3.1"), "X1");
+    assert_eq!(
+        field(m, "PID-3.2"),
+        "^",
+        "a caret that was data is escaped now"
+    );
+    assert_eq!(field(m, "PID-3.3.2"), "y");
+    assert_eq!(field(m, "PID-3.6"), "MR");
+    assert_eq!(field(m, "PID-5.2"), "JO|HN");
+}
+
+#[test]
 fn hl7_output_segments_end_with_cr_whatever_the_template_line_ends() {
     let t = "MSH|^~\\&|A||||||ACK|{{ MSH-10 }}|P|2.5\r\n\r\n{% if PID-19 %}\r\nZZZ|never\r\n{% endif %}\r\nMSA|AA|{{ MSH-10 }}\r\n";
     let input = [ORU, b"\n", ORU].concat();

@@ -506,19 +506,19 @@ impl<'r> Ctx<'r, '_> {
         match v {
             V::Missing => (Cow::Borrowed(""), Kind::Plain),
             V::Hl7(x) if x.level == Level::Atom || x.is_leaf() => (x.text(), Kind::Plain),
-            V::Hl7(x) => (x.text(), Kind::Hl7),
+            V::Hl7(x) => (self.hl7_text(x), Kind::Hl7),
             V::Hl7s(xs) => {
-                let (rep, cs) = self.msg.map_or((b'~', Charset::Utf8), |m| {
-                    (m.separators().repetition, m.charset())
-                });
-                let mut s = String::new();
+                let mut out = Vec::new();
                 for (i, x) in xs.iter().enumerate() {
                     if i > 0 {
-                        s.push(rep as char);
+                        out.push(b'~');
                     }
-                    s.push_str(&cs.decode(x.raw).0);
+                    restructure(x, &mut out);
                 }
-                (Cow::Owned(s), Kind::Hl7)
+                (
+                    Cow::Owned(String::from_utf8(out).unwrap_or_default()),
+                    Kind::Hl7,
+                )
             }
             V::Json(j) => match j {
                 Json::String(s) => (Cow::Borrowed(s.as_str()), Kind::Plain),
@@ -532,6 +532,21 @@ impl<'r> Ctx<'r, '_> {
                 Kind::Plain,
             ),
         }
+    }
+
+    /// The HL7 text of a value with structure, in the standard delimiters `|^~\&` the output
+    /// uses: as written when the message uses them too, else rebuilt (delimiters swapped, each
+    /// leaf escaped again), so a field copied from a `MSH*^~\&*` message keeps its structure.
+    fn hl7_text(&self, x: &Value<'r>) -> Cow<'r, str> {
+        if self
+            .msg
+            .is_none_or(|m| *m.separators() == Separators::default())
+        {
+            return x.text();
+        }
+        let mut out = Vec::new();
+        restructure(x, &mut out);
+        Cow::Owned(String::from_utf8(out).unwrap_or_default())
     }
 
     fn problem(&mut self, e: &Expr, what: String) {
@@ -723,6 +738,32 @@ impl<'r> Ctx<'r, '_> {
 
 fn bool_text(b: bool) -> String {
     if b { "true".into() } else { String::new() }
+}
+
+/// Writes a value as HL7 text with the standard delimiters: repetitions joined by `~`,
+/// components by `^`, subcomponents by `&`, leaves decoded and escaped again.
+fn restructure(v: &Value<'_>, out: &mut Vec<u8>) {
+    let sep = match v.level {
+        Level::Field => b'~',
+        Level::Repetition => b'^',
+        Level::Component => b'&',
+        Level::Atom | Level::Subcomponent => 0,
+    };
+    if sep == 0 || v.is_leaf() {
+        hl7_escape(&v.text(), out);
+        return;
+    }
+    for (i, p) in v.parts().enumerate() {
+        if i > 0 {
+            out.push(sep);
+        }
+        if p.level == v.level {
+            // nothing to split at this level (no such delimiter declared)
+            hl7_escape(&p.text(), out);
+        } else {
+            restructure(&p, out);
+        }
+    }
 }
 
 /// HL7 escapes for the standard delimiters `|^~\&`, CR and LF.
