@@ -12,7 +12,8 @@
 //! An expression is an HL7 field path in the one grammar of [`crate::path`] (`PID-5.1`,
 //! `OBX[2]-5`, `OBX[*]-5`), a dotted path into a JSON document (`order.patient.id`,
 //! `items[0].code`), a string literal, or a built-in (`now`, `now("%Y-%m-%d")`, `control_id`,
-//! `counter`, `loop.index`...). Filters follow, each after a `|` (see [`filters`]).
+//! `counter`, `loop.index`...). Filters follow, each after a `|`: default, upper, lower, trim,
+//! replace, re_replace, date, hl7, json, raw, base64decode, base64encode, first, last, join.
 //!
 //! Blocks: `{% for OBX %}` loops over segments (inside, `{{ -5 }}` is field 5 of the current
 //! segment, and `OBX-5` means it too), `{% for PID-3 %}` over the repetitions of a field (inside,
