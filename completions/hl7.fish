@@ -34,7 +34,7 @@ complete -c hl7 -n "__fish_hl7_needs_command" -f -a "send" -d 'Send HL7 messages
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "simulate" -d 'Generate realistic, seeded HL7 traffic'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
-complete -c hl7 -n "__fish_hl7_needs_command" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "flatten" -d 'Turn OBX observations into flat rows'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
@@ -161,19 +161,19 @@ complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l progress -d 'Show a prog
 complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l stats -d 'Print counters to stderr every second and at the end'
 complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s V -l version -d 'Print version'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l template -d 'Template file' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l template -d 'Template file (.hl7: HL7 output, .json: JSON output, other: text)' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l to -d 'Without a template: hl7 (NDJSON back to HL7) or ndjson (as hl7 parse)' -r -f -a "hl7\t''
 ndjson\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l output -d 'Write each rendering to its own file: strftime and field paths, e.g. \'patients/patient_{PID-3.1}.json\'' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l escape -d 'How inserted values are escaped (default from the template\'s extension)' -r -f -a "hl7\t''
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l output -d 'Write each rendering to its own file: strftime (%Y %m %d %H %M %S) and field paths, e.g. \'patients/patient_{PID-3.1}.json\'' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l escape -d 'How inserted values are escaped (default from the template\'s extension: .hl7 hl7, .json json, other none)' -r -f -a "hl7\t''
 json\t''
 none\t''"
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l append -d 'With --output: append to existing files'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error, not empty'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l legacy-placeholders -d 'Also accept the {0-9} index placeholders of the old broker script'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l append -d 'With --output: append to the files (one record a line), instead of replacing them'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error (message number, path), and a rendering with a missing value or a failed filter is not written; the other messages are still converted (exit code 1)'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l legacy-placeholders -d 'Also accept the {S-F} index placeholders of the old broker script: segment S (0-based), field F of the segment split by \'|\' (so {0-9} is MSH-10)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l stats -d 'Print counters to stderr every second and at the end'
@@ -224,7 +224,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcom
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "simulate" -d 'Generate realistic, seeded HL7 traffic'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
-complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "flatten" -d 'Turn OBX observations into flat rows'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'

@@ -26,6 +26,7 @@ pub mod path;
 pub mod pattern;
 pub mod simulate;
 pub mod split;
+pub mod template;
 pub mod tls;
 
 pub use message::{Message, MessageError, Separators};
