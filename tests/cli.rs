@@ -172,10 +172,7 @@ fn every_subcommand_has_help() {
 
 #[test]
 fn unfinished_subcommands_say_so_with_exit_1() {
-    for args in [
-        vec!["convert", "--to", "hl7"],
-        vec!["ilp", "--dry-run"],
-    ] {
+    for args in [vec!["convert", "--to", "hl7"], vec!["ilp", "--dry-run"]] {
         let out = hl7()
             .args(&args)
             .write_stdin("")

@@ -444,9 +444,34 @@ pub struct Map {
     pub(crate) variables: Vec<Variable>,
     pub(crate) entries: Vec<Entry>,
     /// OBX-3.1 -> candidate entries (more than one when OBX-4 or MSH-3 tell them apart).
-    pub(crate) by_id: HashMap<Vec<u8>, Vec<usize>>,
+    pub(crate) by_id: HashMap<Vec<u8>, Vec<usize>, FastHash>,
     pub(crate) long_builtins: Vec<&'static str>,
 }
+
+/// FNV-1a: observation ids are short and come from a map the user wrote, so a fast hash
+/// without flooding protection is fine (one lookup per observation is the hot path).
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub(crate) type FastHash = std::hash::BuildHasherDefault<Fnv>;
 
 /// The default name of the timestamp column.
 pub const TS_COLUMN: &str = "ts";
@@ -762,7 +787,7 @@ impl Map {
 
         let mut variables = Vec::new();
         let mut entries: Vec<Entry> = Vec::new();
-        let mut by_id: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut by_id: HashMap<Vec<u8>, Vec<usize>, FastHash> = HashMap::default();
         // Every column name of either shape, to catch duplicates: name -> where.
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         let mut claim = |name: &str, span: Range<usize>| -> Result<(), MapError> {

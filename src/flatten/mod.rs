@@ -362,18 +362,20 @@ impl<'m> Flattener<'m> {
         paths: &[Path],
         segs: &[Segment<'_>],
         obx: Option<(usize, &Segment<'_>)>,
+        fields: Option<&Obx<'_>>,
         issues: &mut Vec<Issue>,
     ) {
         for p in paths {
-            let v = match obx {
-                Some((_, seg)) if p.is_each(b"OBX") => seg.get(p),
-                Some((i, _)) => nearest(segs, p, i),
-                None => lookup(segs, p),
+            let v = match (obx, fields) {
+                (Some((_, seg)), Some(f)) if p.is_each(b"OBX") => f.get(seg, p),
+                (Some((_, seg)), None) if p.is_each(b"OBX") => seg.get(p).map(|v| v.raw),
+                (Some((i, _)), _) => nearest(segs, p, i).map(|v| v.raw),
+                (None, _) => lookup(segs, p).map(|v| v.raw),
             };
-            let Some(v) = v.filter(|v| !v.raw.is_empty() && !v.is_null()) else {
+            let Some(v) = v.filter(|v| !v.is_empty() && *v != b"\"\"") else {
                 continue;
             };
-            match self.ts_cell(v.raw) {
+            match self.ts_cell(v) {
                 Ok(c) => self.cells[0] = c,
                 Err(e) => issues.push(Issue {
                     path: where_(p, obx, segs),
@@ -425,7 +427,7 @@ impl<'m> Flattener<'m> {
         let mut rows = 0;
         if self.shape == Shape::Wide {
             self.reset_cells();
-            self.timestamp(&paths, segs, None, issues);
+            self.timestamp(&paths, segs, None, None, issues);
             self.cells[1..4].copy_from_slice(&mcells);
             for (i, seg) in segs.iter().enumerate() {
                 if seg.id() != b"OBX" {
@@ -458,11 +460,11 @@ impl<'m> Flattener<'m> {
                 continue;
             }
             self.reset_cells();
-            self.timestamp(&paths, segs, Some((i, seg)), issues);
+            let obx = Obx::new(seg, &sep);
+            self.timestamp(&paths, segs, Some((i, seg)), Some(&obx), issues);
             self.cells[1..4].copy_from_slice(&mcells);
-            let f = |n: usize| seg.field(n);
-            let comp = |n: usize, c: usize| f(n).map(|v| v.component(c).raw).unwrap_or(b"");
-            let whole = |n: usize| f(n).map(|v| v.raw).unwrap_or(b"");
+            let comp = |n: usize, c: usize| seg.field(n).map(|v| v.component(c).raw).unwrap_or(b"");
+            let whole = |n: usize| obx.field(n);
             if let Some(n) = std::str::from_utf8(whole(1))
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
@@ -681,7 +683,7 @@ impl<'m> Flattener<'m> {
         let wide = self.shape == Shape::Wide;
         if wide {
             self.reset_cells();
-            self.timestamp(&map.ts_paths, segs, None, issues);
+            self.timestamp(&map.ts_paths, segs, None, None, issues);
             self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
         }
         let mut k = 0u32;
@@ -690,13 +692,14 @@ impl<'m> Flattener<'m> {
                 continue;
             }
             k += 1;
-            let id = seg.field(3).map(|v| v.component(1).raw).unwrap_or(b"");
+            let obx = Obx::new(seg, &sep);
+            let id = obx.first(3);
             let entry = map.by_id.get(id).and_then(|cands| {
                 cands.iter().copied().find(|&e| {
                     let v = &map.variables[map.entries[e].var];
                     v.sub_id
                         .as_ref()
-                        .is_none_or(|s| seg.field(4).map(|f| f.raw).unwrap_or(b"") == s.as_bytes())
+                        .is_none_or(|s| obx.field(4) == s.as_bytes())
                         && v.app.as_ref().is_none_or(|a| app == a.as_bytes())
                 })
             });
@@ -719,26 +722,25 @@ impl<'m> Flattener<'m> {
             }
             if !wide {
                 self.reset_cells();
-                self.timestamp(&map.ts_paths, segs, Some((i, seg)), issues);
+                self.timestamp(&map.ts_paths, segs, Some((i, seg)), Some(&obx), issues);
                 self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
                 for &c in &per_obx_cols {
                     let cell = self.derived(&map.columns[c], segs, Some(i), false);
                     self.cells[self.first_column + c] = cell;
                 }
             }
-            let value = seg.field(5).map(|v| v.repetition(1).raw).unwrap_or(b"");
+            let value = obx.rep1(5);
             let Some(e) = entry else {
                 // unmapped, kept
                 if wide {
                     let name = sanitize(&String::from_utf8_lossy(id));
                     if let Some(col) = self.dynamic_column(&name, segs, i, issues) {
                         if self.cells[col] == Cell::Null {
-                            let ty = seg.field(2).map(|v| v.raw).unwrap_or(b"");
-                            self.cells[col] = self.plain_value(ty, value, &sep, cs).0;
+                            self.cells[col] = self.plain_value(obx.field(2), value, &sep, cs).0;
                         }
                     }
                 } else {
-                    self.long_unmapped(map, seg, id, value, &sep, cs);
+                    self.long_unmapped(map, seg, &obx, &sep, cs);
                     self.emit(out);
                     rows += 1;
                 }
@@ -852,7 +854,7 @@ impl<'m> Flattener<'m> {
             set(lvid, Cell::Lit(&ent.id), &mut self.cells);
             set(llab, Cell::Lit(&ent.label), &mut self.cells);
             if let Some((p, word)) = &map.setting {
-                let is = seg.get(p).is_some_and(|v| v.raw == word.as_bytes());
+                let is = obx.get(seg, p) == Some(word.as_bytes());
                 set(lset, Cell::Bool(is), &mut self.cells);
             }
             if let (Some(n), true) = (num, keep_value) {
@@ -865,9 +867,9 @@ impl<'m> Flattener<'m> {
             if let Some(m) = meaning {
                 set(lmean, Cell::Lit(m), &mut self.cells);
             }
-            let ucode = seg.field(6).map(|v| v.component(1).raw).unwrap_or(b"");
+            let ucode = obx.first(6);
             self.unit_cells(map, var.unit.as_deref(), ucode, &sep, cs, lunit, lucode);
-            if let Some(sub) = seg.field(4).map(|v| v.raw).filter(|r| !r.is_empty()) {
+            if let Some(sub) = Some(obx.field(4)).filter(|r| !r.is_empty()) {
                 if let Some(c) = lsub {
                     let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &sep, cs));
                     self.cells[c] = Cell::Str(a, b);
@@ -925,11 +927,11 @@ impl<'m> Flattener<'m> {
         &mut self,
         map: &'m Map,
         seg: &Segment<'_>,
-        id: &[u8],
-        value: &[u8],
+        obx: &Obx<'_>,
         sep: &Separators,
         cs: crate::charset::Charset,
     ) {
+        let (id, value) = (obx.first(3), obx.rep1(5));
         let l = &self.long;
         let (lv, lvid, lval, ltxt, lunit, lucode, lset) = (
             l.variable,
@@ -951,15 +953,13 @@ impl<'m> Flattener<'m> {
             self.cells[c] = Cell::Str(a, b);
         }
         if let (Some((p, word)), Some(c)) = (&map.setting, lset) {
-            self.cells[c] = Cell::Bool(seg.get(p).is_some_and(|v| v.raw == word.as_bytes()));
+            self.cells[c] = Cell::Bool(obx.get(seg, p) == Some(word.as_bytes()));
         }
-        let ty = seg.field(2).map(|v| v.raw).unwrap_or(b"");
-        let (cell, text) = self.plain_value(ty, value, sep, cs);
+        let (cell, text) = self.plain_value(obx.field(2), value, sep, cs);
         if let Some(c) = if text { ltxt } else { lval } {
             self.cells[c] = cell;
         }
-        let ucode = seg.field(6).map(|v| v.component(1).raw).unwrap_or(b"");
-        self.unit_cells(map, None, ucode, sep, cs, lunit, lucode);
+        self.unit_cells(map, None, obx.first(6), sep, cs, lunit, lucode);
     }
 
     // ---------------------------------------------------------------------------- output
@@ -1037,6 +1037,87 @@ impl<'m> Cell<'m> {
             Cell::MStr(a, b)
         } else {
             Cell::Str(a, b)
+        }
+    }
+}
+
+/// The fields of one OBX, split once (the hot path reads six or seven of them per row).
+struct Obx<'a> {
+    f: [&'a [u8]; OBX_FIELDS],
+    n: usize,
+    rep: u8,
+    comp: u8,
+}
+
+const OBX_FIELDS: usize = 26;
+
+impl<'a> Obx<'a> {
+    fn new(seg: &Segment<'a>, sep: &Separators) -> Obx<'a> {
+        let mut f: [&'a [u8]; OBX_FIELDS] = [b""; OBX_FIELDS];
+        let bytes = seg.bytes();
+        let mut n = 0;
+        if let Some(rest) = bytes.get(4..) {
+            let mut start = 0;
+            n = 1;
+            for p in memchr::memchr_iter(sep.field, rest) {
+                if n >= OBX_FIELDS {
+                    break;
+                }
+                f[n] = &rest[start..p];
+                start = p + 1;
+                n += 1;
+            }
+            if n < OBX_FIELDS {
+                f[n] = &rest[start..];
+                n += 1;
+            }
+        }
+        Obx {
+            f,
+            n,
+            rep: sep.repetition,
+            comp: sep.component,
+        }
+    }
+
+    /// Field `k` as written (empty when absent).
+    #[inline]
+    fn field(&self, k: usize) -> &'a [u8] {
+        if k < self.n { self.f[k] } else { b"" }
+    }
+
+    /// The first repetition of field `k`.
+    #[inline]
+    fn rep1(&self, k: usize) -> &'a [u8] {
+        let f = self.field(k);
+        match memchr::memchr(self.rep, f) {
+            Some(p) if self.rep != 0 => &f[..p],
+            _ => f,
+        }
+    }
+
+    /// Component 1 of the first repetition of field `k`.
+    #[inline]
+    fn first(&self, k: usize) -> &'a [u8] {
+        let f = self.rep1(k);
+        match memchr::memchr(self.comp, f) {
+            Some(p) => &f[..p],
+            None => f,
+        }
+    }
+
+    /// A path read on this OBX: plain fields from the split, the rest through the segment.
+    fn get(&self, seg: &Segment<'a>, p: &Path) -> Option<&'a [u8]> {
+        match p.field {
+            Some(k)
+                if k < OBX_FIELDS
+                    && p.repetition.is_none()
+                    && p.component.is_none()
+                    && p.subcomponent.is_none() =>
+            {
+                (k < self.n).then(|| self.f[k])
+            }
+            _ => seg.get(p).map(|v| v.raw),
         }
     }
 }
