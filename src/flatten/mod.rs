@@ -35,7 +35,7 @@ use crate::escape;
 use crate::json;
 use crate::message::{Message, Segment, Separators};
 use crate::path::{Occurrence, Path};
-use map::{Derived, FilterTest, Source};
+use map::{Derived, FastHash, FilterTest, Source};
 
 /// Output format of the rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -107,7 +107,7 @@ pub const PLAIN_WIDE: [(&str, ColumnType); 4] = [
 
 /// A cell of the row being built. Text lives in one of two buffers: per row or per message.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Cell<'m> {
+enum Cell {
     Null,
     /// A JSON number, as text in the row buffer.
     Num(u32, u32),
@@ -115,10 +115,12 @@ enum Cell<'m> {
     Bool(bool),
     /// Text in the row buffer.
     Str(u32, u32),
-    /// Text in the message buffer.
-    MStr(u32, u32),
-    /// Text from the map.
-    Lit(&'m str),
+    /// Text in the row buffer that JSON takes as it is (the timestamp).
+    Raw(u32, u32),
+    /// A message-level value: `Flattener::mvals[i]`, escaped for JSON once per message.
+    M(u32),
+    /// Text from the map: `Flattener::lits[i]`, escaped for JSON once.
+    Lit(u32),
 }
 
 /// Column positions of the long shape with a map.
@@ -150,7 +152,7 @@ pub struct Flattener<'m> {
     dynamic: HashMap<String, usize>,
     /// Number of columns fixed when the CSV header was written.
     header_len: Option<usize>,
-    cells: Vec<Cell<'m>>,
+    cells: Vec<Cell>,
     row: String,
     msg: String,
     ts_cache: (Vec<u8>, Result<String, time::TimeError>),
@@ -167,6 +169,35 @@ pub struct Flattener<'m> {
     warned: std::collections::HashSet<String>,
     /// Message counter for `seen`.
     generation: u32,
+    /// Message-level values: raw text in `msg`, JSON string in `msg_json`.
+    mvals: Vec<(u32, u32, u32, u32)>,
+    msg_json: Vec<u8>,
+    /// The map's strings, raw and as JSON: entry names, ids, labels, units, meanings.
+    lits: Vec<(Box<str>, Box<[u8]>)>,
+    /// Per entry: the literals of its name, id and label.
+    entry_lits: Vec<[u32; 3]>,
+    /// Per code table: code -> literal of its meaning.
+    code_lits: Vec<HashMap<&'m [u8], u32, FastHash>>,
+    /// `[units]`: code -> literal of the unit.
+    unit_lits: HashMap<&'m [u8], u32, FastHash>,
+    /// Per variable: the literal of its declared unit.
+    var_unit: Vec<Option<u32>>,
+    /// Long NDJSON rows with a map, when `variable`, `variable_id`, `label` follow the
+    /// message-level columns: the index of `variable`. Such rows are written as a per-message
+    /// prefix, a per-variable chunk and the rest (fewer, larger copies: the hot path).
+    fast_long: Option<usize>,
+    /// Per entry: `"variable":...,"variable_id":...,"label":...` as JSON.
+    entry_chunk: Vec<Vec<u8>>,
+    /// The JSON of columns `0..fast_long` for the current message and timestamp.
+    prefix: Vec<u8>,
+    prefix_key: (u32, String),
+}
+
+fn lit(lits: &mut Vec<(Box<str>, Box<[u8]>)>, s: &str) -> u32 {
+    let mut j = Vec::with_capacity(s.len() + 2);
+    json::push_str(&mut j, s);
+    lits.push((s.into(), j.into_boxed_slice()));
+    (lits.len() - 1) as u32
 }
 
 fn key(name: &str) -> Vec<u8> {
@@ -209,7 +240,43 @@ impl<'m> Flattener<'m> {
             first_column: 0,
             warned: Default::default(),
             generation: 0,
+            mvals: Vec::new(),
+            msg_json: Vec::with_capacity(1024),
+            lits: Vec::new(),
+            entry_lits: Vec::new(),
+            code_lits: Vec::new(),
+            unit_lits: HashMap::default(),
+            var_unit: Vec::new(),
+            fast_long: None,
+            entry_chunk: Vec::new(),
+            prefix: Vec::with_capacity(512),
+            prefix_key: (0, String::new()),
         };
+        if let Some(m) = map {
+            for e in &m.entries {
+                let l = [
+                    lit(&mut f.lits, &e.name),
+                    lit(&mut f.lits, &e.id),
+                    lit(&mut f.lits, &e.label),
+                ];
+                f.entry_lits.push(l);
+            }
+            for t in &m.code_tables {
+                let mut h = HashMap::default();
+                for (k, v) in t {
+                    h.insert(k.as_bytes(), lit(&mut f.lits, v));
+                }
+                f.code_lits.push(h);
+            }
+            for (k, v) in &m.units {
+                let i = lit(&mut f.lits, v);
+                f.unit_lits.insert(k.as_bytes(), i);
+            }
+            for v in &m.variables {
+                let u = v.unit.as_deref().map(|u| lit(&mut f.lits, u));
+                f.var_unit.push(u);
+            }
+        }
         let cols: Vec<String> = match map {
             None => match f.shape {
                 Shape::Long => PLAIN_LONG.iter().map(|c| c.0.to_string()).collect(),
@@ -250,6 +317,26 @@ impl<'m> Flattener<'m> {
                     };
                     // bit columns come last, after the builtins
                     let start = 1 + m.tags.len() + m.columns.len() + m.long_builtins.len();
+                    let v = 1 + m.tags.len() + m.columns.len();
+                    if f.format == Format::Ndjson
+                        && m.columns.iter().all(|c| !c.per_obx)
+                        && m.long_builtins
+                            .starts_with(&["variable", "variable_id", "label"])
+                    {
+                        f.fast_long = Some(v);
+                        for (e, l) in f.entry_lits.iter().enumerate() {
+                            let mut chunk = Vec::new();
+                            for (k, lit) in l.iter().enumerate() {
+                                if k > 0 {
+                                    chunk.push(b',');
+                                }
+                                chunk.extend_from_slice(&f.keys[v + k]);
+                                chunk.extend_from_slice(&f.lits[*lit as usize].1);
+                            }
+                            debug_assert!(e == f.entry_chunk.len());
+                            f.entry_chunk.push(chunk);
+                        }
+                    }
                     let bits = m.long_bit_columns();
                     for v in &m.variables {
                         f.bit_cols.push(
@@ -310,6 +397,8 @@ impl<'m> Flattener<'m> {
     ) -> u64 {
         let segs: Vec<Segment<'_>> = msg.segments().collect();
         self.msg.clear();
+        self.msg_json.clear();
+        self.mvals.clear();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.seen.iter_mut().for_each(|s| *s = 0);
@@ -339,7 +428,7 @@ impl<'m> Flattener<'m> {
     }
 
     /// The timestamp text for a raw HL7 time (cached: a message's observations mostly share it).
-    fn ts_cell(&mut self, raw: &[u8]) -> Result<Cell<'m>, time::TimeError> {
+    fn ts_cell(&mut self, raw: &[u8]) -> Result<Cell, time::TimeError> {
         if self.ts_cache.0 != raw {
             self.ts_cache.0.clear();
             self.ts_cache.0.extend_from_slice(raw);
@@ -349,7 +438,7 @@ impl<'m> Flattener<'m> {
         match &self.ts_cache.1 {
             Ok(s) => {
                 let (a, b) = Self::span(&mut self.row, |r| r.push_str(s));
-                Ok(Cell::Str(a, b))
+                Ok(Cell::Raw(a, b))
             }
             Err(e) => Err(*e),
         }
@@ -421,7 +510,7 @@ impl<'m> Flattener<'m> {
         for (c, raw) in mcells.iter_mut().zip([control, app, pid]) {
             if !raw.is_empty() {
                 let (a, b) = Self::span(&mut self.msg, |m| push_text(m, raw, &sep, cs));
-                *c = Cell::MStr(a, b);
+                *c = self.mval(a, b);
             }
         }
         let mut rows = 0;
@@ -513,7 +602,7 @@ impl<'m> Flattener<'m> {
         raw: &[u8],
         sep: &Separators,
         cs: crate::charset::Charset,
-    ) -> (Cell<'m>, bool) {
+    ) -> (Cell, bool) {
         if raw.is_empty() || raw == b"\"\"" {
             return (Cell::Null, false);
         }
@@ -527,7 +616,7 @@ impl<'m> Flattener<'m> {
     }
 
     /// A JSON number from HL7 text (scaled), or `None` when it is not a finite number.
-    fn number(&mut self, raw: &[u8], scale: f64, offset: f64) -> Option<Cell<'m>> {
+    fn number(&mut self, raw: &[u8], scale: f64, offset: f64) -> Option<Cell> {
         let t = raw.trim_ascii();
         if scale == 1.0 && offset == 0.0 && is_json_number(t) {
             let (a, b) = Self::span(&mut self.row, |r| {
@@ -597,7 +686,7 @@ impl<'m> Flattener<'m> {
         segs: &[Segment<'_>],
         obx: Option<usize>,
         to_msg: bool,
-    ) -> Cell<'m> {
+    ) -> Cell {
         let mut text = String::new();
         match &d.source {
             Source::Paths(ps) => {
@@ -632,19 +721,26 @@ impl<'m> Flattener<'m> {
                 text = s;
             }
         }
-        if text.is_empty() {
-            match &d.default {
-                Some(def) => return Cell::Lit_(def, self, to_msg),
-                None => return Cell::Null,
-            }
-        }
-        let buf = if to_msg { &mut self.msg } else { &mut self.row };
-        let (a, b) = Self::span(buf, |m| m.push_str(&text));
+        let text: &str = match (&d.default, text.is_empty()) {
+            (Some(def), true) => def,
+            (None, true) => return Cell::Null,
+            _ => &text,
+        };
         if to_msg {
-            Cell::MStr(a, b)
+            let (a, b) = Self::span(&mut self.msg, |m| m.push_str(text));
+            self.mval(a, b)
         } else {
+            let (a, b) = Self::span(&mut self.row, |m| m.push_str(text));
             Cell::Str(a, b)
         }
+    }
+
+    /// A message-level value (its text at `msg[a..b]`), escaped for JSON now, once.
+    fn mval(&mut self, a: u32, b: u32) -> Cell {
+        let c = self.msg_json.len() as u32;
+        json::push_str(&mut self.msg_json, &self.msg[a as usize..b as usize]);
+        self.mvals.push((a, b, c, self.msg_json.len() as u32));
+        Cell::M((self.mvals.len() - 1) as u32)
     }
 
     fn mapped(
@@ -659,7 +755,7 @@ impl<'m> Flattener<'m> {
         let cs = msg.charset();
         // message-level cells: tags and [columns] that do not name the observation
         let n_tags = map.tags.len();
-        let mut mcells: Vec<Cell<'m>> = Vec::with_capacity(n_tags + map.columns.len());
+        let mut mcells: Vec<Cell> = Vec::with_capacity(n_tags + map.columns.len());
         for d in map.tags.iter().chain(&map.columns) {
             let c = if d.per_obx && self.shape == Shape::Long {
                 Cell::Null
@@ -767,7 +863,7 @@ impl<'m> Flattener<'m> {
             };
             // the value, typed
             let empty = value.is_empty() || value == b"\"\"";
-            let mut num: Option<Cell<'m>> = None;
+            let mut num: Option<Cell> = None;
             let mut word: Option<i64> = None;
             let mut is_text = false;
             if !empty {
@@ -797,13 +893,10 @@ impl<'m> Flattener<'m> {
                     word = parse_int(value, 1.0, 0.0);
                 }
             }
-            let meaning: Option<&'m str> = match (var.codes, ent.variant.is_none(), empty) {
+            let meaning: Option<u32> = match (var.codes, ent.variant.is_none(), empty) {
                 (Some(t), true, false) => {
                     let code = value.trim_ascii();
-                    std::str::from_utf8(code)
-                        .ok()
-                        .and_then(|c| map.code_tables[t].get(c))
-                        .map(String::as_str)
+                    self.code_lits[t].get(code).copied()
                 }
                 _ => None,
             };
@@ -833,7 +926,7 @@ impl<'m> Flattener<'m> {
             }
             // long
             let l = &self.long;
-            let set = |c: Option<usize>, v: Cell<'m>, cells: &mut Vec<Cell<'m>>| {
+            let set = |c: Option<usize>, v: Cell, cells: &mut Vec<Cell>| {
                 if let Some(c) = c {
                     cells[c] = v;
                 }
@@ -850,9 +943,10 @@ impl<'m> Flattener<'m> {
                 l.unit_code,
                 l.sub_id,
             );
-            set(lv, Cell::Lit(&ent.name), &mut self.cells);
-            set(lvid, Cell::Lit(&ent.id), &mut self.cells);
-            set(llab, Cell::Lit(&ent.label), &mut self.cells);
+            let [l_name, l_id, l_label] = self.entry_lits[e];
+            set(lv, Cell::Lit(l_name), &mut self.cells);
+            set(lvid, Cell::Lit(l_id), &mut self.cells);
+            set(llab, Cell::Lit(l_label), &mut self.cells);
             if let Some((p, word)) = &map.setting {
                 let is = obx.get(seg, p) == Some(word.as_bytes());
                 set(lset, Cell::Bool(is), &mut self.cells);
@@ -868,7 +962,8 @@ impl<'m> Flattener<'m> {
                 set(lmean, Cell::Lit(m), &mut self.cells);
             }
             let ucode = obx.first(6);
-            self.unit_cells(map, var.unit.as_deref(), ucode, &sep, cs, lunit, lucode);
+            let declared = self.var_unit[ent.var];
+            self.unit_cells(declared, ucode, &sep, cs, lunit, lucode);
             if let Some(sub) = Some(obx.field(4)).filter(|r| !r.is_empty()) {
                 if let Some(c) = lsub {
                     let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &sep, cs));
@@ -880,7 +975,10 @@ impl<'m> Flattener<'m> {
                     self.cells[col] = bit_cell(b, w as u64);
                 }
             }
-            self.emit(out);
+            match self.fast_long {
+                Some(v) => self.emit_long(out, v, e),
+                None => self.emit(out),
+            }
             rows += 1;
         }
         if wide {
@@ -895,18 +993,14 @@ impl<'m> Flattener<'m> {
     #[allow(clippy::too_many_arguments)]
     fn unit_cells(
         &mut self,
-        map: &'m Map,
-        declared: Option<&'m str>,
+        declared: Option<u32>,
         ucode: &[u8],
         sep: &Separators,
         cs: crate::charset::Charset,
         lunit: Option<usize>,
         lucode: Option<usize>,
     ) {
-        let looked = std::str::from_utf8(ucode)
-            .ok()
-            .and_then(|c| map.units.get(c))
-            .map(String::as_str);
+        let looked = self.unit_lits.get(ucode).copied();
         if let Some(c) = lunit {
             self.cells[c] = match (looked, declared) {
                 (Some(u), _) | (None, Some(u)) => Cell::Lit(u),
@@ -959,7 +1053,7 @@ impl<'m> Flattener<'m> {
         if let Some(c) = if text { ltxt } else { lval } {
             self.cells[c] = cell;
         }
-        self.unit_cells(map, None, obx.first(6), sep, cs, lunit, lucode);
+        self.unit_cells(None, obx.first(6), sep, cs, lunit, lucode);
     }
 
     // ---------------------------------------------------------------------------- output
@@ -979,34 +1073,11 @@ impl<'m> Flattener<'m> {
         if self.format == Format::Csv && self.header_len.is_none() {
             self.write_header(out);
         }
-        let text = |c: &Cell<'m>| -> Option<&str> {
-            match *c {
-                Cell::Num(a, b) | Cell::Str(a, b) => Some(&self.row[a as usize..b as usize]),
-                Cell::MStr(a, b) => Some(&self.msg[a as usize..b as usize]),
-                Cell::Lit(s) => Some(s),
-                _ => None,
-            }
-        };
+        let row = self.row.as_bytes();
         match self.format {
             Format::Ndjson => {
                 out.push(b'{');
-                let mut first = true;
-                for (i, c) in self.cells.iter().enumerate() {
-                    if *c == Cell::Null {
-                        continue;
-                    }
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    out.extend_from_slice(&self.keys[i]);
-                    match c {
-                        Cell::Num(..) => out.extend_from_slice(text(c).unwrap_or("0").as_bytes()),
-                        Cell::Int(n) => push_int(out, *n),
-                        Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-                        _ => json::push_str(out, text(c).unwrap_or("")),
-                    }
-                }
+                self.json_cells(out, 0, self.cells.len(), true);
                 out.extend_from_slice(b"}\n");
             }
             Format::Csv => {
@@ -1015,29 +1086,82 @@ impl<'m> Flattener<'m> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    match c {
+                    match *c {
                         Cell::Null => {}
-                        Cell::Int(n) => push_int(out, *n),
-                        Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-                        _ => csv_field(out, text(c).unwrap_or("").as_bytes()),
+                        Cell::Int(n) => push_int(out, n),
+                        Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+                        Cell::Num(a, b) | Cell::Str(a, b) | Cell::Raw(a, b) => {
+                            csv_field(out, &row[a as usize..b as usize])
+                        }
+                        Cell::M(k) => {
+                            let (a, b, _, _) = self.mvals[k as usize];
+                            csv_field(out, &self.msg.as_bytes()[a as usize..b as usize]);
+                        }
+                        Cell::Lit(k) => csv_field(out, self.lits[k as usize].0.as_bytes()),
                     }
                 }
                 out.push(b'\n');
             }
         }
     }
-}
 
-impl<'m> Cell<'m> {
-    #[allow(non_snake_case)]
-    fn Lit_(s: &str, f: &mut Flattener<'m>, to_msg: bool) -> Cell<'m> {
-        let buf = if to_msg { &mut f.msg } else { &mut f.row };
-        let (a, b) = Flattener::span(buf, |m| m.push_str(s));
-        if to_msg {
-            Cell::MStr(a, b)
-        } else {
-            Cell::Str(a, b)
+    /// A long NDJSON row of entry `e` with a map: the message prefix (rebuilt when the
+    /// message or the timestamp changes), the entry's chunk, then the other cells.
+    fn emit_long(&mut self, out: &mut Vec<u8>, v: usize, e: usize) {
+        let ts = match self.cells[0] {
+            Cell::Raw(a, b) => &self.row[a as usize..b as usize],
+            _ => "",
+        };
+        if self.prefix_key.0 != self.generation || self.prefix_key.1 != ts {
+            let mut prefix = std::mem::take(&mut self.prefix);
+            prefix.clear();
+            prefix.push(b'{');
+            if !self.json_cells(&mut prefix, 0, v, true) {
+                prefix.push(b',');
+            }
+            self.prefix = prefix;
+            self.prefix_key.0 = self.generation;
+            self.prefix_key.1.clear();
+            self.prefix_key.1.push_str(ts);
         }
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&self.entry_chunk[e]);
+        self.json_cells(out, v + 3, self.cells.len(), false);
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// Writes cells `from..to` as JSON members; `first`: no comma before the first one.
+    /// Returns whether nothing was written and none came before.
+    fn json_cells(&self, out: &mut Vec<u8>, from: usize, to: usize, mut first: bool) -> bool {
+        let row = self.row.as_bytes();
+        for (i, c) in self.cells[from..to].iter().enumerate() {
+            if *c == Cell::Null {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(&self.keys[from + i]);
+            match *c {
+                Cell::Num(a, b) => out.extend_from_slice(&row[a as usize..b as usize]),
+                Cell::Int(n) => push_int(out, n),
+                Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+                Cell::Str(a, b) => json::push_str(out, &self.row[a as usize..b as usize]),
+                Cell::Raw(a, b) => {
+                    out.push(b'"');
+                    out.extend_from_slice(&row[a as usize..b as usize]);
+                    out.push(b'"');
+                }
+                Cell::M(k) => {
+                    let (_, _, a, b) = self.mvals[k as usize];
+                    out.extend_from_slice(&self.msg_json[a as usize..b as usize]);
+                }
+                Cell::Lit(k) => out.extend_from_slice(&self.lits[k as usize].1),
+                Cell::Null => {}
+            }
+        }
+        first
     }
 }
 
@@ -1057,20 +1181,21 @@ impl<'a> Obx<'a> {
         let bytes = seg.bytes();
         let mut n = 0;
         if let Some(rest) = bytes.get(4..) {
+            // A plain loop: OBX segments are short, and memchr's setup costs more than it saves.
             let mut start = 0;
             n = 1;
-            for p in memchr::memchr_iter(sep.field, rest) {
-                if n >= OBX_FIELDS {
-                    break;
+            for (p, &b) in rest.iter().enumerate() {
+                if b == sep.field {
+                    if n + 1 >= OBX_FIELDS {
+                        break;
+                    }
+                    f[n] = &rest[start..p];
+                    start = p + 1;
+                    n += 1;
                 }
-                f[n] = &rest[start..p];
-                start = p + 1;
-                n += 1;
             }
-            if n < OBX_FIELDS {
-                f[n] = &rest[start..];
-                n += 1;
-            }
+            f[n] = &rest[start..];
+            n += 1;
         }
         Obx {
             f,
@@ -1080,7 +1205,8 @@ impl<'a> Obx<'a> {
         }
     }
 
-    /// Field `k` as written (empty when absent).
+    /// Field `k` (below 25: the last slot holds the rest of a longer segment) as written,
+    /// empty when absent.
     #[inline]
     fn field(&self, k: usize) -> &'a [u8] {
         if k < self.n { self.f[k] } else { b"" }
@@ -1090,7 +1216,7 @@ impl<'a> Obx<'a> {
     #[inline]
     fn rep1(&self, k: usize) -> &'a [u8] {
         let f = self.field(k);
-        match memchr::memchr(self.rep, f) {
+        match f.iter().position(|&b| b == self.rep) {
             Some(p) if self.rep != 0 => &f[..p],
             _ => f,
         }
@@ -1100,7 +1226,7 @@ impl<'a> Obx<'a> {
     #[inline]
     fn first(&self, k: usize) -> &'a [u8] {
         let f = self.rep1(k);
-        match memchr::memchr(self.comp, f) {
+        match f.iter().position(|&b| b == self.comp) {
             Some(p) => &f[..p],
             None => f,
         }
@@ -1110,7 +1236,7 @@ impl<'a> Obx<'a> {
     fn get(&self, seg: &Segment<'a>, p: &Path) -> Option<&'a [u8]> {
         match p.field {
             Some(k)
-                if k < OBX_FIELDS
+                if k < OBX_FIELDS - 1
                     && p.repetition.is_none()
                     && p.component.is_none()
                     && p.subcomponent.is_none() =>
@@ -1126,7 +1252,7 @@ fn plain_ts_paths() -> [Path; 3] {
     TS_PATHS.map(|p| p.parse().expect("valid default path"))
 }
 
-fn bit_cell<'m>(b: &map::Bit, w: u64) -> Cell<'m> {
+fn bit_cell(b: &map::Bit, w: u64) -> Cell {
     let width = b.hi - b.lo + 1;
     let mask = if width >= 64 {
         u64::MAX
@@ -1179,7 +1305,7 @@ fn csv_field(out: &mut Vec<u8>, f: &[u8]) {
 
 /// Appends a leaf value's text: escapes decoded, bytes read in the message charset.
 fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: crate::charset::Charset) {
-    if escape::has_escape(raw, sep) {
+    if sep.escape.is_some_and(|e| raw.iter().any(|&b| b == e)) {
         escape::decode_into(raw, sep, cs, out);
     } else {
         cs.decode_into(raw, out);
@@ -1273,8 +1399,9 @@ fn nearest<'a>(segs: &[Segment<'a>], p: &Path, obx: usize) -> Option<crate::mess
 }
 
 fn find_observation<'a>(segs: &[Segment<'a>], code: &[u8]) -> Option<Segment<'a>> {
+    let sep = segs.first().map(|s| *s.separators())?;
     segs.iter()
-        .find(|s| s.id() == b"OBX" && s.field(3).is_some_and(|v| v.component(1).raw == code))
+        .find(|s| s.id() == b"OBX" && Obx::new(s, &sep).first(3) == code)
         .copied()
 }
 
