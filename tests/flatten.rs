@@ -650,3 +650,31 @@ fn samples_elisa_toml_is_what_the_generator_writes() {
     let text = String::from_utf8(committed).unwrap();
     assert_eq!(text.matches("[[variable]]").count(), 214);
 }
+
+#[test]
+fn every_corpus_file_flattens_or_is_reported_never_a_panic() {
+    let dir = root().join("tests/fixtures/corpus");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        for args in [
+            vec![],
+            vec!["--wide", "--to", "csv"],
+            vec!["--map", p(&elisa())],
+        ] {
+            let mut a: Vec<&str> = args.clone();
+            a.push(p(&path));
+            let out = flatten(&a, b"");
+            assert!(
+                out.code == 0 || out.code == 1,
+                "{} {args:?}: exit {}: {}",
+                path.display(),
+                out.code,
+                out.stderr
+            );
+            assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+            n += 1;
+        }
+    }
+    assert!(n > 30);
+}

@@ -1305,7 +1305,7 @@ fn csv_field(out: &mut Vec<u8>, f: &[u8]) {
 
 /// Appends a leaf value's text: escapes decoded, bytes read in the message charset.
 fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: crate::charset::Charset) {
-    if sep.escape.is_some_and(|e| raw.iter().any(|&b| b == e)) {
+    if sep.escape.is_some_and(|e| raw.contains(&e)) {
         escape::decode_into(raw, sep, cs, out);
     } else {
         cs.decode_into(raw, out);
