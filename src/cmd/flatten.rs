@@ -70,6 +70,26 @@ Rows (long, samples/elisa.toml):
    \"setting\":false,\"value\":46,\"unit\":\"unitless\",\"unit_code\":\"139\",\"gas_supplies_ok\":true,...}
 Columns without a value are left out of NDJSON rows and empty in CSV rows.
 
+The map (TOML; every key optional but a variable's code and name; README.md has the details):
+  table = \"pdm_medical_device\"   timezone = \"Europe/Oslo\"   unmapped = \"keep\"|\"drop\"|\"warn\"
+  [timestamp]  column = \"ts\", paths = [\"OBX-14\", \"OBR-7\", \"MSH-7\"]  (the first with a time)
+  [setting]    path = \"OBX-13\", equals = \"SETTING\"  (long rows: setting = true/false)
+  [[filter]]   path = \"OBR-10.2\", equals = \"Elisa 800\"  (or in = [..], matches = \"re\"; not)
+  [tags], [columns]
+               NAME = \"PATH\", or NAME = { path = \"PATH\" | paths = [..] (joined by separator)
+               | observation = \"CODE\" (its OBX-5), regex = \"..\", replace = \"$1\", default }
+  [variants]   UpperAlarmLimit = \"upper_alarm_limit\"  (1414-UpperAlarmLimit: own column)
+  [units]      \"39\" = \"cmH2O\"  (OBX-6.1 code -> unit)
+  [codes.NAME] kk = \"Volume adaptive BiLevel\"  (code -> meaning)
+  [[variable]] code = \"1414\" (OBX-3.1), name = \"peak_airway_pressure\", sub_id (OBX-4),
+               app (MSH-3), label, type = float|int|bool|string, scale, offset, unit,
+               codes = \"NAME\" or { code = meaning }, variants = [\"UpperAlarmLimit\"],
+               bits = { gas_supplies_ok = 1, mode = \"4-6\" }, raw = true (keep the word)
+  [long]       columns = [\"variable\", \"variable_id\", \"label\", \"setting\", \"value\", \"text\",
+               \"meaning\", \"unit\", \"unit_code\", \"sub_id\"]  (the observation columns)
+Column names are letters, digits and _ (QuestDB-safe); names made from observation ids are obx_
+then the id with every other character as _ (1414-UpperAlarmLimit -> obx_1414_UpperAlarmLimit).
+
 Examples:
   hl7 flatten results.hl7 --to csv
   hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml --wide
