@@ -428,6 +428,30 @@ pub enum Shape {
 ///   wide = timestamp + tags; long = timestamp + tags + `variable`;
 /// - [`Map::columns`]: every output column of a shape with its [`ColumnType`], in output order,
 ///   for `CREATE TABLE`.
+///
+/// ```
+/// use hl7::flatten::{ColumnType, Map, Shape};
+/// let map = Map::parse(r#"
+/// table = "vent"
+/// [tags]
+/// serial = { observation = "1913" }
+/// [[variable]]
+/// code = "1414"
+/// name = "ppeak"
+/// variants = ["UpperAlarmLimit"]
+/// "#, "example.toml").unwrap();
+/// assert_eq!(map.table(), "vent");
+/// assert_eq!(map.timestamp_column(), "ts");
+/// assert_eq!(map.symbols(Shape::Wide), ["serial"]);
+/// assert_eq!(map.dedup_keys(Shape::Wide), ["ts", "serial"]);
+/// assert_eq!(map.dedup_keys(Shape::Long), ["ts", "serial", "variable"]);
+/// let wide: Vec<(String, ColumnType)> =
+///     map.columns(Shape::Wide).into_iter().map(|c| (c.name, c.ty)).collect();
+/// assert_eq!(wide[2], ("ppeak".to_string(), ColumnType::Float));
+/// assert_eq!(wide[3], ("ppeak_upper_alarm_limit".to_string(), ColumnType::Float));
+/// let e = Map::parse("[tags]\nx = \"PID-0\"\n", "bad.toml").unwrap_err();
+/// assert_eq!((e.line, e.to_string().starts_with("bad.toml:2:")), (Some(2), true));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Map {
     pub(crate) table: String,
