@@ -191,6 +191,8 @@ pub struct Flattener<'m> {
     /// The JSON of columns `0..fast_long` for the current message and timestamp.
     prefix: Vec<u8>,
     prefix_key: (u32, String),
+    /// The timestamp rule without a map.
+    plain_ts: Vec<Path>,
 }
 
 fn lit(lits: &mut Vec<(Box<str>, Box<[u8]>)>, s: &str) -> u32 {
@@ -251,6 +253,7 @@ impl<'m> Flattener<'m> {
             entry_chunk: Vec::new(),
             prefix: Vec::with_capacity(512),
             prefix_key: (0, String::new()),
+            plain_ts: plain_ts_paths().to_vec(),
         };
         if let Some(m) = map {
             for e in &m.entries {
@@ -491,9 +494,22 @@ impl<'m> Flattener<'m> {
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
+        let paths = std::mem::take(&mut self.plain_ts);
+        let rows = self.plain_rows(msg, segs, out, issues, &paths);
+        self.plain_ts = paths;
+        rows
+    }
+
+    fn plain_rows(
+        &mut self,
+        msg: &Message<'_>,
+        segs: &[Segment<'_>],
+        out: &mut Vec<u8>,
+        issues: &mut Vec<Issue>,
+        paths: &[Path],
+    ) -> u64 {
         let sep = *msg.separators();
         let cs = msg.charset();
-        let paths = plain_ts_paths();
         // message columns: control id, sending app, patient id
         let control = segs[0]
             .field(10)
@@ -516,7 +532,7 @@ impl<'m> Flattener<'m> {
         let mut rows = 0;
         if self.shape == Shape::Wide {
             self.reset_cells();
-            self.timestamp(&paths, segs, None, None, issues);
+            self.timestamp(paths, segs, None, None, issues);
             self.cells[1..4].copy_from_slice(&mcells);
             for (i, seg) in segs.iter().enumerate() {
                 if seg.id() != b"OBX" {
@@ -550,9 +566,9 @@ impl<'m> Flattener<'m> {
             }
             self.reset_cells();
             let obx = Obx::new(seg, &sep);
-            self.timestamp(&paths, segs, Some((i, seg)), Some(&obx), issues);
+            self.timestamp(paths, segs, Some((i, seg)), Some(&obx), issues);
             self.cells[1..4].copy_from_slice(&mcells);
-            let comp = |n: usize, c: usize| seg.field(n).map(|v| v.component(c).raw).unwrap_or(b"");
+            let comp = |n: usize, c: usize| obx.comp(n, c);
             let whole = |n: usize| obx.field(n);
             if let Some(n) = std::str::from_utf8(whole(1))
                 .ok()
@@ -1232,6 +1248,14 @@ impl<'a> Obx<'a> {
         }
     }
 
+    /// Component `c` of the first repetition of field `k`.
+    fn comp(&self, k: usize, c: usize) -> &'a [u8] {
+        self.rep1(k)
+            .split(|&b| b == self.comp)
+            .nth(c - 1)
+            .unwrap_or(b"")
+    }
+
     /// A path read on this OBX: plain fields from the split, the rest through the segment.
     fn get(&self, seg: &Segment<'a>, p: &Path) -> Option<&'a [u8]> {
         match p.field {
@@ -1442,4 +1466,67 @@ fn passes(map: &Map, segs: &[Segment<'_>]) -> bool {
         };
         hit != f.not
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_numbers() {
+        for ok in ["0", "-1", "12.5", "1e5", "-0.25E-3", "26"] {
+            assert!(is_json_number(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "", "-", "01", ".5", "5.", "1e", "+1", "NaN", "inf", "1,5", " 1",
+        ] {
+            assert!(!is_json_number(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers_and_booleans() {
+        assert_eq!(parse_int(b" 46 ", 1.0, 0.0), Some(46));
+        assert_eq!(parse_int(b"+7", 1.0, 0.0), Some(7));
+        assert_eq!(parse_int(b"46.0", 1.0, 0.0), Some(46));
+        assert_eq!(parse_int(b"4.5", 2.0, 1.0), Some(10));
+        assert_eq!(parse_int(b"4.5", 1.0, 0.0), None);
+        assert_eq!(parse_int(b"1e300", 1.0, 0.0), None);
+        assert_eq!(parse_int(b"abc", 1.0, 0.0), None);
+        assert_eq!(parse_bool(b"Y"), Some(true));
+        assert_eq!(parse_bool(b"false"), Some(false));
+        assert_eq!(parse_bool(b"2"), None);
+    }
+
+    #[test]
+    fn bits_and_ranges() {
+        let bit = |lo, hi| map::Bit {
+            name: String::new(),
+            lo,
+            hi,
+        };
+        // 46 = 0b101110
+        assert_eq!(bit_cell(&bit(1, 1), 46), Cell::Bool(true));
+        assert_eq!(bit_cell(&bit(0, 0), 46), Cell::Bool(false));
+        assert_eq!(bit_cell(&bit(1, 3), 46), Cell::Int(7));
+        assert_eq!(bit_cell(&bit(0, 63), u64::MAX), Cell::Int(-1));
+    }
+
+    #[test]
+    fn obx_split() {
+        let raw = b"MSH|^~\\&|A||||1||ORU^R01|1|P|2.5\rOBX|1|CE|3^Text^LN~R2||v|u^unit\rOBX\rOBX|";
+        let m = Message::parse(raw).unwrap();
+        let segs: Vec<_> = m.segments().collect();
+        let sep = *m.separators();
+        let o = Obx::new(&segs[1], &sep);
+        assert_eq!(o.field(1), b"1");
+        assert_eq!(o.first(3), b"3");
+        assert_eq!(o.comp(3, 2), b"Text");
+        assert_eq!(o.comp(3, 9), b"");
+        assert_eq!(o.rep1(3), b"3^Text^LN");
+        assert_eq!(o.first(6), b"u");
+        assert_eq!(o.field(40), b"");
+        assert_eq!(Obx::new(&segs[2], &sep).field(1), b"");
+        assert_eq!(Obx::new(&segs[3], &sep).field(1), b"");
+    }
 }
