@@ -521,7 +521,11 @@ impl Ctx<'_> {
         self.pos(span.start, what)
     }
     fn pos(&self, offset: usize, what: impl Into<String>) -> MapError {
-        let before = &self.text[..offset.min(self.text.len())];
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
         MapError {
             file: self.file.to_string(),
             line: Some(before.matches('\n').count() + 1),
