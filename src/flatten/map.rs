@@ -940,6 +940,12 @@ impl Map {
                     ));
                 }
                 used |= mask;
+                if LONG_BUILTINS.contains(&bname.as_str()) {
+                    return Err(cx.err(
+                        spec,
+                        format!("bit name '{bname}' is a column of the long rows; pick another"),
+                    ));
+                }
                 if !valid_name(bname) {
                     return Err(cx.err(spec, format!("bit name '{bname}' must be letters, digits and _ (not starting with a digit)")));
                 }
@@ -1042,6 +1048,10 @@ impl Map {
                 v
             }
         };
+        if long_builtins.contains(&ts_column.as_str()) {
+            let span = raw.timestamp.as_ref().map_or(0..0, |t| t.span());
+            return Err(cx.at(span, format!("the timestamp column '{ts_column}' is also a column of the long rows; pick another")));
+        }
         // The long shape's own columns must not clash with tags or derived columns.
         for (d, s) in tags
             .iter()

@@ -296,9 +296,6 @@ impl<'m> Flattener<'m> {
             f.first_column = 1 + m.tags.len();
             match f.shape {
                 Shape::Long => {
-                    if m.long_builtins.contains(&"variable") {
-                        f.long.variable = pos("variable");
-                    }
                     let builtin = |n: &str| {
                         if m.long_builtins.contains(&n) {
                             pos(n)
