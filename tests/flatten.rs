@@ -678,3 +678,23 @@ fn every_corpus_file_flattens_or_is_reported_never_a_panic() {
     }
     assert!(n > 30);
 }
+
+#[test]
+fn map_variables_can_require_the_sending_application() {
+    let toml = format!(
+        "{}\n[[variable]]\ncode = \"999\"\napp = \"OTHER\"\nname = \"other_999\"\n\n[[variable]]\ncode = \"999\"\napp = \"GW\"\nname = \"gw_999\"\ntype = \"bool\"\n",
+        DEVICE_MAP
+    );
+    let map = scratch_map("apps.toml", &toml);
+    let out = flatten(&["--map", p(&map)], DEVICE);
+    let rows = out.rows();
+    let r = rows
+        .iter()
+        .find(|r| r["variable_id"] == "999")
+        .expect("999 is mapped for GW");
+    assert_eq!(r["variable"], "gw_999");
+    assert_eq!(r["value"], 1, "a bool is 1 in the long rows' value column");
+    let wide = flatten(&["--map", p(&map), "--wide"], DEVICE);
+    assert_eq!(wide.rows()[0]["gw_999"], true);
+    assert!(!wide.rows()[0].contains_key("other_999"));
+}
