@@ -201,7 +201,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__flatten)
-            opts="-q -h -V --map --to --wide --long --tz --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --map --to --wide --long --tz --from --check --strict --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

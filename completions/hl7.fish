@@ -35,7 +35,7 @@ complete -c hl7 -n "__fish_hl7_needs_command" -f -a "simulate" -d 'Generate real
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text'
-complete -c hl7 -n "__fish_hl7_needs_command" -f -a "flatten" -d 'Turn OBX observations into flat rows'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "flatten" -d 'Turn OBX observations into flat rows (NDJSON or CSV)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "man" -d 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'
@@ -180,14 +180,16 @@ complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l stats -d 'Print coun
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s V -l version -d 'Print version'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l map -d 'The TOML map of variables, bitfields, tags and the table name' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l to -d 'Output format' -r -f -a "ndjson\t''
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l to -d 'Output format: ndjson (typed JSON, one row a line) or csv (with a header line)' -r -f -a "ndjson\t''
 csv\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l tz -d 'Time zone of HL7 times without an offset (IANA name, default UTC)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l tz -d 'Time zone of HL7 times without an offset (IANA name such as Europe/Oslo; overrides the map\'s timezone; default UTC)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
-complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l wide -d 'One row per message'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l wide -d 'One row per message, one column per variable (the shape that suits QuestDB)'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l long -d 'One row per observation (the default)'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l check -d 'Check the map (and --tz), print its columns with their types and exit'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l strict -d 'Stop at the first invalid message or misfit value (exit 1)'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l stats -d 'Print counters to stderr every second and at the end'
@@ -225,7 +227,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcom
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text'
-complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "flatten" -d 'Turn OBX observations into flat rows'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "flatten" -d 'Turn OBX observations into flat rows (NDJSON or CSV)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "man" -d 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'

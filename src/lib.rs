@@ -19,6 +19,7 @@ pub mod ack;
 pub mod charset;
 pub mod escape;
 pub mod fields;
+pub mod flatten;
 pub mod json;
 pub mod message;
 pub mod mllp;
