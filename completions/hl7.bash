@@ -201,7 +201,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__flatten)
-            opts="-q -h -V --map --to --wide --long --tz --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --map --to --wide --long --tz --from --check --strict --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -399,7 +399,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__ilp)
-            opts="-q -h -V --input --map --table --symbols --timestamp --batch-rows --batch-ms --dry-run --print-ddl --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --input --map --table --symbols --timestamp --batch-rows --batch-ms --dry-run --wide --print-ddl --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,7 +567,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__send)
-            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --connection-per-message --no-ack --strict --tls --ca --cert --key --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --connection-per-message --no-ack --strict --tls --ca --cert --key --tls-server-name --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,6 +613,10 @@ _hl7() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --from)
                     COMPREPLY=($(compgen -W "hl7 mllp ndjson" -- "${cur}"))
                     return 0
@@ -625,7 +629,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__simulate)
-            opts="-q -h --profile --count --rate --seed --devices --patients --start --version --to --from-file --quiet --progress --stats --help"
+            opts="-q -h --profile --count --rate --seed --devices --patients --start --attachment-size --version --to --from-file --quiet --progress --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,6 +660,10 @@ _hl7() {
                     return 0
                     ;;
                 --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attachment-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,8 +34,8 @@ complete -c hl7 -n "__fish_hl7_needs_command" -f -a "send" -d 'Send HL7 messages
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "simulate" -d 'Generate realistic, seeded HL7 traffic'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
-complete -c hl7 -n "__fish_hl7_needs_command" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
-complete -c hl7 -n "__fish_hl7_needs_command" -f -a "flatten" -d 'Turn OBX observations into flat rows'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text'
+complete -c hl7 -n "__fish_hl7_needs_command" -f -a "flatten" -d 'Turn OBX observations into flat rows (NDJSON or CSV)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
 complete -c hl7 -n "__fish_hl7_needs_command" -f -a "man" -d 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'
@@ -75,9 +75,10 @@ complete -c hl7 -n "__fish_hl7_using_subcommand send" -l rate -d 'Pace sending: 
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l speed -d 'With --replay: play faster (2) or slower (0.5)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l count -d 'Stop after N messages (with --loop: N in all)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connections -d 'Parallel connections (messages dealt round-robin; order is kept per connection)' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'CA certificate to trust (PEM)' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'Client certificate (PEM), for mutual TLS' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'Client private key (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'With --tls: the CA certificates to trust (PEM), instead of the system\'s store' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'With --tls: client certificate chain (PEM), for mutual TLS' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'With --tls: the client certificate\'s private key (PEM)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l tls-server-name -d 'With --tls: the name the server\'s certificate must bear (default: the host of ADDR)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
@@ -108,6 +109,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l seed -d 'Random see
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l devices -d 'Number of devices, each with its own identity and trend (vent, monitor)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l patients -d 'Size of the patient population' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l start -d 'Clock of the first message: RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l attachment-size -d 'With --profile mdm: pad each PDF attachment to this size (bytes, or with kB, KiB, MB, MiB)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l version -d 'HL7 version to write in MSH-12 (default: the profile\'s own)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand simulate" -l to -d 'Output: hl7 (segments ended by \\r, a \\n after each message), mllp (framed), ndjson' -r -f -a "hl7\t''
 mllp\t''
@@ -159,40 +161,42 @@ complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l progress -d 'Show a prog
 complete -c hl7 -n "__fish_hl7_using_subcommand ack" -l stats -d 'Print counters to stderr every second and at the end'
 complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hl7 -n "__fish_hl7_using_subcommand ack" -s V -l version -d 'Print version'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l template -d 'Template file' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l template -d 'Template file (.hl7: HL7 output, .json: JSON output, other: text)' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l to -d 'Without a template: hl7 (NDJSON back to HL7) or ndjson (as hl7 parse)' -r -f -a "hl7\t''
 ndjson\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l output -d 'Write each rendering to its own file: strftime and field paths, e.g. \'patients/patient_{PID-3.1}.json\'' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l escape -d 'How inserted values are escaped (default from the template\'s extension)' -r -f -a "hl7\t''
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l output -d 'Write each rendering to its own file: strftime (%Y %m %d %H %M %S) and field paths, e.g. \'patients/patient_{PID-3.1}.json\'' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l escape -d 'How inserted values are escaped (default from the template\'s extension: .hl7 hl7, .json json, other none)' -r -f -a "hl7\t''
 json\t''
 none\t''"
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l append -d 'With --output: append to existing files'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error, not empty'
-complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l legacy-placeholders -d 'Also accept the {0-9} index placeholders of the old broker script'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l append -d 'With --output: append to the files (one record a line), instead of replacing them'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l strict -d 'A missing value is an error (message number, path), and a rendering with a missing value or a failed filter is not written; the other messages are still converted (exit code 1)'
+complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l legacy-placeholders -d 'Also accept the {S-F} index placeholders of the old broker script: segment S (0-based), field F of the segment split by \'|\' (so {0-9} is MSH-10)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -l stats -d 'Print counters to stderr every second and at the end'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hl7 -n "__fish_hl7_using_subcommand convert" -s V -l version -d 'Print version'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l map -d 'The TOML map of variables, bitfields, tags and the table name' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l to -d 'Output format' -r -f -a "ndjson\t''
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l to -d 'Output format: ndjson (typed JSON, one row a line) or csv (with a header line)' -r -f -a "ndjson\t''
 csv\t''"
-complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l tz -d 'Time zone of HL7 times without an offset (IANA name, default UTC)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l tz -d 'Time zone of HL7 times without an offset (IANA name such as Europe/Oslo; overrides the map\'s timezone; default UTC)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l from -d 'Input format, instead of detecting it' -r -f -a "hl7\t'Raw HL7: segments ended by \\r, \\n or \\r\\n; several messages; FHS/BHS batches'
 mllp\t'MLLP-framed capture: 0x0B message 0x1C 0x0D'
 ndjson\t'One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`'"
-complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l wide -d 'One row per message'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l wide -d 'One row per message, one column per variable (the shape that suits QuestDB)'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l long -d 'One row per observation (the default)'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l check -d 'Check the map (and --tz), print its columns with their types and exit'
+complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l strict -d 'Stop at the first invalid message or misfit value (exit 1)'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l stats -d 'Print counters to stderr every second and at the end'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s V -l version -d 'Print version'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l input -d 'Input file (repeat for several); stdin when none or -' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l map -d 'The map used by flatten, for the table, symbols, timestamp and column types (not wired yet: give --table, --symbols and --timestamp)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l map -d 'The flatten map the rows were made with: table, symbols, timestamp, column types and deduplication keys (flags override it)' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l table -d 'Table name [default: observations]' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l symbols -d 'Columns written as symbols (tags)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l timestamp -d 'The designated timestamp column: RFC 3339 text or epoch nanoseconds [default: ts]' -r
@@ -201,6 +205,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-ms -d 'Flush rows 
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l from -d 'Input format (detected by default: a first `{` is NDJSON, else CSV)' -r -f -a "ndjson\t'One flat JSON object a line'
 csv\t'Comma-separated values with a header line'"
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l dry-run -d 'Write the ILP text to stdout instead'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l wide -d 'With --map: the rows are flatten\'s --wide rows (one per message), not its long ones'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l print-ddl -d 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the table, so replays are idempotent'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
@@ -223,8 +228,8 @@ complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcom
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "simulate" -d 'Generate realistic, seeded HL7 traffic'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "parse" -d 'Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ack" -d 'Build one ACK (or NAK) for each input message'
-complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7'
-complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "flatten" -d 'Turn OBX observations into flat rows'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "convert" -d 'Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text'
+complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "flatten" -d 'Turn OBX observations into flat rows (NDJSON or CSV)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "ilp" -d 'Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "completions" -d 'Print a shell completion script (or write all of them with --dir)'
 complete -c hl7 -n "__fish_hl7_using_subcommand help; and not __fish_seen_subcommand_from listen send simulate parse ack convert flatten ilp completions man help" -f -a "man" -d 'Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1'

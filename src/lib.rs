@@ -19,6 +19,7 @@ pub mod ack;
 pub mod charset;
 pub mod escape;
 pub mod fields;
+pub mod flatten;
 pub mod ilp;
 pub mod json;
 pub mod message;
@@ -27,6 +28,8 @@ pub mod path;
 pub mod pattern;
 pub mod simulate;
 pub mod split;
+pub mod template;
+pub mod tls;
 
 pub use message::{Message, MessageError, Separators};
 pub use path::Path;

@@ -171,25 +171,6 @@ fn every_subcommand_has_help() {
 }
 
 #[test]
-fn unfinished_subcommands_say_so_with_exit_1() {
-    for args in [vec!["convert", "--to", "hl7"], vec!["flatten"]] {
-        let out = hl7()
-            .args(&args)
-            .write_stdin("")
-            .assert()
-            .code(1)
-            .get_output()
-            .clone();
-        assert!(out.stdout.is_empty());
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert!(
-            err.starts_with(&format!("hl7 {}: not implemented yet", args[0])),
-            "{err}"
-        );
-    }
-}
-
-#[test]
 fn usage_errors_exit_2() {
     hl7().args(["parse", "--to", "xml"]).assert().code(2);
     hl7().arg("frobnicate").assert().code(2);

@@ -499,3 +499,213 @@ fn hl7_send_to_hl7_listen() {
         .stdout;
     assert_eq!(out, want);
 }
+
+// ---------------------------------------------------------------------------------------------
+// MLLP over TLS (certificates: tests/fixtures/tls/, made by tools/gen_test_certs.sh)
+
+const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
+
+fn tls(name: &str) -> String {
+    format!("{TLS}{name}")
+}
+
+/// `hl7 listen` on 127.0.0.1:0 over TLS with the test server certificate, and `args`.
+fn tls_listener(args: &[&str]) -> Listener {
+    let (cert, key) = (tls("server.pem"), tls("server.key"));
+    let mut all = vec!["127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &key];
+    all.extend_from_slice(args);
+    Listener::start(&all)
+}
+
+/// `hl7 send` with `args` after the address, the input on stdin.
+fn hl7_send(addr: &str, args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    let out = assert_cmd::Command::cargo_bin("hl7")
+        .unwrap()
+        .args(["send", addr])
+        .args(args)
+        .write_stdin(input.to_vec())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_send_to_listen() {
+    let l = tls_listener(&["--count", "3"]);
+    let port = l.addr.rsplit(':').next().unwrap();
+    let batch = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/batch.hl7")).unwrap();
+    // By name, as users do: the certificate is for localhost.
+    let (code, stdout, stderr) = hl7_send(
+        &format!("localhost:{port}"),
+        &["--tls", "--ca", &tls("ca.pem")],
+        &batch,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let acks = String::from_utf8(stdout).unwrap();
+    assert_eq!(acks.matches("\"ack\":\"AA\"").count(), 3, "{acks}");
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    let want = assert_cmd::Command::cargo_bin("hl7")
+        .unwrap()
+        .args(["parse", "--to", "hl7"])
+        .write_stdin(batch)
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(out, want);
+}
+
+#[test]
+fn mutual_tls_refuses_strangers_and_plain_clients() {
+    let ca = tls("ca.pem");
+    let l = tls_listener(&["--tls-client-ca", &ca, "--count", "1"]);
+    let one = msg("TLS-1");
+    // No client certificate, then one from another CA: refused, nothing delivered, exit 1.
+    let (stranger, stranger_key) = (tls("other-client.pem"), tls("other-client.key"));
+    for extra in [
+        vec![],
+        vec!["--cert", stranger.as_str(), "--key", stranger_key.as_str()],
+    ] {
+        let mut args = vec!["--tls", "--ca", &ca, "--retries", "1"];
+        args.extend(extra.iter().copied());
+        let (code, stdout, stderr) = hl7_send(&l.addr, &args, &one);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(String::from_utf8_lossy(&stdout).contains("\"ack\":null"));
+    }
+    // Plain MLLP on the TLS port: no ACK, the connection is closed.
+    let mut plain = l.connect();
+    plain.write_all(&frame(&one)).unwrap();
+    assert_eq!(read_frame(&mut plain), None);
+    // The listener is still there for a client with the right certificate.
+    let (client, client_key) = (tls("client.pem"), tls("client.key"));
+    let (code, stdout, stderr) = hl7_send(
+        &l.addr,
+        &[
+            "--tls",
+            "--ca",
+            &ca,
+            "--cert",
+            &client,
+            "--key",
+            &client_key,
+        ],
+        &one,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(String::from_utf8_lossy(&stdout).contains("\"ack\":\"AA\""));
+    let (code, out, err) = l.finish();
+    assert_eq!(code, 0);
+    assert_eq!(out, [&one[..], b"\n"].concat());
+    // Each refusal is logged with its peer (and no message contents).
+    assert!(err.matches("TLS handshake failed").count() >= 3, "{err}");
+    assert!(!err.contains("DOE"), "{err}");
+}
+
+#[test]
+fn python_openssl_client_to_tls_listen() {
+    let l = tls_listener(&["--count", "1"]);
+    let port = l.addr.rsplit(':').next().unwrap().to_string();
+    // python-hl7's asyncio client over Python's ssl module (OpenSSL).
+    let script = r#"
+import asyncio, ssl, sys
+import hl7
+from hl7.mllp import open_hl7_connection
+async def main():
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    reader, writer = await open_hl7_connection("localhost", int(sys.argv[1]), ssl=ctx)
+    writer.writemessage(hl7.parse(sys.argv[3]))
+    await writer.drain()
+    ack = await reader.readmessage()
+    print(str(ack.segment("MSA")))
+    writer.close()
+asyncio.run(main())
+"#;
+    let text = String::from_utf8(msg("PY-TLS-1")).unwrap();
+    let out = Command::new(python_bin("python"))
+        .args(["-c", script, &port, &tls("ca.pem"), &text])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply = String::from_utf8(out.stdout).unwrap();
+    assert!(reply.starts_with("MSA|AA|PY-TLS-1"), "{reply}");
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    // The bytes python-hl7 sent (it keeps the final CR of what it parsed), and a newline.
+    assert_eq!(out, [text.as_bytes(), b"\n"].concat());
+}
+
+#[test]
+fn tls_usage_errors() {
+    let (cert, key, ca) = (tls("server.pem"), tls("server.key"), tls("ca.pem"));
+    let client_key = tls("client.key");
+    for args in [
+        vec!["--tls-cert", "/nonexistent.pem", "--tls-key", &key],
+        vec!["--tls-cert", &cert, "--tls-key", &client_key],
+        vec!["--tls-cert", &cert],
+        vec![
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &key,
+        ],
+    ] {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
+            .args(["listen", "127.0.0.1:0"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for args in [
+        vec!["--ca", ca.as_str()],
+        vec!["--tls", "--ca", "/nonexistent.pem"],
+        vec!["--tls", "--ca", &key],
+        vec!["--tls", "--cert", &cert, "--key", &client_key],
+    ] {
+        let (code, _, stderr) = hl7_send("127.0.0.1:9", &args, b"");
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn tls_no_ack_over_two_connections_loses_nothing() {
+    let l = tls_listener(&["--count", "20"]);
+    let input: Vec<u8> = (0..20).flat_map(|i| msg(&format!("NA-{i}"))).collect();
+    let (code, _, stderr) = hl7_send(
+        &l.addr,
+        &[
+            "--tls",
+            "--ca",
+            &tls("ca.pem"),
+            "--tls-server-name",
+            "localhost",
+            "--no-ack",
+            "--connections",
+            "2",
+        ],
+        &input,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, out, _) = l.finish();
+    assert_eq!(code, 0);
+    let text = String::from_utf8(out).unwrap();
+    let mut ids: Vec<&str> = text.lines().map(|m| m.split('|').nth(9).unwrap()).collect();
+    ids.sort_by_key(|id| id[3..].parse::<u32>().unwrap());
+    let want: Vec<String> = (0..20).map(|i| format!("NA-{i}")).collect();
+    assert_eq!(ids, want);
+}

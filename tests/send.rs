@@ -748,16 +748,27 @@ fn python() -> PathBuf {
 /// Sends `file` to the python-hl7 listener answering `code`; returns (exit, stdout, stderr,
 /// the control ids the listener got).
 fn send_to_python(code: &str, file: &str, count: usize) -> (i32, Vec<u8>, String, Vec<String>) {
+    send_to_python_with(code, &[file], count, &[])
+}
+
+/// As [`send_to_python`], with more `hl7 send` arguments and more listener arguments.
+fn send_to_python_with(
+    code: &str,
+    send_args: &[&str],
+    count: usize,
+    listener_args: &[&str],
+) -> (i32, Vec<u8>, String, Vec<String>) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/pyhl7_listener.py");
     let mut child = Std::new(python())
         .args([script, code, &count.to_string()])
+        .args(listener_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port = lines.next().unwrap().unwrap();
-    let (exit, stdout, stderr) = send(&format!("127.0.0.1:{}", port.trim()), &[file]);
+    let (exit, stdout, stderr) = send(&format!("localhost:{}", port.trim()), send_args);
     // It exits after `count` messages; closing its stdin makes sure of it.
     drop(child.stdin.take());
     let got: Vec<String> = lines
@@ -832,4 +843,36 @@ fn closed_stdout_is_quiet_success() {
         "{}",
         String::from_utf8_lossy(&result.stderr)
     );
+}
+
+const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
+
+#[test]
+fn tls_to_a_python_openssl_listener() {
+    let file = format!("{SAMPLES}batch.hl7");
+    let (ca, cert, key) = (
+        format!("{TLS}ca.pem"),
+        format!("{TLS}server.pem"),
+        format!("{TLS}server.key"),
+    );
+    let (code, stdout, stderr, got) =
+        send_to_python_with("AA", &[&file, "--tls", "--ca", &ca], 3, &[&cert, &key]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = results(&stdout);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["ack"] == "AA"));
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["control_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, got);
+
+    // Trusting another CA: the certificate is refused, nothing is delivered, exit 1.
+    let other = format!("{TLS}other-ca.pem");
+    let (code, stdout, stderr, got) =
+        send_to_python_with("AA", &[&file, "--tls", "--ca", &other], 3, &[&cert, &key]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(got.is_empty());
+    assert!(stderr.contains("TLS handshake"), "{stderr}");
+    assert!(results(&stdout).iter().all(|r| r["ack"].is_null()));
 }

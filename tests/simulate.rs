@@ -382,6 +382,35 @@ fn mdm_attachment_is_a_pdf() {
         assert!(pdf.starts_with(b"%PDF-"), "decodes to a PDF");
         assert!(pdf.windows(5).any(|w| w == b"%%EOF"));
     }
+    // Padded to a size, for benchmarks of big attachments: the same messages otherwise.
+    let big = simulate(&[
+        "--profile",
+        "mdm",
+        "--count",
+        "2",
+        "--seed",
+        "9",
+        "--start",
+        START,
+        "--attachment-size",
+        "200kB",
+    ]);
+    let small_rows = select(&out, "MSH-10,TXA-12");
+    assert_eq!(select(&big, "MSH-10,TXA-12"), small_rows);
+    for row in select(&big, "OBX-5.5") {
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(row["OBX-5.5"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(pdf.len(), 200_000);
+        assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF\n"));
+    }
+    for bad in [["--profile", "adt"], ["--profile", "mdm"]] {
+        let size = if bad[1] == "adt" { "1MB" } else { "1GB" };
+        hl7()
+            .args(["simulate", bad[0], bad[1], "--attachment-size", size])
+            .assert()
+            .code(2);
+    }
 }
 
 #[test]

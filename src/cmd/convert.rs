@@ -1,44 +1,109 @@
-//! `hl7 convert`: template-driven rewriting (issue 6).
+//! `hl7 convert`: messages through a template (HL7 to HL7, HL7 to JSON, JSON to HL7, any text),
+//! NDJSON back to HL7, and each rendering to its own file (issue 6).
 
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use super::{Error, Exit, Global, Result};
+use hl7::json::{self, Notes, Shape};
+use hl7::message::Message;
+use hl7::pattern::{Pattern, Stamp};
+use hl7::split::Item;
+use hl7::template::{self, Env, Escape, Input, Renderer, Template};
+use serde_json::Value as Json;
 
-/// Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7
+use super::{Error, Exit, Global, Loc, Reporter, Result};
+
+/// Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text
 ///
-/// --template renders each input message (HL7 or NDJSON) through a template with {{ PATH }}
-/// placeholders and filters; the output is HL7, JSON, CSV or any text. --to hl7 turns the
-/// NDJSON of `hl7 parse` back into the same HL7 bytes.
+/// --template renders each input message (raw HL7, MLLP capture or NDJSON) through a template
+/// with {{ PATH }} placeholders, filters, loops and conditionals; the output is HL7, JSON, CSV
+/// or any text. --to hl7 turns the NDJSON of `hl7 parse` back into the same HL7 bytes, --to
+/// ndjson writes what `hl7 parse` writes. --output sends each rendering to a file of its own.
+///
+/// An invalid input message is reported (message number, byte offset) and skipped; the exit
+/// code is then 1. A template that does not parse is a usage error (exit 2) naming its line and
+/// column, reported before any input is read.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["template", "to"])))]
+#[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
-    /// Template file
+    /// Template file (.hl7: HL7 output, .json: JSON output, other: text)
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
     /// Without a template: hl7 (NDJSON back to HL7) or ndjson (as hl7 parse)
     #[arg(long, value_enum)]
     pub to: Option<ConvertTo>,
-    /// Write each rendering to its own file: strftime and field paths, e.g. 'patients/patient_{PID-3.1}.json'
+    /// Write each rendering to its own file: strftime (%Y %m %d %H %M %S) and field paths, e.g.
+    /// 'patients/patient_{PID-3.1}.json'
     #[arg(long, value_name = "PATTERN")]
     pub output: Option<String>,
-    /// With --output: append to existing files
+    /// With --output: append to the files (one record a line), instead of replacing them
     #[arg(long, requires = "output")]
     pub append: bool,
-    /// How inserted values are escaped (default from the template's extension)
+    /// How inserted values are escaped (default from the template's extension: .hl7 hl7,
+    /// .json json, other none)
     #[arg(long, value_enum)]
     pub escape: Option<EscapeArg>,
-    /// A missing value is an error, not empty
+    /// A missing value is an error (message number, path), and a rendering with a missing value
+    /// or a failed filter is not written; the other messages are still converted (exit code 1)
     #[arg(long)]
     pub strict: bool,
-    /// Also accept the {0-9} index placeholders of the old broker script
+    /// Also accept the {S-F} index placeholders of the old broker script: segment S (0-based),
+    /// field F of the segment split by '|' (so {0-9} is MSH-10)
     #[arg(long)]
     pub legacy_placeholders: bool,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
     pub from: Option<super::FromFormat>,
 }
+
+const AFTER_HELP: &str = "\
+Template language:
+  {{ PID-5.1 }}  {{ OBX[2]-5 }}  {{ MSH-9.2 }}   field paths (the grammar of hl7 parse --select)
+  {{ order.patient.id }}  {{ items[0].code }}    dotted paths into a JSON input ($.PID for a
+                                                 key that looks like a segment id)
+  {{ PID-7 | date(\"%Y-%m-%d\") | default(\"unknown\") }}   filters, left to right:
+      default(V) upper lower trim replace(\"a\",\"b\") re_replace(\"regex\",\"$1\")
+      date(\"strftime\"[, \"Europe/Berlin\"]) hl7 json raw base64decode base64encode
+      first last join(\", \")
+  {{ now }} {{ now(\"%Y-%m-%d\") }} {{ control_id }} {{ counter }} {{ \"literal\" }}
+  {% for OBX %} {{ -5 }} {{ loop.index }} {% endfor %}      every OBX (of the enclosing OBR
+                                                 when nested); -5 is the current one's field 5
+  {% for PID-3 %} {{ .1 }} {% endfor %}          every repetition; .1 is its component 1
+  {% for item in order.items %} {{ item.code }} {% endfor %}    a JSON array
+  {% if PID-8 == \"F\" and not PV1-2 %} .. {% elif .. %} .. {% else %} .. {% endif %}
+  {# a comment #}     a block tag alone on its line takes the line with it
+Values are escaped for the output (--escape, default from the template's extension): HL7
+escapes in .hl7 templates, JSON string escapes in .json templates. A field with components
+(PID-5 = DOE^JOHN) goes into HL7 output as written. HL7 output: each template line is a
+segment ended by \\r, blank lines dropped, a \\n after each message (as hl7 parse --to hl7).
+JSON output: each rendering is checked and written on one line (NDJSON). Text output: a \\n is
+added when the rendering does not end with one; base64decode output is written as bytes.
+A rendering that is only whitespace writes nothing (use {% if %} to filter messages).
+
+NDJSON input: a line written by hl7 parse (an object with \"segments\", first MSH) or hl7 listen
+--meta (a \"raw\" message) is an HL7 message: field paths work, and JSON paths read the line.
+Any other JSON object is a plain document: JSON paths only. A document may span lines.
+
+Samples (samples/templates/ in the source tree):
+  hl7 convert --template samples/templates/pacs_order_to_orm.hl7 order.json
+  hl7 convert --template samples/templates/pacs_oru_to_report.json reports.hl7
+  hl7 convert --template samples/templates/observation_record.json --output \\
+      'patients/patient_{PID-3.1}.json' --append results.hl7
+  hl7 convert --template samples/templates/pdf_attachment.tmpl --output \\
+      'docs/{PID-3.1}_{OBR-2.1}.pdf' mdm.hl7
+  hl7 convert --template samples/templates/ack.hl7 messages.hl7
+  hl7 convert --template samples/templates/adt_vendor_a_to_b.hl7 adt.hl7
+Other modes:
+  hl7 parse messages.hl7 | hl7 convert --to hl7          # the same HL7 bytes back
+  hl7 convert --to hl7 --output '%Y/%m/{MSH-10}.hl7' captured.ndjson
+
+Exit codes: 0 ok; 1 invalid input, a failed filter or (--strict) a missing value seen, or an
+I/O failure; 2 usage error (including a template that does not parse).";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvertTo {
@@ -53,6 +118,489 @@ pub enum EscapeArg {
     None,
 }
 
-pub fn run(_args: Args, _global: &Global) -> Result<Exit> {
-    Err(Error::not_implemented("convert", 6))
+enum Mode {
+    /// The template, its renderer, and --strict.
+    Template(Box<Template>, Box<Renderer>, bool),
+    To(ConvertTo, Box<json::Writer>),
+}
+
+/// Where renderings go: stdout, or one file each.
+struct Sink<'a> {
+    stdout: BufWriter<io::StdoutLock<'a>>,
+    pattern: Option<Pattern>,
+    append: bool,
+    /// Files written in this run, and by which message: without --append a second rendering
+    /// to the same file is refused instead of silently replacing the first.
+    written: HashMap<PathBuf, u64>,
+    files: u64,
+}
+
+pub fn run(args: Args, global: &Global) -> Result<Exit> {
+    // Everything that can be a usage error is checked before any input is read.
+    if args.to.is_some() && (args.escape.is_some() || args.strict || args.legacy_placeholders) {
+        return Err(Error::usage(
+            "--escape, --strict and --legacy-placeholders go with --template, not --to",
+        ));
+    }
+    let mut mode = match (&args.template, args.to) {
+        (Some(path), None) => {
+            let src = fs::read(path).map_err(|e| {
+                Error::usage(format!("cannot read the template {}: {e}", path.display()))
+            })?;
+            let src = String::from_utf8(src).map_err(|_| {
+                Error::usage(format!("the template {} is not UTF-8 text", path.display()))
+            })?;
+            let escape = match args.escape {
+                Some(EscapeArg::Hl7) => Escape::Hl7,
+                Some(EscapeArg::Json) => Escape::Json,
+                Some(EscapeArg::None) => Escape::None,
+                None => Escape::from_file_name(path),
+            };
+            let t = Template::parse(
+                &src,
+                template::Options {
+                    escape,
+                    legacy_placeholders: args.legacy_placeholders,
+                },
+            )
+            .map_err(|e| Error::usage(format!("template {}: {e}", path.display())))?;
+            let env = Env {
+                local: jiff::tz::TimeZone::system(),
+                id_seed: hl7::simulate::mix64(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos() as u64)
+                        .unwrap_or(0)
+                        ^ std::process::id() as u64,
+                ),
+                collect_missing: args.strict,
+            };
+            Mode::Template(Box::new(t), Box::new(Renderer::new(env)), args.strict)
+        }
+        (None, Some(to)) => Mode::To(to, Box::new(json::Writer::new())),
+        _ => return Err(Error::usage("give --template FILE or --to hl7|ndjson")),
+    };
+    let pattern = match &args.output {
+        Some(p) => Some(Pattern::parse(p).map_err(|e| Error::usage(format!("--output: {e}")))?),
+        None => None,
+    };
+    let mut report = Reporter::new("convert", global);
+    let inputs = super::open_inputs(&args.files, &mut report);
+    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
+    let bar = super::progress_bar(global, total);
+    let mut stats = super::Stats::new(global);
+    let stdout = io::stdout();
+    let mut sink = Sink {
+        stdout: BufWriter::with_capacity(256 * 1024, stdout.lock()),
+        pattern,
+        append: args.append,
+        written: HashMap::new(),
+        files: 0,
+    };
+    let mut counts = Counts::default();
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut hl7_buf = Vec::new();
+    let mut docs = Vec::new();
+    for input in inputs {
+        let name = input.name.clone();
+        let pause = input.pause.clone();
+        let reader = super::Counting {
+            inner: input.reader,
+            bar: bar.clone(),
+        };
+        let mut splitter = super::splitter(reader, args.from);
+        let mut n = 0u64;
+        // A JSON document that spans lines, gathered until it parses: its text and offset.
+        let mut pending: Option<(Vec<u8>, u64)> = None;
+        let loc = |message: Option<u64>, byte: u64| Loc {
+            file: name.clone(),
+            message,
+            byte: Some(byte),
+            path: None,
+        };
+        loop {
+            let item = match splitter.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    report.error(
+                        &Loc {
+                            file: name.clone(),
+                            ..Loc::default()
+                        },
+                        &format!("read error: {e}"),
+                    );
+                    break;
+                }
+            };
+            match item {
+                Item::Warning { offset, what } => report.warn(&loc(None, offset), &what),
+                Item::Invalid(chunk, why) => {
+                    counts.bad += 1;
+                    report.error(&loc(None, chunk.offset), &why);
+                }
+                Item::Message(chunk) => {
+                    n += 1;
+                    counts.bytes += chunk.bytes.len() as u64;
+                    let l = loc(Some(n), chunk.offset);
+                    match Message::parse(chunk.bytes).and_then(|m| m.validate().map(|_| m)) {
+                        Ok(mut msg) => {
+                            if let Some(w) = msg.resolve_charset() {
+                                report.warn(&with_path(&l, "MSH-18"), &w);
+                            }
+                            let input = Input {
+                                message: Some(msg),
+                                json: None,
+                            };
+                            one(
+                                &mut mode,
+                                input,
+                                &mut out,
+                                &mut sink,
+                                &mut report,
+                                &l,
+                                n,
+                                &mut counts,
+                            )?;
+                        }
+                        Err(e) => {
+                            counts.bad += 1;
+                            report.error(
+                                &Loc {
+                                    byte: Some(chunk.offset + e.offset as u64),
+                                    path: e.path.clone(),
+                                    ..l
+                                },
+                                &e.what,
+                            );
+                        }
+                    }
+                }
+                Item::Json(chunk) => {
+                    counts.bytes += chunk.bytes.len() as u64;
+                    read_json(&mut pending, chunk.bytes, chunk.offset, &mut docs);
+                    for found in docs.drain(..) {
+                        n += 1;
+                        match found {
+                            Ok((doc, offset)) => json_doc(
+                                &mut mode,
+                                &doc,
+                                &mut hl7_buf,
+                                &mut out,
+                                &mut sink,
+                                &mut report,
+                                &loc(Some(n), offset),
+                                n,
+                                &mut counts,
+                            )?,
+                            Err((why, offset)) => {
+                                counts.bad += 1;
+                                report.error(&loc(Some(n), offset), &why);
+                            }
+                        }
+                    }
+                }
+            }
+            stats.tick(&report, || counts.line(None));
+            if super::Input::paused(&pause) {
+                // a live pipe paused: pass on what we have
+                sink.stdout.flush()?;
+            }
+        }
+        if let Some((_, offset)) = pending.take() {
+            n += 1;
+            counts.bad += 1;
+            report.error(
+                &loc(Some(n), offset),
+                &"a JSON document is not complete at the end of the input",
+            );
+        }
+    }
+    sink.stdout.flush()?;
+    bar.finish_and_clear();
+    report.finish();
+    counts.files = sink.files;
+    stats.finish(&report, |secs| counts.line(Some(secs)));
+    Ok(if report.errors > 0 {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    })
+}
+
+fn with_path(l: &Loc, path: &str) -> Loc {
+    Loc {
+        path: (!path.is_empty()).then(|| path.to_string()),
+        ..l.clone()
+    }
+}
+
+/// Converts one JSON document: an HL7 message in JSON, or (with a template) any document.
+#[allow(clippy::too_many_arguments)]
+fn json_doc(
+    mode: &mut Mode,
+    doc: &Json,
+    hl7_buf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    sink: &mut Sink<'_>,
+    report: &mut Reporter,
+    l: &Loc,
+    n: u64,
+    counts: &mut Counts,
+) -> Result<()> {
+    if !is_hl7_doc(doc) {
+        if let Mode::To(..) = mode {
+            counts.bad += 1;
+            report.error(
+                l,
+                &"not an HL7 message in JSON (an object with \"segments\" from hl7 parse, or \"raw\" from hl7 listen --meta)",
+            );
+            return Ok(());
+        }
+        let input = Input {
+            message: None,
+            json: Some(doc),
+        };
+        return one(mode, input, out, sink, report, l, n, counts);
+    }
+    hl7_buf.clear();
+    if let Err(e) = json::to_hl7(doc, hl7_buf) {
+        counts.bad += 1;
+        report.error(l, &e);
+        return Ok(());
+    }
+    match Message::parse(hl7_buf).and_then(|m| m.validate().map(|_| m)) {
+        Ok(mut msg) => {
+            msg.resolve_charset();
+            let input = Input {
+                message: Some(msg),
+                json: Some(doc),
+            };
+            one(mode, input, out, sink, report, l, n, counts)
+        }
+        Err(e) => {
+            counts.bad += 1;
+            report.error(&with_path(l, e.path.as_deref().unwrap_or("")), &e.what);
+            Ok(())
+        }
+    }
+}
+
+/// True when a JSON document is an HL7 message: the `segments` shape of `hl7 parse` (first
+/// segment MSH) or a `raw` message of `hl7 listen --meta`.
+fn is_hl7_doc(doc: &Json) -> bool {
+    let first_msh = doc
+        .get("segments")
+        .and_then(Json::as_array)
+        .and_then(|s| s.first())
+        .and_then(|s| s.get("id"))
+        .and_then(Json::as_str)
+        == Some("MSH");
+    let raw_msh = doc
+        .get("raw")
+        .and_then(Json::as_str)
+        .is_some_and(|r| r.trim_start().starts_with("MSH"));
+    first_msh || raw_msh
+}
+
+/// A JSON document and its offset, or why the text at an offset is not one.
+type Found = std::result::Result<(Json, u64), (String, u64)>;
+
+/// Reads one NDJSON line, or the next line of a document that spans lines (a pretty-printed
+/// JSON file), into documents and errors with their offsets.
+fn read_json(
+    pending: &mut Option<(Vec<u8>, u64)>,
+    line: &[u8],
+    offset: u64,
+    found: &mut Vec<Found>,
+) {
+    if let Some((mut buf, start)) = pending.take() {
+        buf.push(b'\n');
+        buf.extend_from_slice(line);
+        match serde_json::from_slice::<Json>(&buf) {
+            Ok(doc) => return found.push(Ok((doc, start))),
+            Err(e) if e.is_eof() => {
+                *pending = Some((buf, start));
+                return;
+            }
+            // the gathered lines do not make a document: report them, and read this line on
+            // its own
+            Err(e) => found.push(Err((format!("invalid JSON: {e}"), start))),
+        }
+    }
+    match serde_json::from_slice::<Json>(line) {
+        Ok(doc) => found.push(Ok((doc, offset))),
+        Err(e) if e.is_eof() && line.trim_ascii_start().starts_with(b"{") => {
+            *pending = Some((line.to_vec(), offset));
+        }
+        Err(e) => found.push(Err((format!("invalid JSON: {e}"), offset))),
+    }
+}
+
+/// Converts one input and writes the result.
+#[allow(clippy::too_many_arguments)]
+fn one(
+    mode: &mut Mode,
+    input: Input<'_>,
+    out: &mut Vec<u8>,
+    sink: &mut Sink<'_>,
+    report: &mut Reporter,
+    l: &Loc,
+    n: u64,
+    counts: &mut Counts,
+) -> Result<()> {
+    out.clear();
+    match mode {
+        Mode::To(to, writer) => {
+            let Some(msg) = input.message else {
+                return Ok(());
+            };
+            match to {
+                ConvertTo::Hl7 => {
+                    // as hl7 parse --to hl7: each segment ended by \r, a \n after the message
+                    for seg in msg.segments() {
+                        out.extend_from_slice(seg.bytes());
+                        out.push(b'\r');
+                    }
+                    out.push(b'\n');
+                }
+                ConvertTo::Ndjson => {
+                    let mut notes = Notes::default();
+                    writer.write(out, &msg, Shape::Segments, &mut notes);
+                    out.push(b'\n');
+                    for seg in notes.unclean_escapes {
+                        report.warn(
+                            &with_path(l, &seg),
+                            &"unknown or malformed escape sequence kept as written",
+                        );
+                    }
+                }
+            }
+        }
+        Mode::Template(t, renderer, strict) => {
+            let r = renderer.render(t, input, out);
+            // --strict: a rendering with a missing value or a failed filter is not written
+            let skip = !r.missing.is_empty() || (*strict && !r.problems.is_empty());
+            for m in &r.missing {
+                report.error(&with_path(l, m), &"missing value (--strict)");
+            }
+            for p in &r.problems {
+                report.error(&with_path(l, &p.path), &p.what);
+            }
+            if skip {
+                counts.bad += 1;
+                return Ok(());
+            }
+            if r.empty {
+                counts.empty += 1;
+                return Ok(());
+            }
+        }
+    }
+    if write(sink, input.message, out, report, l, n)? {
+        counts.ok += 1;
+    } else {
+        counts.bad += 1;
+    }
+    Ok(())
+}
+
+/// Writes a rendering to stdout or its --output file; false when it could not be written.
+fn write(
+    sink: &mut Sink<'_>,
+    msg: Option<Message<'_>>,
+    out: &[u8],
+    report: &mut Reporter,
+    l: &Loc,
+    n: u64,
+) -> Result<bool> {
+    let Some(pattern) = &sink.pattern else {
+        sink.stdout.write_all(out)?;
+        return Ok(true);
+    };
+    // Field paths read the input message. A JSON document that is not one has no fields: they
+    // read the rendering when it is HL7 (a JSON order rendered as ORM^O01 can be filed by its
+    // OBR-2), else nothing ('_').
+    const NONE: &[u8] = b"MSH|^~\\&";
+    let none = Message::parse(NONE).expect("a minimal header parses");
+    let msg = msg.or_else(|| {
+        out.starts_with(b"MSH")
+            .then(|| Message::parse(out).ok())
+            .flatten()
+    });
+    let now = jiff::Zoned::now();
+    let stamp = Stamp {
+        year: now.year() as i64,
+        month: now.month() as u32,
+        day: now.day() as u32,
+        hour: now.hour() as u32,
+        minute: now.minute() as u32,
+        second: now.second() as u32,
+    };
+    let path = PathBuf::from(pattern.render(&msg.unwrap_or(none), stamp));
+    // The file name is built from message fields, so it is not printed (patient data).
+    if !sink.append
+        && let Some(first) = sink.written.get(&path)
+    {
+        report.error(
+                l,
+                &format!(
+                    "--output names the file message {first} was written to; not replaced (use --append, or put a field that tells messages apart into the pattern, such as {{MSH-10}})"
+                ),
+            );
+        return Ok(false);
+    }
+    let result = (|| -> io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(sink.append)
+            .truncate(!sink.append)
+            .open(&path)?;
+        f.write_all(out)
+    })();
+    match result {
+        Ok(()) => {
+            sink.files += 1;
+            if !sink.append {
+                sink.written.insert(path, n);
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            report.error(l, &format!("cannot write the --output file: {e}"));
+            Ok(false)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    ok: u64,
+    bad: u64,
+    empty: u64,
+    bytes: u64,
+    files: u64,
+}
+
+impl Counts {
+    fn line(&self, secs: Option<f64>) -> String {
+        let mut s = format!(
+            "{} converted, {} empty renderings, {} invalid or incomplete, {} bytes read",
+            self.ok, self.empty, self.bad, self.bytes
+        );
+        if self.files > 0 {
+            s.push_str(&format!(", {} files written", self.files));
+        }
+        if let Some(secs) = secs {
+            s.push_str(&format!(
+                " in {secs:.3} s ({:.0} per second)",
+                self.ok as f64 / secs.max(1e-9)
+            ));
+        }
+        s
+    }
 }

@@ -1,41 +1,102 @@
-//! `hl7 flatten`: OBX observations to rows (issue 5).
+//! `hl7 flatten`: OBX observations to rows (issue 5). The work is in [`hl7::flatten`]; this
+//! file reads the inputs, reports and writes.
 
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use super::{Error, Exit, Global, Result};
+use hl7::flatten::{Flattener, Format, Map, Options, Shape};
+use hl7::json;
+use hl7::message::Message;
+use hl7::split::Item;
 
-/// Turn OBX observations into flat rows
+use super::{Error, Exit, Global, Loc, Reporter, Result};
+
+/// Turn OBX observations into flat rows (NDJSON or CSV)
 ///
-/// Without a map: one long row per OBX with timestamp, message control id, patient id,
-/// observation id/text, sub-id, value, units, reference range, abnormal flags and status.
-/// With a map (TOML): named variables, types, scaling, bitfields unpacked into named booleans,
-/// tags and the table name.
+/// Without a map: one long row per OBX with ts (OBX-14, else OBR-7, else MSH-7, as RFC 3339
+/// UTC), control_id, sending_app, patient_id, set_id, observation_id/_text, coding_system,
+/// sub_id, value_type, value (numbers) or text, units, reference_range, abnormal_flags, status
+/// and equipment_id.
+///
+/// With a map (TOML): the table name, tags from field paths or from another observation's
+/// value, a message filter, named and typed variables (scale, offset, unit), alarm-limit
+/// variants, unit and value code lookups, status words unpacked into named bits, derived
+/// columns, the time zone and what to do with observations the map does not name. See the
+/// README section "hl7 flatten" for the format and samples/elisa.toml for a full example.
+///
+/// A map error is a usage error (exit 2) naming the line of the TOML file, found before any
+/// input is read. A value that does not fit its declared type is reported with the message
+/// number and path; the row is written without that column and the exit code is 1.
 #[derive(clap::Args, Debug)]
-#[command(
-    after_long_help = "Example:\n  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp localhost:9009"
-)]
+#[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
     /// The TOML map of variables, bitfields, tags and the table name
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
-    /// Output format
+    /// Output format: ndjson (typed JSON, one row a line) or csv (with a header line)
     #[arg(long, value_enum, default_value_t = FlatTo::Ndjson)]
     pub to: FlatTo,
-    /// One row per message
+    /// One row per message, one column per variable (the shape that suits QuestDB)
     #[arg(long, conflicts_with = "long")]
     pub wide: bool,
     /// One row per observation (the default)
     #[arg(long)]
     pub long: bool,
-    /// Time zone of HL7 times without an offset (IANA name, default UTC)
+    /// Time zone of HL7 times without an offset (IANA name such as Europe/Oslo; overrides the
+    /// map's timezone; default UTC)
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
     pub from: Option<super::FromFormat>,
+    /// Check the map (and --tz), print its columns with their types and exit
+    #[arg(long)]
+    pub check: bool,
+    /// Stop at the first invalid message or misfit value (exit 1)
+    #[arg(long)]
+    pub strict: bool,
 }
+
+const AFTER_HELP: &str = "\
+Rows (long, no map):
+  {\"ts\":\"2024-08-14T09:46:36Z\",\"control_id\":\"C1\",\"sending_app\":\"MON\",\"patient_id\":\"42\",
+   \"set_id\":1,\"observation_id\":\"8867-4\",\"observation_text\":\"Heart rate\",\"coding_system\":\"LN\",
+   \"value_type\":\"NM\",\"value\":72,\"units\":\"/min\",\"reference_range\":\"60-100\",\"status\":\"F\"}
+Rows (long, samples/elisa.toml):
+  {\"ts\":\"2024-08-14T09:46:36Z\",\"sending_app\":\"DATACAPTOR\",\"device_serial\":\"000000008204526\",...,
+   \"variable\":\"generic_device_status\",\"variable_id\":\"801\",\"label\":\"Generic Device Status\",
+   \"setting\":false,\"value\":46,\"unit\":\"unitless\",\"unit_code\":\"139\",\"gas_supplies_ok\":true,...}
+Columns without a value are left out of NDJSON rows and empty in CSV rows.
+
+The map (TOML; every key optional but a variable's code and name; README.md has the details):
+  table = \"pdm_medical_device\"   timezone = \"Europe/Oslo\"   unmapped = \"keep\"|\"drop\"|\"warn\"
+  [timestamp]  column = \"ts\", paths = [\"OBX-14\", \"OBR-7\", \"MSH-7\"]  (the first with a time)
+  [setting]    path = \"OBX-13\", equals = \"SETTING\"  (long rows: setting = true/false)
+  [[filter]]   path = \"OBR-10.2\", equals = \"Elisa 800\"  (or in = [..], matches = \"re\"; not)
+  [tags], [columns]
+               NAME = \"PATH\", or NAME = { path = \"PATH\" | paths = [..] (joined by separator)
+               | observation = \"CODE\" (its OBX-5), regex = \"..\", replace = \"$1\", default }
+  [variants]   UpperAlarmLimit = \"upper_alarm_limit\"  (1414-UpperAlarmLimit: own column)
+  [units]      \"39\" = \"cmH2O\"  (OBX-6.1 code -> unit)
+  [codes.NAME] kk = \"Volume adaptive BiLevel\"  (code -> meaning)
+  [[variable]] code = \"1414\" (OBX-3.1), name = \"peak_airway_pressure\", sub_id (OBX-4),
+               app (MSH-3), label, type = float|int|bool|string, scale, offset, unit,
+               codes = \"NAME\" or { code = meaning }, variants = [\"UpperAlarmLimit\"],
+               bits = { gas_supplies_ok = 1, mode = \"4-6\" }, raw = true (keep the word)
+  [long]       columns = [\"variable\", \"variable_id\", \"label\", \"setting\", \"value\", \"text\",
+               \"meaning\", \"unit\", \"unit_code\", \"sub_id\"]  (the observation columns)
+Column names are letters, digits and _ (QuestDB-safe); names made from observation ids are obx_
+then the id with every other character as _ (1414-UpperAlarmLimit -> obx_1414_UpperAlarmLimit).
+
+Examples:
+  hl7 flatten results.hl7 --to csv
+  hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml --wide
+  hl7 flatten --map samples/elisa.toml --check
+  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp localhost:9009
+
+Exit codes: 0 ok; 1 invalid input, misfit values or I/O failure; 2 usage error (also a bad map).";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlatTo {
@@ -43,6 +104,183 @@ pub enum FlatTo {
     Csv,
 }
 
-pub fn run(_args: Args, _global: &Global) -> Result<Exit> {
-    Err(Error::not_implemented("flatten", 5))
+pub fn run(args: Args, global: &Global) -> Result<Exit> {
+    let map = match &args.map {
+        Some(p) => Some(Map::load(p).map_err(|e| Error::usage(e.to_string()))?),
+        None => None,
+    };
+    let shape = if args.wide { Shape::Wide } else { Shape::Long };
+    let opts = Options {
+        shape,
+        format: match args.to {
+            FlatTo::Ndjson => Format::Ndjson,
+            FlatTo::Csv => Format::Csv,
+        },
+        timezone: args.tz.clone(),
+    };
+    let mut flat = Flattener::new(map.as_ref(), opts).map_err(|e| {
+        Error::usage(match &args.tz {
+            Some(_) => format!("--tz: {e}"),
+            None => e,
+        })
+    })?;
+    let stdout = io::stdout();
+    let mut w = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    if args.check {
+        let Some(map) = &map else {
+            return Err(Error::usage("--check needs --map FILE"));
+        };
+        for s in [Shape::Long, Shape::Wide] {
+            writeln!(
+                w,
+                "{} rows of table {}: timestamp {}, symbols {}, dedup keys {}",
+                if s == Shape::Long { "long" } else { "wide" },
+                map.table(),
+                map.timestamp_column(),
+                map.symbols(s).join(","),
+                map.dedup_keys(s).join(",")
+            )?;
+            for c in map.columns(s) {
+                writeln!(w, "  {} {}", c.name, c.ty.questdb())?;
+            }
+        }
+        w.flush()?;
+        return Ok(Exit::Ok);
+    }
+    let mut report = Reporter::new("flatten", global);
+    let inputs = super::open_inputs(&args.files, &mut report);
+    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
+    let bar = super::progress_bar(global, total);
+    let mut stats = super::Stats::new(global);
+    let (mut messages, mut rows, mut skipped) = (0u64, 0u64, 0u64);
+    let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut issues = Vec::new();
+    let mut stop = false;
+    'inputs: for input in inputs {
+        let name = input.name.clone();
+        let pause = input.pause.clone();
+        let reader = super::Counting {
+            inner: input.reader,
+            bar: bar.clone(),
+        };
+        let mut splitter = super::splitter(reader, args.from);
+        let mut n = 0u64;
+        let mut scratch = Vec::new();
+        loop {
+            let item = match splitter.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    report.error(
+                        &Loc {
+                            file: name.clone(),
+                            ..Loc::default()
+                        },
+                        &format!("read error: {e}"),
+                    );
+                    continue 'inputs;
+                }
+            };
+            let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
+                file: name.clone(),
+                message,
+                byte: Some(byte),
+                path,
+            };
+            let (bytes, offset) = match item {
+                Item::Warning { offset, what } => {
+                    report.warn(&loc(None, offset, None), &what);
+                    continue;
+                }
+                Item::Invalid(chunk, why) => {
+                    report.error(&loc(None, chunk.offset, None), &why);
+                    if args.strict {
+                        break 'inputs;
+                    }
+                    continue;
+                }
+                Item::Message(chunk) => {
+                    n += 1;
+                    (chunk.bytes, chunk.offset)
+                }
+                Item::Json(chunk) => {
+                    n += 1;
+                    scratch.clear();
+                    if let Err(e) = json::line_to_hl7(chunk.bytes, &mut scratch) {
+                        report.error(&loc(Some(n), chunk.offset, None), &e.to_string());
+                        if args.strict {
+                            break 'inputs;
+                        }
+                        continue;
+                    }
+                    (&scratch[..], chunk.offset)
+                }
+            };
+            let msg = match Message::parse(bytes).and_then(|m| m.validate().map(|_| m)) {
+                Ok(mut m) => {
+                    if let Some(w) = m.resolve_charset() {
+                        report.warn(&loc(Some(n), offset, Some("MSH-18".into())), &w);
+                    }
+                    m
+                }
+                Err(e) => {
+                    report.error(
+                        &loc(Some(n), offset + e.offset as u64, e.path.clone()),
+                        &e.what,
+                    );
+                    if args.strict {
+                        break 'inputs;
+                    }
+                    continue;
+                }
+            };
+            messages += 1;
+            let k = flat.message(&msg, &mut out, &mut issues);
+            if k == 0 {
+                skipped += 1;
+            }
+            rows += k;
+            for i in issues.drain(..) {
+                let l = loc(Some(n), offset, Some(i.path).filter(|p| !p.is_empty()));
+                if i.error {
+                    report.error(&l, &i.what);
+                    stop |= args.strict;
+                } else {
+                    report.warn(&l, &i.what);
+                }
+            }
+            if out.len() >= 256 * 1024 {
+                w.write_all(&out)?;
+                out.clear();
+            }
+            if stop {
+                break 'inputs;
+            }
+            stats.tick(&report, || {
+                format!("{messages} messages, {rows} rows, {skipped} without rows")
+            });
+            if super::Input::paused(&pause) {
+                // a live pipe paused: pass on what we have
+                w.write_all(&out)?;
+                out.clear();
+                w.flush()?;
+            }
+        }
+    }
+    flat.finish(&mut out);
+    w.write_all(&out)?;
+    w.flush()?;
+    bar.finish_and_clear();
+    report.finish();
+    stats.finish(&report, |secs| {
+        format!(
+            "{messages} messages, {rows} rows, {skipped} without rows in {secs:.3} s ({:.0} rows/s)",
+            rows as f64 / secs.max(1e-9)
+        )
+    });
+    Ok(if report.errors > 0 {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    })
 }

@@ -26,8 +26,8 @@ pub struct Args {
     /// Input file (repeat for several); stdin when none or -
     #[arg(long = "input", value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// The map used by flatten, for the table, symbols, timestamp and column types (not wired
-    /// yet: give --table, --symbols and --timestamp)
+    /// The flatten map the rows were made with: table, symbols, timestamp, column types and
+    /// deduplication keys (flags override it)
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
     /// Table name [default: observations]
@@ -48,6 +48,9 @@ pub struct Args {
     /// Write the ILP text to stdout instead
     #[arg(long)]
     pub dry_run: bool,
+    /// With --map: the rows are flatten's --wide rows (one per message), not its long ones
+    #[arg(long, requires = "map")]
+    pub wide: bool,
     /// Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the table, so replays are
     /// idempotent
     #[arg(long)]
@@ -66,10 +69,14 @@ pub enum From {
 }
 
 const AFTER_HELP: &str = "\
-Columns:
+Table and columns:
+  With --map (the flatten map the rows were made with; --wide for flatten --wide rows), the
+  table, symbols, timestamp, column types (int columns are sent as LONG) and deduplication
+  keys come from the map; --table, --symbols and --timestamp override it. Without a map:
+  table observations, timestamp ts, no symbols.
   Names are sanitized for QuestDB: each of ? . , ' \" \\ / : ( ) + - * % ~, whitespace and
   control characters becomes _ (1414-UpperAlarmLimit -> 1414_UpperAlarmLimit).
-  A column keeps one type for the stream, set by its first value: a number makes a DOUBLE
+  A column not declared keeps one type, set by its first value: a number makes a DOUBLE
   (3 is sent as 3.0), true/false a BOOLEAN, text a VARCHAR; --symbols columns are SYMBOLs.
   A value that does not fit its column's type makes its row an error. CSV fields are typed
   the same way from their text. null and empty CSV fields are absent. Newlines in text
@@ -88,35 +95,69 @@ Delivery:
 
 Replays:
   Create the table first with --print-ddl: QuestDB then deduplicates on the timestamp and
-  the symbols, so sending the same capture twice keeps one copy of each row (and the
+  the symbols (the map's keys with --map), so sending the same capture twice keeps one copy of each row (and the
   designated timestamp column keeps its name; a table QuestDB creates by itself from ILP
   calls it \"timestamp\").
 
 Examples:
-  hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml | hl7 ilp --dry-run
+  hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml |
+      hl7 ilp --map samples/elisa.toml --dry-run
+  hl7 ilp --map samples/elisa.toml --print-ddl
+  hl7 listen :2575 | hl7 flatten --map elisa.toml --wide | hl7 ilp --map elisa.toml --wide http://localhost:9000
   hl7 ilp --table vent --symbols device_serial,variable_id --print-ddl
-  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp http://localhost:9000
   hl7 ilp 'http::addr=db:9000;username=u;password=p;retry_timeout=60000;' --input rows.csv
 
 Exit codes: 0 ok; 1 invalid rows seen, or the database could not be reached; 2 usage error;
 3 the database refused rows.";
 
-/// The table, symbols, timestamp and column types from the flags (a flatten map fills the
-/// same [`Config`] once `--map` is wired to it).
+/// The table, symbols, timestamp, column types and deduplication keys: from the flatten map
+/// when one is given (for its long rows, or wide with `--wide`), then from the flags.
 fn config(args: &Args) -> Result<Config> {
-    if args.map.is_some() {
-        return Err(Error::usage(
-            "--map is not yet wired to flatten's maps; give --table, --symbols and --timestamp",
-        ));
-    }
     let mut config = Config::default();
+    if let Some(path) = &args.map {
+        use hl7::flatten::{ColumnType as T, Map, Shape};
+        let map = Map::load(path).map_err(|e| Error::usage(e.to_string()))?;
+        let shape = if args.wide { Shape::Wide } else { Shape::Long };
+        let own = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
+        config.table = map.table().into();
+        config.timestamp = map.timestamp_column().into();
+        config.symbols = own(map.symbols(shape));
+        config.dedup_keys = own(map.dedup_keys(shape));
+        config.types = map
+            .columns(shape)
+            .into_iter()
+            .filter_map(|c| {
+                let ty = match c.ty {
+                    T::Timestamp | T::Symbol => return None,
+                    T::String => ilp::ColumnType::Varchar,
+                    T::Float => ilp::ColumnType::Double,
+                    T::Int => ilp::ColumnType::Long,
+                    T::Bool => ilp::ColumnType::Boolean,
+                };
+                Some((c.name, ty))
+            })
+            .collect();
+    }
     if let Some(t) = &args.table {
         config.table = t.clone();
     }
+    // Flags override the map.
     if let Some(t) = &args.timestamp {
+        for k in &mut config.dedup_keys {
+            if *k == config.timestamp {
+                k.clone_from(t);
+            }
+        }
         config.timestamp = t.clone();
     }
-    config.symbols = args.symbols.clone();
+    if !args.symbols.is_empty() {
+        config.symbols = args.symbols.clone();
+        config.dedup_keys.clear();
+    }
+    let (ts, symbols) = (&config.timestamp, &config.symbols);
+    config
+        .types
+        .retain(|(n, _)| n != ts && !symbols.contains(n));
     config.validate().map_err(Error::usage)?;
     Ok(config)
 }

@@ -1,20 +1,22 @@
 //! `hl7 listen`: the MLLP server.
 //!
-//! Threads: one acceptor per address, one thread per connection, and one committer that owns
-//! stdout (and the archive). A connection hands each complete, valid message to the committer
-//! and waits; the committer takes every message waiting, writes them all, flushes once (and
-//! fsyncs the archive once), then answers each connection, which only then sends AA. So an ACK
-//! always means "on stdout and on disk", and durability costs one flush per batch, not one per
-//! message. A bounded queue slows fast senders down through TCP when stdout is slow.
+//! Threads: one acceptor per address, one thread per connection. Group commit without a
+//! thread of its own: a connection queues each complete, valid message and waits; the first
+//! waiting connection that finds nobody writing becomes the leader, takes every message queued
+//! (its own and the other connections'), writes them all, flushes once (and fsyncs the archive
+//! once), then wakes the others, which only then send AA. So an ACK always means "on stdout and
+//! on disk", durability costs one flush per batch, not one per message, and a lone connection
+//! writes its own messages without handing them to another thread. Each connection waits for
+//! its message, so the queue holds at most one message per connection, and a slow stdout slows
+//! fast senders down through TCP.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +26,7 @@ use hl7::message::Message;
 use hl7::mllp::{self, Decoder, Event};
 use hl7::pattern::{Pattern, Stamp};
 use hl7::simulate::{self, Time};
+use hl7::tls::{self, Stream};
 
 use super::{Error, Exit, Global, Result};
 
@@ -37,7 +40,7 @@ use super::{Error, Exit, Global, Result};
 /// Logs name peers, control ids and counts, never message contents.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0"
+    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem"
 )]
 pub struct Args {
     /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several =
@@ -213,7 +216,6 @@ struct Commit {
     control_id: String,
     /// The code that will be sent when the write succeeds.
     code: &'static str,
-    reply: SyncSender<bool>,
 }
 
 /// Settings every connection shares.
@@ -229,6 +231,8 @@ struct Shared {
     id_seed: u64,
     ack_number: AtomicU64,
     quiet: bool,
+    /// MLLP over TLS: the server configuration.
+    tls: Option<Arc<tls::Server>>,
 }
 
 impl Shared {
@@ -263,11 +267,13 @@ impl Shared {
 }
 
 pub fn run(args: Args, global: &Global) -> Result<Exit> {
-    if args.tls_cert.is_some() {
-        return Err(Error::failure(
-            "MLLP over TLS (--tls-cert) is not implemented yet; see README.md",
-        ));
-    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            tls::server_config(cert, key, args.tls_client_ca.as_deref())
+                .map_err(|e| Error::usage(format!("TLS: {e}")))?,
+        ),
+        _ => None,
+    };
     let mut specs: Vec<(String, String)> =
         args.addrs.iter().map(|a| (a.clone(), a.clone())).collect();
     for c in &args.channel {
@@ -317,7 +323,6 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| Error::failure(format!("cannot handle signals: {e}")))?;
     }
-    let (tx, rx) = mpsc::sync_channel::<Commit>(1024);
     let shared = Arc::new(Shared {
         ack_mode: match args.ack_mode {
             AckMode::Auto => ack::Mode::Auto,
@@ -341,28 +346,26 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         ),
         ack_number: AtomicU64::new(0),
         quiet: global.quiet,
+        tls,
     });
 
-    let committer = {
-        let shared = Arc::clone(&shared);
-        let out = Output {
+    let committer = Arc::new(Committer::new(
+        Output {
             to: args.to,
             meta: args.meta,
             json: json::Writer::new(),
             line: Vec::new(),
-        };
-        let archive = args
-            .archive
+        },
+        args.archive
             .clone()
             .zip(layout)
             .map(|(dir, layout)| Archive {
                 dir,
                 layout,
                 files: HashMap::new(),
-            });
-        let count = args.count;
-        thread::spawn(move || commit_loop(rx, out, archive, count, &shared))
-    };
+            }),
+        args.count,
+    ));
     let stats = global.stats.then(|| {
         let shared = Arc::clone(&shared);
         thread::spawn(move || {
@@ -382,13 +385,11 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         let shared = Arc::clone(&shared);
         let allow = allow.clone();
         let max = args.max_connections;
-        let commits = tx.clone();
+        let committer = Arc::clone(&committer);
         acceptors.push(thread::spawn(move || {
-            accept_loop(listener, channel, &allow, max, commits, shared)
+            accept_loop(listener, channel, &allow, max, &committer, shared)
         }));
     }
-    // Each connection holds a sender; when the last is gone the committer drains and ends.
-    drop(tx);
     let mut connections = Vec::new();
     for a in acceptors {
         if let Ok(handles) = a.join() {
@@ -398,12 +399,9 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     for c in connections {
         let _ = c.join();
     }
-    // Every connection is gone: dropping the last sender ends the committer once it drained.
+    // Every connection is gone, and with it every message waiting to be written.
     let counters_line = stats_line(&shared.counters);
-    drop(shared);
-    let result = committer
-        .join()
-        .map_err(|_| Error::failure("the writer thread failed"))?;
+    let result = committer.finish();
     if let Some(s) = stats {
         let _ = s.join();
     }
@@ -443,7 +441,7 @@ fn accept_loop(
     channel: Arc<str>,
     allow: &[Cidr],
     max: usize,
-    commits: SyncSender<Commit>,
+    committer: &Arc<Committer>,
     shared: Arc<Shared>,
 ) -> Vec<thread::JoinHandle<()>> {
     let mut handles: Vec<thread::JoinHandle<()>> = Vec::new();
@@ -464,10 +462,10 @@ fn accept_loop(
                 shared.counters.open.fetch_add(1, Ordering::Relaxed);
                 let shared = Arc::clone(&shared);
                 let channel = Arc::clone(&channel);
-                let commits = commits.clone();
+                let committer = Arc::clone(committer);
                 handles.retain(|h| !h.is_finished());
                 handles.push(thread::spawn(move || {
-                    if let Err(e) = serve(stream, peer, &channel, &commits, &shared)
+                    if let Err(e) = serve(stream, peer, &channel, &committer, &shared)
                         && e.kind() != io::ErrorKind::BrokenPipe
                         && e.kind() != io::ErrorKind::ConnectionReset
                     {
@@ -491,16 +489,40 @@ fn accept_loop(
 
 /// Serves one connection: frames in, ACKs out, in order.
 fn serve(
-    mut stream: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
     channel: &Arc<str>,
-    commits: &SyncSender<Commit>,
+    committer: &Committer,
     shared: &Shared,
 ) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+    tcp.set_nonblocking(false)?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut stream = match &shared.tls {
+        Some(config) => Stream::server(tcp, Arc::clone(config))?,
+        None => Stream::Plain(tcp),
+    };
+    let r = serve_stream(&mut stream, peer, channel, committer, shared);
+    if let Err(e) = &r
+        && stream.is_handshaking()
+    {
+        // A bad certificate, a plain-TCP client on a TLS port, a TLS version we refuse.
+        shared.error(&format!("{peer}: closed: TLS handshake failed: {e}"));
+        return Ok(());
+    }
+    stream.shutdown(Shutdown::Both);
+    r
+}
+
+fn serve_stream(
+    stream: &mut Stream,
+    peer: SocketAddr,
+    channel: &Arc<str>,
+    committer: &Committer,
+    shared: &Shared,
+) -> io::Result<()> {
     let mut decoder = Decoder::new(shared.max_message);
+    let slot = Slot::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_data = Instant::now();
     let mut replies = Vec::with_capacity(512);
@@ -545,7 +567,7 @@ fn serve(
         while let Some(event) = decoder.next_event() {
             match event {
                 Event::Frame { payload, offset } => {
-                    if let Some(r) = handle_frame(payload, offset, peer, channel, commits, shared)? {
+                    if let Some(r) = handle_frame(payload, offset, peer, channel, (committer, &slot), shared)? {
                         framed.clear();
                         mllp::encode(&r, &mut framed);
                         replies.extend_from_slice(&framed);
@@ -599,7 +621,7 @@ fn handle_frame(
     offset: u64,
     peer: SocketAddr,
     channel: &Arc<str>,
-    commits: &SyncSender<Commit>,
+    (committer, slot): (&Committer, &Arc<Slot>),
     shared: &Shared,
 ) -> io::Result<Option<Vec<u8>>> {
     let started = Instant::now();
@@ -634,7 +656,6 @@ fn handle_frame(
         return Ok(ack::build(&msg, Outcome::Error, Some(&problem), &opts));
     }
     let code = ack::choose(&msg, shared.ack_mode, Outcome::Accept).map_or("", |c| c.as_str());
-    let (reply_tx, reply_rx) = mpsc::sync_channel(1);
     let commit = Commit {
         bytes: payload.to_vec(),
         received: SystemTime::now(),
@@ -642,9 +663,8 @@ fn handle_frame(
         channel: Arc::clone(channel),
         control_id: control_id.clone(),
         code: if ack::is_ack(&msg) { "" } else { code },
-        reply: reply_tx,
     };
-    let written = commits.send(commit).is_ok() && reply_rx.recv().unwrap_or(false);
+    let written = committer.commit(commit, slot, shared);
     if !written {
         // Not on stdout: never AA. The sender keeps the message and tries again later.
         shared.counters.naks.fetch_add(1, Ordering::Relaxed);
@@ -822,55 +842,150 @@ impl Archive {
     }
 }
 
-/// The committer: batches of waiting messages are written and flushed (and archived and
-/// fsynced) together, then their connections are told, so they can ACK.
-fn commit_loop(
-    rx: Receiver<Commit>,
-    mut output: Output,
-    mut archive: Option<Archive>,
+/// Group commit (see the module's documentation): where connections queue their messages and
+/// wait until a leader among them has written them.
+struct Committer {
+    state: Mutex<CommitState>,
     count: Option<u64>,
-    shared: &Shared,
-) -> io::Result<()> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let mut batch: Vec<Commit> = Vec::with_capacity(256);
-    let mut dirty = Vec::new();
-    let mut written = 0u64;
-    let failure: Mutex<Option<io::Error>> = Mutex::new(None);
-    loop {
-        let first = match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(c) => c,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        batch.push(first);
-        while batch.len() < 4096 {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+}
+
+/// A connection's place to hear how its message fared; the connection's thread parks on it.
+struct Slot {
+    outcome: AtomicU8,
+    thread: thread::Thread,
+}
+
+const PENDING: u8 = 0;
+const WRITTEN: u8 = 1;
+const REFUSED: u8 = 2;
+
+impl Slot {
+    /// The calling thread's slot.
+    fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            outcome: AtomicU8::new(PENDING),
+            thread: thread::current(),
+        })
+    }
+}
+
+struct CommitState {
+    /// Messages waiting for the next batch, with the slots of their connections.
+    queue: Vec<(Commit, Arc<Slot>)>,
+    /// Somebody is writing a batch (the writer is out of the state meanwhile).
+    leading: bool,
+    writer: Option<Writer>,
+    written: u64,
+    /// Stdout failed, or --count was reached: every message from now on is refused.
+    refusing: bool,
+    failure: Option<io::Error>,
+}
+
+/// What the leader writes with: stdout, the output format, the archive.
+struct Writer {
+    out: BufWriter<io::Stdout>,
+    output: Output,
+    archive: Option<Archive>,
+    dirty: Vec<PathBuf>,
+}
+
+impl Writer {
+    fn write<'a>(&mut self, batch: impl Iterator<Item = &'a Commit>) -> io::Result<()> {
+        for c in batch {
+            self.output.write(&mut self.out, c)?;
+            if let Some(a) = self.archive.as_mut() {
+                a.append(c, &mut self.dirty)?;
             }
         }
+        self.out.flush()?;
+        if let Some(a) = self.archive.as_mut() {
+            a.sync(&self.dirty)?;
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+}
+
+impl Committer {
+    fn new(output: Output, archive: Option<Archive>, count: Option<u64>) -> Committer {
+        Committer {
+            state: Mutex::new(CommitState {
+                queue: Vec::with_capacity(64),
+                leading: false,
+                writer: Some(Writer {
+                    out: BufWriter::with_capacity(256 * 1024, io::stdout()),
+                    output,
+                    archive,
+                    dirty: Vec::new(),
+                }),
+                written: 0,
+                refusing: false,
+                failure: None,
+            }),
+            count,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CommitState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a message and returns once it has been written and flushed (true), or refused
+    /// (false: stdout failed or was closed, or --count was reached before it). `slot` is the
+    /// calling thread's.
+    fn commit(&self, c: Commit, slot: &Arc<Slot>, shared: &Shared) -> bool {
+        slot.outcome.store(PENDING, Ordering::SeqCst);
+        let mut st = self.lock();
+        st.queue.push((c, Arc::clone(slot)));
+        loop {
+            if !st.leading {
+                self.lead(st, shared);
+                return slot.outcome.load(Ordering::SeqCst) == WRITTEN;
+            }
+            drop(st);
+            // Woken when our message is decided, or to take over as the leader (a stale wake-up
+            // from an earlier message only costs a look at the state).
+            thread::park();
+            if slot.outcome.load(Ordering::SeqCst) != PENDING {
+                return slot.outcome.load(Ordering::SeqCst) == WRITTEN;
+            }
+            st = self.lock();
+            match slot.outcome.load(Ordering::SeqCst) {
+                PENDING => {}
+                outcome => return outcome == WRITTEN,
+            }
+        }
+    }
+
+    /// Writes every message queued, ours included, outside the lock; then tells their
+    /// connections, and wakes the first connection that queued meanwhile to lead next.
+    fn lead(&self, mut st: MutexGuard<'_, CommitState>, shared: &Shared) {
+        st.leading = true;
+        let batch = std::mem::take(&mut st.queue);
+        let mut writer = st.writer.take();
+        let refusing = st.refusing || shared.failed.load(Ordering::SeqCst);
         // With --count, messages past the count are not taken: no ACK, the sender keeps them.
-        let take = match count {
-            Some(c) => batch.len().min(c.saturating_sub(written) as usize),
-            None => batch.len(),
+        let take = match (refusing, self.count) {
+            (true, _) => 0,
+            (false, Some(c)) => batch.len().min(c.saturating_sub(st.written) as usize),
+            (false, None) => batch.len(),
         };
-        let ok = !shared.failed.load(Ordering::SeqCst)
-            && (|| -> io::Result<()> {
-                for c in &batch[..take] {
-                    output.write(&mut out, c)?;
-                    if let Some(a) = archive.as_mut() {
-                        a.append(c, &mut dirty)?;
-                    }
+        drop(st);
+        let result = match writer.as_mut() {
+            Some(w) if take > 0 => w.write(batch[..take].iter().map(|(c, _)| c)),
+            _ => Ok(()),
+        };
+        let mut st = self.lock();
+        st.writer = writer;
+        let ok = match result {
+            Ok(()) => {
+                st.written += take as u64;
+                if take < batch.len() {
+                    st.refusing = true;
                 }
-                out.flush()?;
-                if let Some(a) = archive.as_mut() {
-                    a.sync(&dirty)?;
-                }
-                dirty.clear();
-                Ok(())
-            })()
-            .map_err(|e| {
+                true
+            }
+            Err(e) => {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     shared.error(&format!(
                         "cannot write messages: {e}; no more ACKs, stopping"
@@ -878,27 +993,39 @@ fn commit_loop(
                 } else {
                     shared.error("stdout closed; no more ACKs, stopping");
                 }
-                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-            })
-            .is_ok();
-        if !ok {
-            shared.failed.store(true, Ordering::SeqCst);
+                st.refusing = true;
+                st.failure.get_or_insert(e);
+                shared.failed.store(true, Ordering::SeqCst);
+                shared.stop.store(true, Ordering::SeqCst);
+                false
+            }
+        };
+        if self.count.is_some_and(|c| st.written >= c) {
             shared.stop.store(true, Ordering::SeqCst);
         }
-        for (i, c) in batch.drain(..).enumerate() {
-            let _ = c.reply.send(ok && i < take);
+        st.leading = false;
+        if let Some((_, next)) = st.queue.first() {
+            next.thread.unpark();
         }
-        if ok {
-            written += take as u64;
-        }
-        if count.is_some_and(|c| written >= c) {
-            shared.stop.store(true, Ordering::SeqCst);
+        drop(st);
+        let me = thread::current().id();
+        for (i, (_, slot)) in batch.iter().enumerate() {
+            let outcome = if ok && i < take { WRITTEN } else { REFUSED };
+            slot.outcome.store(outcome, Ordering::SeqCst);
+            if slot.thread.id() != me {
+                slot.thread.unpark();
+            }
         }
     }
-    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Some(e) => Err(e),
-        None => Ok(()),
+
+    /// The end of the run, once every connection is gone: the first write failure, if any (a
+    /// closed stdout is not one: it ends the run like any closed pipe).
+    fn finish(&self) -> io::Result<()> {
+        match self.lock().failure.take() {
+            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 

@@ -46,6 +46,7 @@ use hl7::message::Message;
 use hl7::mllp::{self, Decoder, Event};
 use hl7::simulate::{Rate, Time};
 use hl7::split::Item;
+use hl7::tls::{self, ServerName, Stream};
 
 use super::{Error, Exit, Global, Loc, Reporter, Result};
 
@@ -111,15 +112,18 @@ pub struct Args {
     /// MLLP over TLS
     #[arg(long)]
     pub tls: bool,
-    /// CA certificate to trust (PEM)
+    /// With --tls: the CA certificates to trust (PEM), instead of the system's store
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca: Option<PathBuf>,
-    /// Client certificate (PEM), for mutual TLS
-    #[arg(long, value_name = "FILE", requires = "key")]
+    /// With --tls: client certificate chain (PEM), for mutual TLS
+    #[arg(long, value_name = "FILE", requires_all = ["key", "tls"])]
     pub cert: Option<PathBuf>,
-    /// Client private key (PEM)
+    /// With --tls: the client certificate's private key (PEM)
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// With --tls: the name the server's certificate must bear (default: the host of ADDR)
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub tls_server_name: Option<String>,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
     pub from: Option<super::FromFormat>,
@@ -143,6 +147,10 @@ Pacing: --rate gives message k its slot k/rate after the start (no drift); --rep
 gaps between the received times of listen --meta (else MSH-7), divided by --speed. --loop
 repeats the input (stdin is kept in memory for that) and needs --rate, --replay or --count.
 
+TLS: --tls checks the server's certificate against the system's CA store, or only --ca FILE,
+and against the host of ADDR (or --tls-server-name). A refused certificate, on either side, is
+a connection failure.
+
 Examples:
   hl7 send localhost:2575 messages.hl7
   hl7 send --to none pacs:104 orders.hl7 && echo all accepted
@@ -150,6 +158,7 @@ Examples:
   hl7 send --connection-per-message --retries 5 pacs:104 orders.hl7
   hl7 send --loop --rate 200/s --connections 4 127.0.0.1:2575 sample.hl7
   hl7 send --replay --speed 10 127.0.0.1:2575 capture.ndjson
+  hl7 send --tls --ca hospital-ca.pem --cert me.pem --key me.key ris.example.org:2575 a.hl7
 
 Exit codes: 0 every message got AA/CA; 1 a message could not be delivered (after the retries),
 a reply did not match, or invalid input was seen; 3 a peer answered AE/AR/CE/CR (1 wins over
@@ -193,11 +202,6 @@ const MAX_REPLY: usize = 16 << 20;
 
 pub fn run(args: Args, global: &Global) -> Result<Exit> {
     // Everything that can be refused is refused before any I/O.
-    if args.tls || args.ca.is_some() || args.cert.is_some() || args.key.is_some() {
-        return Err(Error::usage(
-            "MLLP over TLS (--tls, --ca, --cert, --key) is not implemented yet",
-        ));
-    }
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err(Error::usage(
             "--timeout must be a number of seconds above 0",
@@ -220,7 +224,23 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         ));
     }
     let (name, addrs) = resolve(&args.addr)?;
+    let tls = if args.tls {
+        let config = tls::client_config(
+            args.ca.as_deref(),
+            args.cert.as_deref().zip(args.key.as_deref()),
+        )
+        .map_err(|e| Error::usage(format!("TLS: {e}")))?;
+        let host = match &args.tls_server_name {
+            Some(n) => n.clone(),
+            None => name.rsplit_once(':').map_or("", |(h, _)| h).to_string(),
+        };
+        let server = tls::server_name(&host).map_err(|e| Error::usage(format!("TLS: {e}")))?;
+        Some((config, server))
+    } else {
+        None
+    };
     let cfg = Arc::new(Settings {
+        tls,
         target: Target {
             name,
             addrs,
@@ -252,7 +272,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             conn.spin = Spin::Busy;
         }
         Engine::Inline {
-            conn,
+            conn: Box::new(conn),
             sink: Rc::new(RefCell::new(Sink::new(output, global, args.no_ack))),
         }
     } else {
@@ -386,6 +406,8 @@ impl Target {
 /// What every connection shares.
 struct Settings {
     target: Target,
+    /// MLLP over TLS: the client configuration and the name the server's certificate must bear.
+    tls: Option<(Arc<tls::Client>, ServerName<'static>)>,
     timeout: Duration,
     retries: u32,
     retry_rejected: bool,
@@ -592,7 +614,7 @@ enum Spin {
 /// A connection slot: it opens, reuses and reopens its connection as needed.
 struct Conn {
     cfg: Arc<Settings>,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     decoder: Decoder,
     buf: Vec<u8>,
     last_used: Instant,
@@ -609,6 +631,10 @@ struct Conn {
     /// With --no-ack: the thread that reads and drops what the peer sends, so its ACKs cannot
     /// fill the buffers and stall it; it notices the peer closing.
     drain: Option<Drainer>,
+    /// With --no-ack over TLS: the peer closed (seen by [`drain_now`]).
+    tls_dead: bool,
+    /// The last read failed with a TLS alert (the server refused our certificate).
+    tls_refused: bool,
 }
 
 /// The --no-ack reader thread of a connection.
@@ -641,6 +667,8 @@ impl Conn {
             recent_us: 0.0,
             prev_id: Vec::new(),
             drain: None,
+            tls_dead: false,
+            tls_refused: false,
         }
     }
 
@@ -806,6 +834,9 @@ impl Conn {
             };
         }
         if self.cfg.no_ack {
+            if stream.is_tls() {
+                drain_now(stream, &mut self.nonblocking, &mut self.tls_dead);
+            }
             self.last_used = Instant::now();
             return Try::Written;
         }
@@ -822,7 +853,8 @@ impl Conn {
             Ok(None) => Try::Timeout,
             Err(error) => Try::Transport {
                 error,
-                connecting: false,
+                // A TLS refusal is the same for every message: as if the connection failed.
+                connecting: std::mem::take(&mut self.tls_refused),
             },
         }
     }
@@ -830,8 +862,11 @@ impl Conn {
     fn ensure_connected(&mut self) -> io::Result<()> {
         if let Some(s) = &self.stream {
             let stale = match &self.drain {
+                _ if self.tls_dead => true,
                 Some(d) => d.dead.load(Ordering::Relaxed),
-                None => self.last_used.elapsed() > STALE_AFTER && !peer_open(s, self.nonblocking),
+                None => {
+                    self.last_used.elapsed() > STALE_AFTER && !peer_open(s.tcp(), self.nonblocking)
+                }
             };
             if stale {
                 self.close();
@@ -840,13 +875,27 @@ impl Conn {
         if self.stream.is_some() {
             return Ok(());
         }
-        let s = self.cfg.target.connect(self.cfg.timeout)?;
+        let tcp = self.cfg.target.connect(self.cfg.timeout)?;
         self.decoder = Decoder::new(MAX_REPLY);
         self.timeout_set = None;
         self.nonblocking = false;
         self.prev_id.clear();
-        if self.cfg.no_ack {
-            let reader = s.try_clone()?;
+        self.tls_dead = false;
+        let s = match &self.cfg.tls {
+            Some((config, name)) => {
+                tcp.set_read_timeout(Some(self.cfg.timeout))?;
+                tcp.set_write_timeout(Some(self.cfg.timeout))?;
+                let mut s = Stream::client(tcp, Arc::clone(config), name.clone())?;
+                // Now, so that a refused certificate is a connection error, not a lost message.
+                s.handshake()
+                    .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
+                s.tcp().set_write_timeout(None)?;
+                s
+            }
+            None => Stream::Plain(tcp),
+        };
+        if let (true, Stream::Plain(tcp)) = (self.cfg.no_ack, &s) {
+            let reader = tcp.try_clone()?;
             reader.set_read_timeout(Some(self.cfg.timeout))?;
             let dead = Arc::new(AtomicBool::new(false));
             let closing = Arc::new(AtomicBool::new(false));
@@ -911,7 +960,7 @@ impl Conn {
                     return Err("not connected".into());
                 };
                 if !self.nonblocking {
-                    if let Err(e) = stream.set_nonblocking(true) {
+                    if let Err(e) = stream.tcp().set_nonblocking(true) {
                         return Err(format!("connection to {}: {e}", self.cfg.target.name));
                     }
                     self.nonblocking = true;
@@ -938,7 +987,7 @@ impl Conn {
             }
             if self.nonblocking {
                 if let Some(stream) = self.stream.as_mut()
-                    && let Err(e) = stream.set_nonblocking(false)
+                    && let Err(e) = stream.tcp().set_nonblocking(false)
                 {
                     return Err(format!("connection to {}: {e}", self.cfg.target.name));
                 }
@@ -968,7 +1017,7 @@ impl Conn {
             };
             let wait = wait.max(Duration::from_millis(1));
             if self.timeout_set != Some(wait) {
-                if let Err(e) = stream.set_read_timeout(Some(wait)) {
+                if let Err(e) = stream.tcp().set_read_timeout(Some(wait)) {
                     return Err(format!("connection to {}: {e}", self.cfg.target.name));
                 }
                 self.timeout_set = Some(wait);
@@ -1007,6 +1056,11 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    // Over TLS 1.3 the server judges our certificate after our side of the
+                    // handshake is done: its refusal comes as an alert instead of the ACK.
+                    self.tls_refused = e.kind() == io::ErrorKind::InvalidData
+                        && self.prev_id.is_empty()
+                        && self.stream.as_ref().is_some_and(Stream::is_tls);
                     return Err(format!(
                         "connection to {} lost while waiting for the ACK: {e}",
                         self.cfg.target.name
@@ -1032,8 +1086,8 @@ impl Conn {
 
     /// Drops the connection (the next try opens a new one).
     fn close(&mut self) {
-        if let Some(s) = self.stream.take() {
-            let _ = s.shutdown(Shutdown::Both);
+        if let Some(mut s) = self.stream.take() {
+            s.shutdown(Shutdown::Both);
         }
         if let Some(d) = self.drain.take() {
             d.join();
@@ -1044,10 +1098,17 @@ impl Conn {
     /// last frame. With --no-ack, waits (at most --timeout) for the peer to close its side, so
     /// that closing with its ACKs unread cannot reset the connection before it read ours.
     fn finish(&mut self) {
-        if let Some(s) = self.stream.take() {
-            let _ = s.shutdown(Shutdown::Write);
+        if let Some(mut s) = self.stream.take() {
+            s.shutdown(Shutdown::Write);
             if let Some(d) = self.drain.take() {
                 d.join();
+            } else if self.cfg.no_ack && s.is_tls() {
+                // No reader thread over TLS (one TLS session cannot be read and written from
+                // two threads): read what is left here until the peer closes or goes quiet.
+                let _ = s.tcp().set_nonblocking(false);
+                let _ = s.tcp().set_read_timeout(Some(self.cfg.timeout));
+                let mut buf = [0u8; 16 * 1024];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
             }
         }
     }
@@ -1078,16 +1139,53 @@ fn drain(mut s: TcpStream, dead: &AtomicBool, closing: &AtomicBool) {
     dead.store(true, Ordering::Relaxed);
 }
 
+/// With --no-ack over TLS: reads and drops what the peer sent so far, without waiting, so that
+/// its ACKs cannot fill the buffers and stall it. Notes when the peer has closed.
+fn drain_now(s: &mut Stream, nonblocking: &mut bool, dead: &mut bool) {
+    if !*nonblocking {
+        if s.tcp().set_nonblocking(true).is_err() {
+            return;
+        }
+        *nonblocking = true;
+    }
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => {
+                *dead = true;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                *dead = true;
+                return;
+            }
+        }
+    }
+}
+
 /// Writes a frame whole. The socket may have been left non-blocking by the spin of the last
 /// reply: if the send buffer is full, it goes back to blocking for the rest.
-fn write_frame(s: &mut TcpStream, frame: &[u8], nonblocking: &mut bool) -> io::Result<()> {
+fn write_frame(s: &mut Stream, frame: &[u8], nonblocking: &mut bool) -> io::Result<()> {
+    if s.is_tls() {
+        // rustls buffers what a non-blocking socket refuses and reports success: write TLS
+        // records on a blocking socket, so that the frame is on its way when this returns.
+        if *nonblocking {
+            s.tcp().set_nonblocking(false)?;
+            *nonblocking = false;
+        }
+        s.write_all(frame)?;
+        return s.flush();
+    }
     let mut rest = frame;
     while !rest.is_empty() {
         match s.write(rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => rest = &rest[n..],
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                s.set_nonblocking(false)?;
+                s.tcp().set_nonblocking(false)?;
                 *nonblocking = false;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1403,7 +1501,7 @@ struct Done {
 
 enum Engine {
     Inline {
-        conn: Conn,
+        conn: Box<Conn>,
         sink: Rc<RefCell<Sink>>,
     },
     Pool {

@@ -52,6 +52,9 @@ pub struct Args {
     /// Clock of the first message: RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
+    /// With --profile mdm: pad each PDF attachment to this size (bytes, or with kB, KiB, MB, MiB)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub attachment_size: Option<usize>,
     /// HL7 version to write in MSH-12 (default: the profile's own)
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
@@ -104,11 +107,15 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     if args.from_file.is_some() && args.profile != Profile::Cycle {
         return Err(Error::usage("--from-file goes with --profile cycle"));
     }
+    if args.attachment_size.is_some() && args.profile != Profile::Mdm {
+        return Err(Error::usage("--attachment-size goes with --profile mdm"));
+    }
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let mut cfg = Config::new(profile(args.profile), seed, start);
     cfg.devices = args.devices;
     cfg.patients = args.patients;
     cfg.version = args.version.clone();
+    cfg.attachment_size = args.attachment_size.unwrap_or(0);
     if let Some(path) = &args.from_file {
         cfg.cycle_messages = read_messages(path)?;
     }
@@ -242,4 +249,24 @@ fn read_messages(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
         )));
     }
     Ok(messages)
+}
+
+/// `1000000`, `500kB`, `1MiB`, `2MB`: a size in bytes (at most 256 MiB).
+fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: usize = t[..digits]
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: use bytes, or kB, KiB, MB, MiB"))?;
+    let unit = match t[digits..].trim() {
+        "" | "B" => 1,
+        "k" | "kB" | "KB" => 1000,
+        "KiB" => 1024,
+        "M" | "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        other => return Err(format!("unknown unit '{other}': use kB, KiB, MB or MiB")),
+    };
+    n.checked_mul(unit)
+        .filter(|&b| b <= 256 << 20)
+        .ok_or_else(|| format!("'{s}' is more than 256 MiB"))
 }

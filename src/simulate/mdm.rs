@@ -74,6 +74,10 @@ pub struct Mdm {
     time: Time,
     /// Messages written so far.
     n: u64,
+    /// The size PDFs are padded to (0: none).
+    attachment_size: usize,
+    /// The seeded filler of the padding, made once.
+    filler: Vec<u8>,
 }
 
 impl Mdm {
@@ -90,6 +94,8 @@ impl Mdm {
             rng: Rng::new(cfg.seed, 0x4d44_4d5f_5432),
             time: cfg.start,
             n: 0,
+            attachment_size: cfg.attachment_size,
+            filler: filler(cfg.seed, cfg.attachment_size),
         }
     }
 }
@@ -228,7 +234,10 @@ impl Generator for Mdm {
         lines.push("Simulated test data: this document describes no real person.".to_string());
         let title = format!("Simulated {}", name.to_ascii_lowercase());
         let author = physician_name(physician);
-        let pdf = build_pdf(&title, &author, &lines, activity);
+        let mut pdf = build_pdf(&title, &author, &lines, activity);
+        if self.attachment_size > pdf.len() {
+            pdf = pad_pdf(pdf, self.attachment_size, &self.filler);
+        }
 
         // OBX-5 ED: ^application^pdf^Base64^data (base64 has no HL7 delimiters)
         out.extend_from_slice(b"OBX|1|ED|");
@@ -247,6 +256,71 @@ impl Generator for Mdm {
 
 // ---------------------------------------------------------------------------------------------
 // A minimal PDF writer
+
+/// Seeded high-entropy bytes (as compressed image data would be), `size` of them.
+fn filler(seed: u64, size: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed, 0x4649_4c4c);
+    let mut v = Vec::with_capacity(size + 8);
+    while v.len() < size {
+        v.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    v.truncate(size);
+    v
+}
+
+/// Pads a PDF made by [`build_pdf`] to `size` bytes: an unreferenced stream object of `filler` bytes goes before the
+/// cross-reference table, which is rewritten, so the file stays valid.
+fn pad_pdf(pdf: Vec<u8>, size: usize, filler: &[u8]) -> Vec<u8> {
+    let Some(xref) = memchr::memmem::rfind(&pdf, b"xref\n0 ") else {
+        return pdf;
+    };
+    // The offsets of objects 1..=7, from the table.
+    let table = &pdf[xref..];
+    let offsets: Vec<u64> = table
+        .split(|&b| b == b'\n')
+        .skip(3) // "xref", "0 N", the free entry
+        .take_while(|l| l.ends_with(b" 00000 n "))
+        .filter_map(|l| std::str::from_utf8(&l[..10]).ok()?.parse().ok())
+        .collect();
+    let n = offsets.len() as u64 + 1;
+    let build = |len: usize| {
+        let mut out = Vec::with_capacity(size + 256);
+        out.extend_from_slice(&pdf[..xref]);
+        let at = out.len();
+        push_u64(&mut out, n);
+        out.extend_from_slice(b" 0 obj\n<< /Length ");
+        push_u64(&mut out, len as u64);
+        out.extend_from_slice(b" >>\nstream\n");
+        out.extend_from_slice(&filler[..len]);
+        out.extend_from_slice(b"\nendstream\nendobj\n");
+        let xref_at = out.len();
+        out.extend_from_slice(b"xref\n0 ");
+        push_u64(&mut out, n + 1);
+        out.extend_from_slice(b"\n0000000000 65535 f \n");
+        for off in offsets.iter().copied().chain([at as u64]) {
+            super::push_padded(&mut out, off, 10);
+            out.extend_from_slice(b" 00000 n \n");
+        }
+        out.extend_from_slice(b"trailer\n<< /Size ");
+        push_u64(&mut out, n + 1);
+        out.extend_from_slice(b" /Root 1 0 R /Info 7 0 R >>\nstartxref\n");
+        push_u64(&mut out, xref_at as u64);
+        out.extend_from_slice(b"\n%%EOF\n");
+        out
+    };
+    // The padding object's own size depends on the digits of its length: two tries at most
+    // land on `size` exactly (or a byte over, when a length gains a digit).
+    let mut len = size.saturating_sub(pdf.len() + 100).min(filler.len());
+    let mut out = build(len);
+    for _ in 0..3 {
+        if out.len() == size {
+            break;
+        }
+        len = (len + size).saturating_sub(out.len()).min(filler.len());
+        out = build(len);
+    }
+    out
+}
 
 /// Appends `s` as the inside of a PDF literal string: `(`, `)` and `\` escaped, anything that is
 /// not printable ASCII replaced (the fonts use WinAnsiEncoding; our texts are ASCII).
@@ -399,10 +473,15 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(pdf[xref..].starts_with(b"xref\n0 8\n"));
-        let table = &pdf[xref + 9..];
+        assert!(pdf[xref..].starts_with(b"xref\n0 "));
+        let head = find(&pdf[xref + 7..], b"\n").unwrap();
+        let size: usize = std::str::from_utf8(&pdf[xref + 7..xref + 7 + head])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let table = &pdf[xref + 8 + head..];
         assert_eq!(&table[..20], b"0000000000 65535 f \n");
-        for i in 1..8 {
+        for i in 1..size {
             let entry = &table[i * 20..i * 20 + 20];
             assert!(entry.ends_with(b" 00000 n \n"));
             let off: usize = std::str::from_utf8(&entry[..10]).unwrap().parse().unwrap();
@@ -411,7 +490,8 @@ mod tests {
                 "object {i}"
             );
         }
-        assert!(find(&table[160..], b"trailer\n<< /Size 8 /Root 1 0 R").is_some());
+        let trailer = format!("trailer\n<< /Size {size} /Root 1 0 R");
+        assert!(find(&table[size * 20..], trailer.as_bytes()).is_some());
         // the stream is as long as /Length says
         let l = find(pdf, b"/Length ").unwrap() + 8;
         let len: usize = std::str::from_utf8(&pdf[l..l + 10])
@@ -491,6 +571,17 @@ mod tests {
             .map(|raw| text(&Message::parse(raw).unwrap(), "PID-3.1"))
             .collect();
         assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn padded_pdfs_keep_a_valid_table() {
+        let pdf = build_pdf("T", "Dr. A", &[], Time::parse("20240101").unwrap());
+        let natural = pdf.len();
+        let padded = pad_pdf(pdf, 100_000, &filler(1, 100_000));
+        assert_eq!(padded.len(), 100_000);
+        check_pdf(&padded);
+        assert!(find(&padded, b"/Size 9 ").is_some());
+        assert!(natural < 4000);
     }
 
     #[test]

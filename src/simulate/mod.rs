@@ -50,6 +50,9 @@ pub struct Config {
     /// For `cycle`: the messages to send round-robin (segments ended by `\r`); empty = the
     /// built-in three.
     pub cycle_messages: Vec<Vec<u8>>,
+    /// For `mdm`: the size in bytes the PDF attachment is padded to (with an unreferenced
+    /// stream of seeded high-entropy bytes, as a scanned image would be); 0 = its natural size.
+    pub attachment_size: usize,
 }
 
 impl Config {
@@ -62,6 +65,7 @@ impl Config {
             patients: 100,
             version: None,
             cycle_messages: Vec::new(),
+            attachment_size: 0,
         }
     }
 }
