@@ -399,7 +399,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__ilp)
-            opts="-q -h -V --input --map --table --symbols --timestamp --batch-rows --batch-ms --dry-run --print-ddl --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --input --map --table --symbols --timestamp --batch-rows --batch-ms --dry-run --wide --print-ddl --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,7 +434,7 @@ _hl7() {
                     return 0
                     ;;
                 --from)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ndjson csv" -- "${cur}"))
                     return 0
                     ;;
                 *)

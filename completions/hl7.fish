@@ -195,16 +195,18 @@ complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l progress -d 'Show a 
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -l stats -d 'Print counters to stderr every second and at the end'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hl7 -n "__fish_hl7_using_subcommand flatten" -s V -l version -d 'Print version'
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l input -d 'Input files; stdin when none or -' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l map -d 'The map used by flatten (table, symbols and timestamp defaults)' -r -F
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l table -d 'Table name' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l input -d 'Input file (repeat for several); stdin when none or -' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l map -d 'The flatten map the rows were made with: table, symbols, timestamp, column types and deduplication keys (flags override it)' -r -F
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l table -d 'Table name [default: observations]' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l symbols -d 'Columns written as symbols (tags)' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l timestamp -d 'The designated timestamp column' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l timestamp -d 'The designated timestamp column: RFC 3339 text or epoch nanoseconds [default: ts]' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-rows -d 'Flush after this many rows' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-ms -d 'Flush after this many milliseconds' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l from -d 'Input format: ndjson or csv (detected by default)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-ms -d 'Flush rows that have waited this many milliseconds (also when the input is quiet)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l from -d 'Input format (detected by default: a first `{` is NDJSON, else CSV)' -r -f -a "ndjson\t'One flat JSON object a line'
+csv\t'Comma-separated values with a header line'"
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l dry-run -d 'Write the ILP text to stdout instead'
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l print-ddl -d 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the map, so replays are idempotent'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l wide -d 'With --map: the rows are flatten\'s --wide rows (one per message), not its long ones'
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l print-ddl -d 'Print the QuestDB CREATE TABLE with DEDUP UPSERT KEYS for the table, so replays are idempotent'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -s q -l quiet -d 'Print no warnings (errors are still printed)'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l progress -d 'Show a progress bar on stderr even when stderr is not a terminal'
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l stats -d 'Print counters to stderr every second and at the end'

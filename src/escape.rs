@@ -140,7 +140,7 @@ fn kept_len(text: &[u8], i: usize, sep: &Separators) -> Option<usize> {
 }
 
 fn is_hex_pairs(digits: &[u8]) -> bool {
-    !digits.is_empty() && digits.len() % 2 == 0 && digits.iter().all(u8::is_ascii_hexdigit)
+    !digits.is_empty() && digits.len().is_multiple_of(2) && digits.iter().all(u8::is_ascii_hexdigit)
 }
 
 fn hex_val(d: u8) -> u8 {

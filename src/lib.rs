@@ -20,6 +20,7 @@ pub mod charset;
 pub mod escape;
 pub mod fields;
 pub mod flatten;
+pub mod ilp;
 pub mod json;
 pub mod message;
 pub mod mllp;

@@ -184,10 +184,10 @@ impl Mllp {
 
     /// Reports an odd byte after an end block that no skipped bytes followed.
     fn flush_odd(&mut self) {
-        if let Some((at, n)) = self.odd.take() {
-            if n > 0 {
-                self.out.push_back(Out::Warning(at, skipped(n)));
-            }
+        if let Some((at, n)) = self.odd.take()
+            && n > 0
+        {
+            self.out.push_back(Out::Warning(at, skipped(n)));
         }
     }
 }
@@ -674,13 +674,11 @@ impl<R: Read> Splitter<R> {
                 Some(n) => n > 0,
                 None => !m.out.is_empty(),
             };
-            if ready {
-                if let Some(out) = m.out.pop_front() {
-                    if let Some(n) = m.held.as_mut() {
-                        *n -= 1;
-                    }
-                    return Ok(Some(self.mllp_item(out)));
+            if ready && let Some(out) = m.out.pop_front() {
+                if let Some(n) = m.held.as_mut() {
+                    *n -= 1;
                 }
+                return Ok(Some(self.mllp_item(out)));
             }
             if m.done {
                 return Ok(None);

@@ -447,10 +447,11 @@ fn check_json(bytes: &[u8], stats: &mut Stats) {
     if let Ok(doc) = serde_json::from_slice::<Value>(bytes) {
         stats.json_docs += 1;
         let mut out = Vec::new();
-        if json::to_hl7(&doc, &mut out).is_ok() && !out.is_empty() {
-            if let Ok(m) = Message::parse(&out) {
-                let _ = m.validate();
-            }
+        if json::to_hl7(&doc, &mut out).is_ok()
+            && !out.is_empty()
+            && let Ok(m) = Message::parse(&out)
+        {
+            let _ = m.validate();
         }
     }
 }
@@ -580,13 +581,13 @@ fn mutated_ndjson_never_panics() {
         let mut s = Splitter::new(&raw[..]);
         let mut lines = Vec::new();
         while let Ok(Some(item)) = s.next_item() {
-            if let Item::Message(c) = item {
-                if let Ok(mut m) = Message::parse(c.bytes) {
-                    m.resolve_charset();
-                    let mut out = Vec::new();
-                    writer.write(&mut out, &m, Shape::Segments, &mut Notes::default());
-                    lines.push(out);
-                }
+            if let Item::Message(c) = item
+                && let Ok(mut m) = Message::parse(c.bytes)
+            {
+                m.resolve_charset();
+                let mut out = Vec::new();
+                writer.write(&mut out, &m, Shape::Segments, &mut Notes::default());
+                lines.push(out);
             }
         }
         for line in lines.iter().take(3) {

@@ -539,16 +539,16 @@ fn write(
     };
     let path = PathBuf::from(pattern.render(&msg.unwrap_or(none), stamp));
     // The file name is built from message fields, so it is not printed (patient data).
-    if !sink.append {
-        if let Some(first) = sink.written.get(&path) {
-            report.error(
+    if !sink.append
+        && let Some(first) = sink.written.get(&path)
+    {
+        report.error(
                 l,
                 &format!(
                     "--output names the file message {first} was written to; not replaced (use --append, or put a field that tells messages apart into the pattern, such as {{MSH-10}})"
                 ),
             );
-            return Ok(false);
-        }
+        return Ok(false);
     }
     let result = (|| -> io::Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -465,12 +465,11 @@ fn accept_loop(
                 let committer = Arc::clone(committer);
                 handles.retain(|h| !h.is_finished());
                 handles.push(thread::spawn(move || {
-                    if let Err(e) = serve(stream, peer, &channel, &committer, &shared) {
-                        if e.kind() != io::ErrorKind::BrokenPipe
-                            && e.kind() != io::ErrorKind::ConnectionReset
-                        {
-                            shared.log(&format!("{peer}: {e}"));
-                        }
+                    if let Err(e) = serve(stream, peer, &channel, &committer, &shared)
+                        && e.kind() != io::ErrorKind::BrokenPipe
+                        && e.kind() != io::ErrorKind::ConnectionReset
+                    {
+                        shared.log(&format!("{peer}: {e}"));
                     }
                     shared.counters.open.fetch_sub(1, Ordering::Relaxed);
                 }));
@@ -504,12 +503,12 @@ fn serve(
         None => Stream::Plain(tcp),
     };
     let r = serve_stream(&mut stream, peer, channel, committer, shared);
-    if let Err(e) = &r {
-        if stream.is_handshaking() {
-            // A bad certificate, a plain-TCP client on a TLS port, a TLS version we refuse.
-            shared.error(&format!("{peer}: closed: TLS handshake failed: {e}"));
-            return Ok(());
-        }
+    if let Err(e) = &r
+        && stream.is_handshaking()
+    {
+        // A bad certificate, a plain-TCP client on a TLS port, a TLS version we refuse.
+        shared.error(&format!("{peer}: closed: TLS handshake failed: {e}"));
+        return Ok(());
     }
     stream.shutdown(Shutdown::Both);
     r

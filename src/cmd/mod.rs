@@ -67,11 +67,6 @@ impl Error {
             broken_pipe: false,
         }
     }
-    pub fn not_implemented(cmd: &str, issue: u32) -> Self {
-        Error::failure(format!(
-            "not implemented yet (hl7 {cmd} is planned in issue {issue}; see README.md)"
-        ))
-    }
 }
 
 impl fmt::Display for Error {

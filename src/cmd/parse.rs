@@ -344,15 +344,15 @@ struct Out<'a> {
 
 impl Out<'_> {
     fn finish(&mut self) -> Result<()> {
-        if let Some(sel) = &self.select {
-            if self.to == To::Table {
-                let mut table = new_table(self.tty);
-                table.set_header(sel.paths.iter().map(|p| p.to_string()));
-                for row in self.table_rows.drain(..) {
-                    table.add_row(row);
-                }
-                writeln!(self.w, "{table}")?;
+        if let Some(sel) = &self.select
+            && self.to == To::Table
+        {
+            let mut table = new_table(self.tty);
+            table.set_header(sel.paths.iter().map(|p| p.to_string()));
+            for row in self.table_rows.drain(..) {
+                table.add_row(row);
             }
+            writeln!(self.w, "{table}")?;
         }
         self.w.flush()?;
         Ok(())

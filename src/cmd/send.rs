@@ -716,10 +716,10 @@ impl Conn {
             }
             let stopped = cfg.stop.load(Ordering::Relaxed);
             if !retry || tries > cfg.retries || stopped {
-                if tries > 1 {
-                    if let Some(e) = &mut outcome.error {
-                        e.push_str(&format!(" ({tries} tries)"));
-                    }
+                if tries > 1
+                    && let Some(e) = &mut outcome.error
+                {
+                    e.push_str(&format!(" ({tries} tries)"));
                 }
                 if connecting && !stopped && outcome.status == Status::Failed {
                     // Nothing else will get through either: stop the run.
@@ -936,10 +936,12 @@ impl Conn {
                         let reply = classify(payload, keep);
                         // A second ACK for the message before (a commit ACK, then the
                         // application ACK, in enhanced mode) is not this message's reply.
-                        if let Reply::Ack { msa2, .. } = &reply {
-                            if !self.prev_id.is_empty() && *msa2 == self.prev_id && msa2 != id {
-                                continue;
-                            }
+                        if let Reply::Ack { msa2, .. } = &reply
+                            && !self.prev_id.is_empty()
+                            && *msa2 == self.prev_id
+                            && msa2 != id
+                        {
+                            continue;
                         }
                         return Ok(Some(reply));
                     }
@@ -984,10 +986,10 @@ impl Conn {
                 }
             }
             if self.nonblocking {
-                if let Some(stream) = self.stream.as_mut() {
-                    if let Err(e) = stream.tcp().set_nonblocking(false) {
-                        return Err(format!("connection to {}: {e}", self.cfg.target.name));
-                    }
+                if let Some(stream) = self.stream.as_mut()
+                    && let Err(e) = stream.tcp().set_nonblocking(false)
+                {
+                    return Err(format!("connection to {}: {e}", self.cfg.target.name));
                 }
                 self.nonblocking = false;
             }
@@ -1073,10 +1075,10 @@ impl Conn {
     fn finish_block(&mut self, keep: bool) -> Option<Reply> {
         let mut found = None;
         while let Some(ev) = self.decoder.finish() {
-            if found.is_none() {
-                if let Event::Frame { payload, .. } = ev {
-                    found = Some(classify(payload, keep));
-                }
+            if found.is_none()
+                && let Event::Frame { payload, .. } = ev
+            {
+                found = Some(classify(payload, keep));
             }
         }
         found
@@ -1734,11 +1736,11 @@ fn output_thread(mut sink: Sink, done: Receiver<Vec<Done>>, stop: &AtomicBool) -
         }
         while let Some(d) = pending.remove(&next) {
             next += 1;
-            if failure.is_none() {
-                if let Err(e) = sink.record(&d.job, &d.outcome) {
-                    stop.store(true, Ordering::Relaxed);
-                    failure = Some(e);
-                }
+            if failure.is_none()
+                && let Err(e) = sink.record(&d.job, &d.outcome)
+            {
+                stop.store(true, Ordering::Relaxed);
+                failure = Some(e);
             }
         }
     }
@@ -2045,17 +2047,15 @@ impl Producer<'_> {
                     continue;
                 }
             };
-            if caching {
-                if let Some(c) = &mut self.cache {
-                    c.push(Cached {
-                        frame: self.frame.clone(),
-                        control_id: ready.control_id.clone(),
-                        raw_id: ready.raw_id.clone(),
-                        time: ready.time,
-                        msg_no: n,
-                        byte: offset,
-                    });
-                }
+            if caching && let Some(c) = &mut self.cache {
+                c.push(Cached {
+                    frame: self.frame.clone(),
+                    control_id: ready.control_id.clone(),
+                    raw_id: ready.raw_id.clone(),
+                    time: ready.time,
+                    msg_no: n,
+                    byte: offset,
+                });
             }
             self.send(ready, file.clone(), n, offset)?;
         }
@@ -2146,11 +2146,11 @@ impl Producer<'_> {
             byte: Some(byte),
             path: None,
         };
-        if let Some(due) = self.pace.due(self.seq, r.time, &mut self.report, loc) {
-            if due > Instant::now() {
-                self.engine.hook().fire();
-                sleep_until(due, &self.cfg.stop);
-            }
+        if let Some(due) = self.pace.due(self.seq, r.time, &mut self.report, loc)
+            && due > Instant::now()
+        {
+            self.engine.hook().fire();
+            sleep_until(due, &self.cfg.stop);
         }
         let frame = match &self.engine {
             Engine::Inline { .. } => std::mem::take(&mut self.frame),

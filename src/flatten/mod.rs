@@ -619,10 +619,10 @@ impl<'m> Flattener<'m> {
         if raw.is_empty() || raw == b"\"\"" {
             return (Cell::Null, false);
         }
-        if ty == b"NM" {
-            if let Some(c) = self.number(raw, 1.0, 0.0) {
-                return (c, false);
-            }
+        if ty == b"NM"
+            && let Some(c) = self.number(raw, 1.0, 0.0)
+        {
+            return (c, false);
         }
         let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, sep, cs));
         (Cell::Str(a, b), true)
@@ -718,21 +718,20 @@ impl<'m> Flattener<'m> {
                 }
             }
             Source::Observation(code) => {
-                if let Some(s) = find_observation(segs, code.as_bytes()) {
-                    if let Some(v) = s
+                if let Some(s) = find_observation(segs, code.as_bytes())
+                    && let Some(v) = s
                         .field(5)
                         .map(|v| v.repetition(1))
                         .filter(|v| !v.raw.is_empty() && !v.is_null())
-                    {
-                        text.push_str(&v.text());
-                    }
+                {
+                    text.push_str(&v.text());
                 }
             }
         }
-        if let Some((re, rep)) = &d.regex {
-            if let std::borrow::Cow::Owned(s) = re.replace_all(&text, rep.as_str()) {
-                text = s;
-            }
+        if let Some((re, rep)) = &d.regex
+            && let std::borrow::Cow::Owned(s) = re.replace_all(&text, rep.as_str())
+        {
+            text = s;
         }
         let text: &str = match (&d.default, text.is_empty()) {
             (Some(def), true) => def,
@@ -843,10 +842,10 @@ impl<'m> Flattener<'m> {
                 // unmapped, kept
                 if wide {
                     let name = sanitize(&String::from_utf8_lossy(id));
-                    if let Some(col) = self.dynamic_column(&name, segs, i, issues) {
-                        if self.cells[col] == Cell::Null {
-                            self.cells[col] = self.plain_value(obx.field(2), value, &sep, cs).0;
-                        }
+                    if let Some(col) = self.dynamic_column(&name, segs, i, issues)
+                        && self.cells[col] == Cell::Null
+                    {
+                        self.cells[col] = self.plain_value(obx.field(2), value, &sep, cs).0;
                     }
                 } else {
                     self.long_unmapped(map, seg, &obx, &sep, cs);
@@ -977,11 +976,11 @@ impl<'m> Flattener<'m> {
             let ucode = obx.first(6);
             let declared = self.var_unit[ent.var];
             self.unit_cells(declared, ucode, &sep, cs, lunit, lucode);
-            if let Some(sub) = Some(obx.field(4)).filter(|r| !r.is_empty()) {
-                if let Some(c) = lsub {
-                    let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &sep, cs));
-                    self.cells[c] = Cell::Str(a, b);
-                }
+            if let Some(sub) = Some(obx.field(4)).filter(|r| !r.is_empty())
+                && let Some(c) = lsub
+            {
+                let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &sep, cs));
+                self.cells[c] = Cell::Str(a, b);
             }
             if let Some(w) = word.filter(|w| *w >= 0) {
                 for (b, &col) in bits.iter().zip(&self.bit_cols[ent.var]) {

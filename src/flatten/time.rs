@@ -48,10 +48,10 @@ pub fn to_rfc3339(raw: &[u8], zone: &TimeZone, out: &mut String) -> Result<(), T
     if !matches!(whole.len(), 4 | 6 | 8 | 10 | 12 | 14) {
         return Err(TimeError::Syntax);
     }
-    if let Some(f) = frac {
-        if whole.len() != 14 || f.is_empty() || f.len() > 9 || !f.iter().all(u8::is_ascii_digit) {
-            return Err(TimeError::Syntax);
-        }
+    if let Some(f) = frac
+        && (whole.len() != 14 || f.is_empty() || f.len() > 9 || !f.iter().all(u8::is_ascii_digit))
+    {
+        return Err(TimeError::Syntax);
     }
     let part = |from: usize, to: usize, default: i32| -> Option<i32> {
         if whole.len() >= to {

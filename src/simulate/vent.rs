@@ -249,25 +249,25 @@ impl Template {
                 .unwrap_or("")
                 .to_string();
             let base_id = id.split('-').next().unwrap_or("").to_string();
-            if let Some((_, sid)) = FOLLOWS.iter().find(|(m, _)| *m == base_id) {
-                if let Some(si) = setting_index(sid) {
-                    let sbase = rows_snapshot[setting_ids[si].1].base;
-                    let ratio = if sbase != 0.0 { row.base / sbase } else { 1.0 };
-                    match row.kind {
-                        Kind::Measured { .. } => {
-                            row.kind = Kind::Measured {
-                                follows: Some(si),
-                                ratio,
-                            }
+            if let Some((_, sid)) = FOLLOWS.iter().find(|(m, _)| *m == base_id)
+                && let Some(si) = setting_index(sid)
+            {
+                let sbase = rows_snapshot[setting_ids[si].1].base;
+                let ratio = if sbase != 0.0 { row.base / sbase } else { 1.0 };
+                match row.kind {
+                    Kind::Measured { .. } => {
+                        row.kind = Kind::Measured {
+                            follows: Some(si),
+                            ratio,
                         }
-                        Kind::Limit { .. } => {
-                            row.kind = Kind::Limit {
-                                follows: Some(si),
-                                ratio,
-                            }
-                        }
-                        _ => {}
                     }
+                    Kind::Limit { .. } => {
+                        row.kind = Kind::Limit {
+                            follows: Some(si),
+                            ratio,
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -556,10 +556,10 @@ impl Generator for Vent {
                 Kind::Alarm(_) => v.push(if alarm_row == Some(i) { b'1' } else { b'0' }),
                 Kind::Status(word) => {
                     let mut w = row.base as u64;
-                    if let Some(&(_, sw, bit, _, _)) = effect {
-                        if sw == *word {
-                            w &= !(1u64 << bit);
-                        }
+                    if let Some(&(_, sw, bit, _, _)) = effect
+                        && sw == *word
+                    {
+                        w &= !(1u64 << bit);
                     }
                     push_u64(v, w);
                 }
