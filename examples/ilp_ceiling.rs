@@ -1,0 +1,79 @@
+//! What questdb-rs alone costs for a stream of rows, the ceiling `hl7 ilp --dry-run` is
+//! compared with in bench/run: the rows of an NDJSON file (as `hl7 flatten` writes them) are
+//! read and parsed before the clock starts; then only the questdb-rs `Buffer` calls run (string
+//! values as VARCHAR, numbers as DOUBLE, booleans as BOOLEAN, the given columns as SYMBOLs, `ts`
+//! as the designated timestamp), cleared every 10,000 rows as a sender's flush would.
+//!
+//! `cargo run --release --example ilp_ceiling -- ROWS.ndjson SYMBOL,SYMBOL,...` prints rows/s.
+
+use questdb::ingress::{Buffer, ProtocolVersion, TimestampNanos};
+use serde_json::Value;
+
+enum V {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 3 {
+        eprintln!("usage: ilp_ceiling ROWS.ndjson SYMBOL,SYMBOL,...");
+        std::process::exit(2);
+    }
+    let symbols: Vec<&str> = args[2].split(',').collect();
+    let text = std::fs::read_to_string(&args[1]).expect("read the rows");
+    let mut rows: Vec<(Vec<(String, String)>, Vec<(String, V)>, i64)> = Vec::new();
+    for line in text.lines() {
+        let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let (mut tags, mut fields, mut ts) = (Vec::new(), Vec::new(), 0i64);
+        for (k, v) in o {
+            if k == "ts" {
+                ts = 1_723_628_796_000_000_000 + rows.len() as i64;
+            } else if symbols.contains(&k.as_str()) {
+                tags.push((k, v.as_str().unwrap_or_default().to_string()));
+            } else {
+                let v = match v {
+                    Value::String(s) => V::Str(s),
+                    Value::Number(n) => V::Num(n.as_f64().unwrap_or(0.0)),
+                    Value::Bool(b) => V::Bool(b),
+                    _ => continue,
+                };
+                fields.push((k, v));
+            }
+        }
+        rows.push((tags, fields, ts));
+    }
+    let mut buf = Buffer::new(ProtocolVersion::V1);
+    let mut bytes = 0usize;
+    let start = std::time::Instant::now();
+    for (i, (tags, fields, ts)) in rows.iter().enumerate() {
+        buf.table("pdm_medical_device").expect("table");
+        for (k, v) in tags {
+            buf.symbol(k.as_str(), v.as_str()).expect("symbol");
+        }
+        for (k, v) in fields {
+            match v {
+                V::Str(s) => buf.column_str(k.as_str(), s.as_str()),
+                V::Num(n) => buf.column_f64(k.as_str(), *n),
+                V::Bool(b) => buf.column_bool(k.as_str(), *b),
+            }
+            .expect("column");
+        }
+        buf.at(TimestampNanos::new(*ts)).expect("at");
+        if i % 10_000 == 9_999 {
+            bytes += buf.len();
+            buf.clear();
+        }
+    }
+    bytes += buf.len();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{:.0} rows/s ({} rows, {:.1} MB of ILP, {secs:.3} s)",
+        rows.len() as f64 / secs,
+        rows.len(),
+        bytes as f64 / 1e6
+    );
+}
