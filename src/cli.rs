@@ -10,7 +10,7 @@ use crate::cmd::{self, Exit, Global};
 /// A fast, scriptable HL7 v2 toolkit: Unix filters that read and write HL7, NDJSON or CSV
 ///
 /// Subcommands read files or stdin and write stdout, so they pipe into one another, as in
-/// `hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009`.
+/// `hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000`.
 ///
 /// The input format (raw HL7, MLLP-framed capture, NDJSON) is detected per stream; --from
 /// overrides it. stdout carries data only; diagnostics, progress and stats go to stderr, and

@@ -94,7 +94,7 @@ Examples:
   hl7 flatten results.hl7 --to csv
   hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml --wide
   hl7 flatten --map samples/elisa.toml --check
-  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp localhost:9009
+  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp --map samples/elisa.toml http://localhost:9000
 
 Exit codes: 0 ok; 1 invalid input, misfit values or I/O failure; 2 usage error (also a bad map).";
 

@@ -40,7 +40,7 @@ use super::{Error, Exit, Global, Result};
 /// Logs name peers, control ids and counts, never message contents.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp localhost:9009\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem"
+    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem"
 )]
 pub struct Args {
     /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several =
