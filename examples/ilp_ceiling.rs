@@ -15,6 +15,13 @@ enum V {
     Bool(bool),
 }
 
+/// One row: its symbols, its fields and its timestamp.
+struct Row {
+    tags: Vec<(String, String)>,
+    fields: Vec<(String, V)>,
+    ts: i64,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
@@ -23,7 +30,7 @@ fn main() {
     }
     let symbols: Vec<&str> = args[2].split(',').collect();
     let text = std::fs::read_to_string(&args[1]).expect("read the rows");
-    let mut rows: Vec<(Vec<(String, String)>, Vec<(String, V)>, i64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for line in text.lines() {
         let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -44,12 +51,12 @@ fn main() {
                 fields.push((k, v));
             }
         }
-        rows.push((tags, fields, ts));
+        rows.push(Row { tags, fields, ts });
     }
     let mut buf = Buffer::new(ProtocolVersion::V1);
     let mut bytes = 0usize;
     let start = std::time::Instant::now();
-    for (i, (tags, fields, ts)) in rows.iter().enumerate() {
+    for (i, Row { tags, fields, ts }) in rows.iter().enumerate() {
         buf.table("pdm_medical_device").expect("table");
         for (k, v) in tags {
             buf.symbol(k.as_str(), v.as_str()).expect("symbol");
