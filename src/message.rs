@@ -388,6 +388,13 @@ impl<'a> Message<'a> {
     /// (catches hard-wrapped and glued messages), MSH-9, MSH-10 and MSH-12 are present (required
     /// in every version), and MSH-12 looks like a version.
     pub fn validate(&self) -> Result<(), MessageError> {
+        self.validate_segment_ids()?;
+        self.validate_header()
+    }
+
+    /// The part of [`Message::validate`] that looks at every line: each starts with a segment
+    /// id. (The splitter can vouch for this: [`crate::split::Chunk::lines_checked`].)
+    pub fn validate_segment_ids(&self) -> Result<(), MessageError> {
         for (i, seg) in self.segments().enumerate() {
             if !valid_segment_id(seg.bytes, self.sep.field) {
                 // The line itself is not shown: it may be patient data.
@@ -402,6 +409,12 @@ impl<'a> Message<'a> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The part of [`Message::validate`] that looks at the header only: MSH-9, MSH-10 and
+    /// MSH-12 are there, and the version is a version.
+    pub fn validate_header(&self) -> Result<(), MessageError> {
         let h = self.header();
         for (n, name) in [
             (9, "message type"),

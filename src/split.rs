@@ -88,6 +88,13 @@ pub struct Chunk<'a> {
     pub bytes: &'a [u8],
     /// Byte offset of the first byte in the whole stream.
     pub offset: u64,
+    /// For a raw HL7 message: the splitter, which looks at every line start anyway, saw each
+    /// line after the MSH start with a segment id (three upper-case letters or digits, then
+    /// the field separator or the end of the line) or be empty. Then
+    /// [`Message::validate_header`](crate::message::Message::validate_header) is all that is left
+    /// of [`Message::validate`](crate::message::Message::validate). False whenever it did not
+    /// look (MLLP, NDJSON, the end of the input) or saw anything else: then validate in full.
+    pub lines_checked: bool,
 }
 
 #[derive(Default)]
@@ -111,6 +118,9 @@ pub struct Splitter<R> {
     eof: bool,
     /// Where the scan for the end of the current message had got to, relative to `start`.
     resume: usize,
+    /// Every line the scan has passed so far starts with a segment id (see
+    /// [`Chunk::lines_checked`]).
+    lines_ok: bool,
     envelope: Envelope,
     mllp: Mllp,
 }
@@ -304,6 +314,7 @@ impl<R: Read> Splitter<R> {
             base: 0,
             eof: false,
             resume: 0,
+            lines_ok: false,
             envelope: Envelope::default(),
             mllp: Mllp::new(),
         }
@@ -395,6 +406,7 @@ impl<R: Read> Splitter<R> {
         Chunk {
             bytes: &self.buf[s..s + len],
             offset: self.base + s as u64,
+            lines_checked: false,
         }
     }
 
@@ -466,6 +478,8 @@ impl<R: Read> Splitter<R> {
             let d = self.data();
             // pos is at a terminator (or end of data)
             let mut found = None;
+            let mut lines_ok = self.lines_ok;
+            let sep = d.get(3).copied();
             while pos < d.len() {
                 let Some(t) = memchr::memchr2(b'\r', b'\n', &d[pos..]) else {
                     pos = d.len();
@@ -481,8 +495,12 @@ impl<R: Read> Splitter<R> {
                     found = Some(line);
                     break;
                 }
+                if lines_ok && !line_starts_segment(&d[line..], sep) {
+                    lines_ok = false;
+                }
                 pos = line;
             }
+            self.lines_ok = lines_ok;
             if let Some(f) = found {
                 return Ok(f);
             }
@@ -505,7 +523,9 @@ impl<R: Read> Splitter<R> {
 
     /// At the end of the data (end of input, or a pause): the start of a unit among the lines
     /// not yet classified, else the end.
-    fn boundary_at_end(&self) -> usize {
+    fn boundary_at_end(&mut self) -> usize {
+        // These lines are not looked at one by one: the message is validated in full.
+        self.lines_ok = false;
         let d = self.data();
         let mut p = self.resume;
         while let Some(t) = memchr::memchr2(b'\r', b'\n', &d[p..]) {
@@ -548,6 +568,7 @@ impl<R: Read> Splitter<R> {
                 continue;
             }
             let first = self.line_len(0)?;
+            self.lines_ok = is_unit && &head == b"MSH";
             let boundary = self.find_boundary(first)?;
             let d = self.data();
             let mut len = boundary;
@@ -565,6 +586,7 @@ impl<R: Read> Splitter<R> {
                 return Ok(Some(Item::Message(Chunk {
                     bytes: &self.buf[chunk_start..chunk_start + len],
                     offset: self.base + chunk_start as u64,
+                    lines_checked: self.lines_ok,
                 })));
             }
             let why = format!(
@@ -578,6 +600,7 @@ impl<R: Read> Splitter<R> {
                 Chunk {
                     bytes: &self.buf[chunk_start..chunk_start + len],
                     offset: self.base + chunk_start as u64,
+                    lines_checked: false,
                 },
                 why,
             )));
@@ -699,6 +722,7 @@ impl<R: Read> Splitter<R> {
                 let chunk = Chunk {
                     bytes: self.buf.get(from..to).unwrap_or_default(),
                     offset,
+                    lines_checked: false,
                 };
                 match why {
                     None => Item::Message(chunk),
@@ -922,6 +946,29 @@ impl<R: Read> Splitter<R> {
     }
 }
 
+/// True when `rest` (from a line start) is an empty line, or starts with a segment id followed
+/// by the field separator `sep` or the end of the line, as [`Message::validate`] wants every
+/// segment to. A line too short to tell, or anything else, is false (then the message is
+/// validated in full, which says what is wrong).
+///
+/// [`Message::validate`]: crate::message::Message::validate
+#[inline]
+fn line_starts_segment(rest: &[u8], sep: Option<u8>) -> bool {
+    match rest {
+        [] | [b'\r' | b'\n', ..] => true,
+        [a, b, c, rest @ ..] => {
+            a.is_ascii_uppercase()
+                && (b.is_ascii_uppercase() || b.is_ascii_digit())
+                && (c.is_ascii_uppercase() || c.is_ascii_digit())
+                && match rest.first() {
+                    None | Some(b'\r' | b'\n') => true,
+                    Some(&x) => Some(x) == sep,
+                }
+        }
+        _ => false,
+    }
+}
+
 /// True when a line starts a new unit: MSH, FHS, BHS, BTS or FTS followed by a non-alphanumeric
 /// byte (the field separator) or the end of the line.
 #[inline]
@@ -967,6 +1014,90 @@ pub fn describe(line: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `lines_checked` is only ever true where `validate_segment_ids` agrees, whatever the
+    /// lines, terminators and read sizes; and it is true for ordinary messages.
+    #[test]
+    fn lines_checked_agrees_with_validate() {
+        struct Chunky<'a>(&'a [u8], usize);
+        impl Read for Chunky<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        const LINES: [&[u8]; 14] = [
+            b"PID|1||X",
+            b"OBX|1|NM|2",
+            b"ZZ1|a",
+            b"NTE",
+            b"",
+            b"   ",
+            b"\t",
+            b"pid|1",
+            b"PI",
+            b"P1D|x",
+            b"OBX^1",
+            b"EVN|A01",
+            b"  PID|1",
+            b"MSHX|y",
+        ];
+        const ENDS: [&[u8]; 3] = [b"\r", b"\n", b"\r\n"];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut checked, mut messages, mut bad) = (0, 0, 0);
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for m in 0..1 + next(3) {
+                let sep = if next(4) == 0 { b'#' } else { b'|' };
+                input.extend_from_slice(b"MSH");
+                input.push(sep);
+                input.extend_from_slice(b"^~\\&");
+                input.push(sep);
+                input.extend_from_slice(
+                    format!("A|B|C|D|1||ADT^A01|{m}|P|2.5")
+                        .replace('|', &(sep as char).to_string())
+                        .as_bytes(),
+                );
+                for _ in 0..next(6) {
+                    input.extend_from_slice(ENDS[next(3)]);
+                    let line = LINES[if next(3) == 0 {
+                        next(LINES.len())
+                    } else {
+                        next(2)
+                    }];
+                    input.extend(line.iter().map(|&b| if b == b'|' { sep } else { b }));
+                }
+                input.extend_from_slice(ENDS[next(3)]);
+            }
+            let mut s = Splitter::new(Chunky(&input, 1 + next(40)));
+            while let Some(item) = s.next_item().unwrap() {
+                if let Item::Message(c) = item {
+                    messages += 1;
+                    let m = crate::message::Message::parse(c.bytes).unwrap();
+                    assert!(m.validate_header().is_ok());
+                    bad += usize::from(m.validate_segment_ids().is_err());
+                    if c.lines_checked {
+                        checked += 1;
+                        assert!(
+                            m.validate_segment_ids().is_ok(),
+                            "{:?}",
+                            String::from_utf8_lossy(c.bytes)
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked > messages / 4, "{checked} of {messages}");
+        assert!(bad > messages / 20, "{bad} of {messages} with a bad line");
+    }
 
     /// Splits a byte string, returning a compact description of each item.
     fn items(input: &[u8]) -> Vec<String> {

@@ -214,8 +214,12 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 Item::Message(chunk) => {
                     n += 1;
                     count.bytes += chunk.bytes.len() as u64;
-                    let ok = match Message::parse(chunk.bytes).and_then(|m| m.validate().map(|_| m))
-                    {
+                    // The splitter may have checked every line already (it looks at each).
+                    let valid = |m: Message<'_>| match chunk.lines_checked {
+                        true => m.validate_header(),
+                        false => m.validate(),
+                    };
+                    let ok = match Message::parse(chunk.bytes).and_then(|m| valid(m).map(|_| m)) {
                         Ok(mut msg) => {
                             if let Some(w) = msg.resolve_charset() {
                                 report.warn(&loc(Some(n), chunk.offset, Some("MSH-18".into())), &w);
@@ -492,8 +496,6 @@ impl Out<'_> {
 
     fn rows(&mut self, msg: &Message<'_>) -> Result<()> {
         let sel = self.select.as_ref().expect("rows need --select");
-        // Segments of this message, so each row can look up "the nearest before".
-        let segs: Vec<Segment<'_>> = msg.segments().collect();
         let mut values: Vec<Option<hl7::message::Value<'_>>> = Vec::with_capacity(sel.paths.len());
         let emit = |out: &mut Self, values: &[Option<hl7::message::Value<'_>>]| -> Result<()> {
             let sel = out.select.as_ref().expect("select");
@@ -541,9 +543,13 @@ impl Out<'_> {
             Ok(())
         };
         if !sel.per_obx {
-            values.extend(sel.paths.iter().map(|p| lookup(&segs, p)));
+            // One row: each path finds its segment from the start, and the scan stops there
+            // (no pass over the rest of the message).
+            values.extend(sel.paths.iter().map(|p| lookup(msg.segments(), p)));
             return emit(self, &values);
         }
+        // Segments of this message, so each row can look up "the nearest before".
+        let segs: Vec<Segment<'_>> = msg.segments().collect();
         let blocks = obx_blocks(&segs);
         for (i, seg) in segs.iter().enumerate() {
             if seg.id() != b"OBX" {
@@ -565,11 +571,14 @@ impl Out<'_> {
 }
 
 /// Resolves a path against a message's segments: the occurrence it names, else the first.
-fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<hl7::message::Value<'a>> {
+fn lookup<'a>(
+    mut segs: impl Iterator<Item = Segment<'a>>,
+    p: &Path,
+) -> Option<hl7::message::Value<'a>> {
     let id = &p.segment[..];
     let seg = match p.occurrence {
-        Occurrence::Nth(k) => segs.iter().filter(|s| s.id() == id).nth(k - 1),
-        _ => segs.iter().find(|s| s.id() == id),
+        Occurrence::Nth(k) => segs.filter(|s| s.id() == id).nth(k - 1),
+        _ => segs.find(|s| s.id() == id),
     }?;
     seg.get(p)
 }
@@ -607,7 +616,7 @@ fn lookup_for_obx<'a>(
     obx: usize,
 ) -> Option<hl7::message::Value<'a>> {
     if let Occurrence::Nth(_) = p.occurrence {
-        return lookup(segs, p);
+        return lookup(segs.iter().copied(), p);
     }
     let id = &p.segment[..];
     let own = (obx + 1..segs.len())
