@@ -11,6 +11,9 @@
 //! - both JSON shapes are valid JSON;
 //! - a message that parses and validates comes back from its JSON byte for byte, as its
 //!   segments joined by `\r` (the lossless promise of DESIGN.md §3).
+//!
+//! The last test runs the binary's flatten, convert and ilp over streams of mutated messages
+//! and rows: errors are fine, a panic (or a usage error) is not.
 
 use std::io::{self, Read};
 use std::path::{Path as FsPath, PathBuf};
@@ -737,4 +740,81 @@ fn random_paths_never_panic_and_print_back() {
         }
     }
     assert!(parsed > 300, "{parsed} paths parsed");
+}
+
+/// The subcommands added after the library tests above (flatten with and without a map,
+/// convert through the shipped templates, ilp on mangled rows) on streams of mutated messages:
+/// each run may report errors (exit 1) but never panics, and never stops early.
+#[test]
+fn new_subcommands_never_panic_on_mutated_streams() {
+    let files = fixtures();
+    let mut rng = StdRng::seed_from_u64(0x6e65_7763);
+    let mut stream = Vec::new();
+    for _ in 0..600 {
+        let (_, raw) = files.choose(&mut rng).unwrap();
+        stream.extend_from_slice(&mutate(&mut rng, raw));
+        stream.push(b'\n');
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let map = format!("{root}/samples/elisa.toml");
+    let run = |args: &[&str], input: &[u8]| -> Vec<u8> {
+        let out = assert_cmd::Command::cargo_bin("hl7")
+            .unwrap()
+            .args(args)
+            .write_stdin(input.to_vec())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)) && !err.contains("panicked"),
+            "{args:?}: {:?}\n{}",
+            out.status,
+            &err[err.len().saturating_sub(3000)..]
+        );
+        out.stdout
+    };
+    run(&["flatten", "--from", "hl7"], &stream);
+    run(&["flatten", "--map", &map, "--from", "hl7"], &stream);
+    let rows = run(
+        &["flatten", "--map", &map, "--wide", "--from", "hl7"],
+        &stream,
+    );
+    for t in [
+        "observation_record.json",
+        "pacs_oru_to_report.json",
+        "adt_vendor_a_to_b.hl7",
+        "ack.hl7",
+        "pdf_attachment.tmpl",
+    ] {
+        let template = format!("{root}/samples/templates/{t}");
+        run(
+            &["convert", "--template", &template, "--from", "hl7"],
+            &stream,
+        );
+    }
+    // rows as flatten writes them, and then mangled
+    let vent = std::fs::read(format!("{root}/samples/oru_r01_vent.hl7")).unwrap();
+    let mut good = run(&["flatten", "--map", &map], &vent);
+    good.extend_from_slice(&rows);
+    let mut mangled = Vec::new();
+    for line in good.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        mangled.extend_from_slice(&mutate(&mut rng, line));
+        mangled.push(b'\n');
+    }
+    run(
+        &["ilp", "--map", &map, "--dry-run", "--from", "ndjson"],
+        &mangled,
+    );
+    run(
+        &[
+            "ilp",
+            "--dry-run",
+            "--symbols",
+            "device_serial",
+            "--from",
+            "ndjson",
+        ],
+        &mangled,
+    );
+    run(&["ilp", "--dry-run", "--from", "csv"], &mangled);
 }
