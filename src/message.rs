@@ -779,18 +779,16 @@ impl<'a> Value<'a> {
 #[inline]
 fn nth_piece(bytes: &[u8], sep: u8, idx: usize) -> Option<&[u8]> {
     let mut start = 0;
-    for (i, pos) in memchr::memchr_iter(sep, bytes).enumerate() {
+    let mut i = 0;
+    for pos in memchr::memchr_iter(sep, bytes) {
         if i == idx {
             return Some(&bytes[start..pos]);
         }
         start = pos + 1;
+        i += 1;
     }
-    let pieces = memchr::memchr_iter(sep, bytes).count();
-    if idx == pieces {
-        Some(&bytes[start..])
-    } else {
-        None
-    }
+    // the last piece runs to the end (one pass: the separators were counted on the way)
+    (i == idx).then(|| &bytes[start..])
 }
 
 #[cfg(test)]
