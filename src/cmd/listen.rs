@@ -938,22 +938,21 @@ impl Committer {
         let mut st = self.lock();
         st.queue.push((c, Arc::clone(slot)));
         loop {
-            if !st.leading {
-                self.lead(st, shared);
-                return slot.outcome.load(Ordering::SeqCst) == WRITTEN;
-            }
-            drop(st);
-            // Woken when our message is decided, or to take over as the leader (a stale wake-up
-            // from an earlier message only costs a look at the state).
-            thread::park();
-            if slot.outcome.load(Ordering::SeqCst) != PENDING {
-                return slot.outcome.load(Ordering::SeqCst) == WRITTEN;
-            }
-            st = self.lock();
+            // Our message may be decided by a leader that has not told us yet: only the
+            // outcome in our slot counts, never the fact that we led a batch ourselves.
             match slot.outcome.load(Ordering::SeqCst) {
                 PENDING => {}
                 outcome => return outcome == WRITTEN,
             }
+            if !st.leading && !st.queue.is_empty() {
+                self.lead(st, shared);
+            } else {
+                drop(st);
+                // Woken when our message is decided, or to take over as the leader (a stale
+                // wake-up only costs a look at the state).
+                thread::park();
+            }
+            st = self.lock();
         }
     }
 
