@@ -16,6 +16,8 @@ struct Listener {
     child: Child,
     addr: String,
     stderr: Arc<Mutex<String>>,
+    /// The thread reading stderr: it ends at the end of the pipe, once the process is gone.
+    drainer: thread::JoinHandle<()>,
 }
 
 impl Listener {
@@ -40,11 +42,12 @@ impl Listener {
             .unwrap_or_else(|| panic!("first line: {first:?}"))
             .to_string();
         let stderr = Arc::new(Mutex::new(String::new()));
-        drain(err, Arc::clone(&stderr));
+        let drainer = drain(err, Arc::clone(&stderr));
         Listener {
             child,
             addr,
             stderr,
+            drainer,
         }
     }
 
@@ -61,20 +64,29 @@ impl Listener {
             o.read_to_end(&mut out).unwrap();
         }
         let status = self.child.wait().unwrap();
-        thread::sleep(Duration::from_millis(50));
+        // everything it wrote to stderr has been read once the pipe ends
+        self.drainer.join().unwrap();
         let err = self.stderr.lock().unwrap().clone();
         (status.code().unwrap_or(-1), out, err)
     }
+
+    /// Kills the process; returns all it wrote to stderr.
+    fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.drainer.join().unwrap();
+        self.stderr.lock().unwrap().clone()
+    }
 }
 
-fn drain(err: BufReader<ChildStderr>, into: Arc<Mutex<String>>) {
+fn drain(err: BufReader<ChildStderr>, into: Arc<Mutex<String>>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         for line in err.lines().map_while(Result::ok) {
             let mut s = into.lock().unwrap();
             s.push_str(&line);
             s.push('\n');
         }
-    });
+    })
 }
 
 fn frame(msg: &[u8]) -> Vec<u8> {
@@ -229,14 +241,17 @@ fn corpus_streams_split_anywhere() {
 
 #[test]
 fn many_connections_at_once() {
-    let l = Listener::start(&["127.0.0.1:0", "--count", "40"]);
+    // Enough messages over enough connections that group commits overlap (leaders, followers
+    // woken by another's batch, hand-overs): every message must get its AA. (Stdout is read
+    // only at the end: 320 messages stay within a pipe's buffer.)
+    let l = Listener::start(&["127.0.0.1:0", "--count", "320"]);
     let addr = l.addr.clone();
-    let senders: Vec<_> = (0..4)
+    let senders: Vec<_> = (0..8)
         .map(|c| {
             let addr = addr.clone();
             thread::spawn(move || {
                 let mut s = TcpStream::connect(&addr).unwrap();
-                for i in 0..10 {
+                for i in 0..40 {
                     let id = format!("C{c}-{i}");
                     s.write_all(&frame(&msg(&id))).unwrap();
                     assert_eq!(msa(&read_frame(&mut s).unwrap()), ("AA".to_string(), id));
@@ -250,9 +265,10 @@ fn many_connections_at_once() {
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);
     let text = String::from_utf8(out).unwrap();
-    for c in 0..4 {
+    assert_eq!(text.lines().count(), 320);
+    for c in 0..8 {
         // each connection's messages in order
-        let ids: Vec<usize> = (0..10)
+        let ids: Vec<usize> = (0..40)
             .map(|i| text.find(&format!("|C{c}-{i}|")).unwrap())
             .collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
@@ -367,10 +383,8 @@ fn allow_refuses_other_networks_and_idle_connections_close() {
         read_frame(&mut s).is_none(),
         "refused: closed without a reply"
     );
-    let mut child = l.child;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(l.stderr.lock().unwrap().contains("refused: not in --allow"));
+    let err = l.kill();
+    assert!(err.contains("refused: not in --allow"), "{err}");
 
     let l = Listener::start(&["127.0.0.1:0", "--idle-timeout", "1", "--count", "1"]);
     let mut idle = l.connect();
