@@ -122,21 +122,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         let pause = input.pause.clone();
         let mut splitter = super::splitter(input.reader, args.from);
         let mut n = 0u64;
-        loop {
-            let item = match splitter.next_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    report.error(
-                        &Loc {
-                            file: name.clone(),
-                            ..Loc::default()
-                        },
-                        &format!("read error: {e}"),
-                    );
-                    break;
-                }
-            };
+        // to the end of this input, or a read error (reported): then on to the next input
+        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
             let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
                 file: name.clone(),
                 message,

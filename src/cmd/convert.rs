@@ -218,21 +218,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             byte: Some(byte),
             path: None,
         };
-        loop {
-            let item = match splitter.next_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    report.error(
-                        &Loc {
-                            file: name.clone(),
-                            ..Loc::default()
-                        },
-                        &format!("read error: {e}"),
-                    );
-                    break;
-                }
-            };
+        // to the end of this input, or a read error (reported): then on to the next input
+        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
             match item {
                 Item::Warning { offset, what } => report.warn(&loc(None, offset), &what),
                 Item::Invalid(chunk, why) => {

@@ -166,21 +166,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         let mut splitter = super::splitter(reader, args.from);
         let mut n = 0u64;
         let mut scratch = Vec::new();
-        loop {
-            let item = match splitter.next_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    report.error(
-                        &Loc {
-                            file: name.clone(),
-                            ..Loc::default()
-                        },
-                        &format!("read error: {e}"),
-                    );
-                    continue 'inputs;
-                }
-            };
+        // to the end of this input, or a read error (reported): then on to the next input
+        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
             let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
                 file: name.clone(),
                 message,

@@ -470,6 +470,28 @@ pub enum FromFormat {
 }
 
 /// A splitter for a `--from` choice (`None`: detect the format).
+/// The next item of an input: `None` at its end, or after a read error, which is reported
+/// with the input's name (the rest of that input is given up; the next input is read).
+pub fn next_item<'s, R: Read>(
+    splitter: &'s mut hl7::split::Splitter<R>,
+    report: &mut Reporter,
+    file: &Option<String>,
+) -> Option<hl7::split::Item<'s>> {
+    match splitter.next_item() {
+        Ok(item) => item,
+        Err(e) => {
+            report.error(
+                &Loc {
+                    file: file.clone(),
+                    ..Loc::default()
+                },
+                &format!("read error: {e}"),
+            );
+            None
+        }
+    }
+}
+
 pub fn splitter<R: Read>(reader: R, from: Option<FromFormat>) -> hl7::split::Splitter<R> {
     match from {
         Some(f) => hl7::split::Splitter::with_format(reader, f.format()),
