@@ -199,6 +199,64 @@ pub struct Message<'a> {
     bytes: &'a [u8],
     sep: Separators,
     charset: Charset,
+    hdr: HeaderIndex,
+}
+
+/// Where the MSH line ends and where its field separators are, found once when the message is
+/// parsed: MSH-9, -10, -12 and -18 are read several times per message (validation, charset,
+/// type and control id), and each lookup would otherwise scan the line again.
+#[derive(Clone, Copy, Debug)]
+struct HeaderIndex {
+    /// The length of the MSH line.
+    end: u32,
+    /// Positions of the field separators after MSH-2 (`seps[0]` ends MSH-2), as far as
+    /// [`HEADER_SEPS`] go.
+    seps: [u32; HEADER_SEPS],
+    /// How many of `seps` are set. `HEADER_SEPS` means there may be more.
+    count: u8,
+}
+
+const HEADER_SEPS: usize = 24;
+
+impl HeaderIndex {
+    fn new(bytes: &[u8], field: u8) -> HeaderIndex {
+        let end = memchr::memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
+        let mut idx = HeaderIndex {
+            end: end as u32,
+            seps: [0; HEADER_SEPS],
+            count: 0,
+        };
+        if let Some(line) = bytes.get(4..end) {
+            for (k, p) in memchr::memchr_iter(field, line)
+                .take(HEADER_SEPS)
+                .enumerate()
+            {
+                idx.seps[k] = (p + 4) as u32;
+                idx.count = k as u8 + 1;
+            }
+        }
+        idx
+    }
+
+    /// The bytes of MSH-`n` (n >= 3) as positions in the message: `Some(None)` when the line
+    /// ends before it, `None` when the index does not reach that far.
+    fn field(&self, n: usize) -> Option<Option<(usize, usize)>> {
+        let k = n - 3;
+        let count = self.count as usize;
+        if k + 1 >= HEADER_SEPS && count == HEADER_SEPS {
+            return None;
+        }
+        if k >= count {
+            return Some(None);
+        }
+        let start = self.seps[k] as usize + 1;
+        let end = if k + 1 < count {
+            self.seps[k + 1] as usize
+        } else {
+            self.end as usize
+        };
+        Some(Some((start, end)))
+    }
 }
 
 impl<'a> Message<'a> {
@@ -226,6 +284,7 @@ impl<'a> Message<'a> {
             bytes,
             sep,
             charset: Charset::Utf8,
+            hdr: HeaderIndex::new(bytes, sep.field),
         };
         m.charset = m.declared_charset().unwrap_or(Charset::Utf8);
         Ok(m)
@@ -237,6 +296,7 @@ impl<'a> Message<'a> {
             bytes,
             sep,
             charset,
+            hdr: HeaderIndex::new(bytes, sep.field),
         }
     }
 
@@ -260,7 +320,7 @@ impl<'a> Message<'a> {
 
     /// The charset MSH-18 declares: `Some(Ascii)` when empty, `None` when unknown or unsupported.
     pub fn declared_charset(&self) -> Option<Charset> {
-        let v = self.header().field(18).map(|f| f.repetition(1).raw);
+        let v = self.header_field(18).map(|f| f.repetition(1).raw);
         Charset::from_msh18(v.unwrap_or(b""))
     }
 
@@ -271,10 +331,10 @@ impl<'a> Message<'a> {
     /// when the declaration did not fit the bytes.
     pub fn resolve_charset(&mut self) -> Option<String> {
         let declared = self.declared_charset();
+        // borrowed from the message (no copy unless it is not UTF-8): only warnings use it
         let msh18 = self
-            .header()
-            .field(18)
-            .map(|f| String::from_utf8_lossy(f.repetition(1).raw).into_owned())
+            .header_field(18)
+            .map(|f| String::from_utf8_lossy(f.repetition(1).raw))
             .unwrap_or_default();
         match declared {
             Some(cs @ Charset::Iso8859(_)) => {
@@ -325,12 +385,24 @@ impl<'a> Message<'a> {
 
     /// The MSH segment.
     pub fn header(&self) -> Segment<'a> {
-        let end = memchr::memchr2(b'\r', b'\n', self.bytes).unwrap_or(self.bytes.len());
         Segment {
-            bytes: &self.bytes[..end],
+            bytes: &self.bytes[..self.hdr.end as usize],
             offset: 0,
             sep: self.sep,
             charset: self.charset,
+        }
+    }
+
+    /// Field `n` of the MSH segment: `self.header().field(n)`, without scanning the line.
+    pub fn header_field(&self, n: usize) -> Option<Value<'a>> {
+        let h = self.header();
+        if n < 3 {
+            return h.field(n);
+        }
+        match self.hdr.field(n) {
+            Some(Some((start, end))) => Some(h.value(&self.bytes[start..end], Level::Field)),
+            Some(None) => None,
+            None => h.field(n),
         }
     }
 
@@ -368,15 +440,13 @@ impl<'a> Message<'a> {
 
     /// MSH-12 component 1.
     pub fn version(&self) -> String {
-        self.header()
-            .field(12)
+        self.header_field(12)
             .map(|f| f.repetition(1).component(1).text().into_owned())
             .unwrap_or_default()
     }
 
     fn header_text(&self, n: usize) -> String {
-        self.header()
-            .field(n)
+        self.header_field(n)
             .map(|f| {
                 let v = f.repetition(1);
                 v.text().into_owned()
@@ -421,7 +491,7 @@ impl<'a> Message<'a> {
             (10, "message control ID"),
             (12, "version ID"),
         ] {
-            if h.field(n).is_none_or(|f| f.raw.is_empty()) {
+            if self.header_field(n).is_none_or(|f| f.raw.is_empty()) {
                 return Err(MessageError::new(
                     h.field_offset(n).unwrap_or(h.bytes.len()),
                     Some(&format!("MSH-{n}")),
@@ -429,8 +499,8 @@ impl<'a> Message<'a> {
                 ));
             }
         }
-        let version = h
-            .field(12)
+        let version = self
+            .header_field(12)
             .map(|f| f.repetition(1).component(1).raw)
             .unwrap_or_default();
         let ok = !version.is_empty()
@@ -794,6 +864,33 @@ fn nth_piece(bytes: &[u8], sep: u8, idx: usize) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header index gives what a scan of the MSH line gives, for every field number, with
+    /// any separators, short and long headers, and terminators.
+    #[test]
+    fn header_index_agrees_with_the_segment() {
+        let many: String = (3..40).map(|i| format!("|f{i}")).collect();
+        let long = format!("MSH|^~\\&{many}\rPID|1\r");
+        let cases: [&[u8]; 9] = [
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|X1|P|2.5\rPID|1||123\r",
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|X1|P|2.5||||||8859/1|\nPID|1\n",
+            b"MSH|^~\\&",
+            b"MSH|^~\\&|",
+            b"MSH|^~\\&||||||||||||||||||||||||||||||",
+            b"MSH#^~\\&#A#B#C#D#1##ORU^R01#9#P#2.3\r\nOBX#1\r\n",
+            b"MSH|^~\\&|A\r",
+            b"MSH|^~|A|B\rEVN|x",
+            long.as_bytes(),
+        ];
+        for bytes in cases {
+            let m = Message::parse(bytes).unwrap();
+            for n in 0..45 {
+                let a = m.header_field(n).map(|v| (v.raw, v.raw.as_ptr()));
+                let b = m.header().field(n).map(|v| (v.raw, v.raw.as_ptr()));
+                assert_eq!(a, b, "MSH-{n} of {:?}", String::from_utf8_lossy(bytes));
+            }
+        }
+    }
 
     fn p(s: &str) -> Path {
         s.parse().unwrap()
