@@ -455,17 +455,36 @@ pub(super) mod tests {
         }
     }
 
+    /// What every profile promises: the same seed gives the same messages, another seed
+    /// others; every stream is valid in the profile's own `version` and in `other` (given by
+    /// `--version`), also with a population of one patient and of `u32::MAX`.
+    pub(crate) fn check_profile<G: Generator>(
+        make: impl Fn(&Config) -> G,
+        cfg: Config,
+        version: &str,
+        other: &str,
+    ) {
+        let a = run(&mut make(&cfg), 500);
+        assert_eq!(a, run(&mut make(&cfg), 500));
+        let mut reseeded = cfg.clone();
+        reseeded.seed += 1;
+        assert_ne!(a, run(&mut make(&reseeded), 500));
+        check_stream(&a, version);
+        let mut cfg = cfg;
+        cfg.version = Some(other.into());
+        check_stream(&run(&mut make(&cfg), 100), other);
+        for patients in [1, u32::MAX] {
+            cfg.patients = patients;
+            check_stream(&run(&mut make(&cfg), 300), other);
+        }
+    }
+
     #[test]
     fn deterministic_and_valid() {
-        let a = run(&mut Adt::new(&config(7)), 500);
-        assert_eq!(a, run(&mut Adt::new(&config(7)), 500));
-        assert_ne!(a, run(&mut Adt::new(&config(8)), 500));
-        check_stream(&a, "2.5");
-        let first = Message::parse(&a[0]).unwrap();
+        check_profile(Adt::new, config(7), "2.5", "2.3.1");
+        let first = run(&mut Adt::new(&config(7)), 1).remove(0);
+        let first = Message::parse(&first).unwrap();
         assert_eq!(text(&first, "MSH-7"), "20240814114636+0200");
-        let mut cfg = config(7);
-        cfg.version = Some("2.3.1".into());
-        check_stream(&run(&mut Adt::new(&cfg), 20), "2.3.1");
     }
 
     #[test]

@@ -692,7 +692,7 @@ impl Generator for Lab {
 #[cfg(test)]
 mod tests {
     use super::super::Profile;
-    use super::super::adt::tests::{check_stream, run, text};
+    use super::super::adt::tests::{check_profile, run, text};
     use super::*;
     use crate::message::Message;
     use std::collections::HashMap;
@@ -707,16 +707,7 @@ mod tests {
 
     #[test]
     fn deterministic_and_valid() {
-        let a = run(&mut Lab::new(&config(2)), 500);
-        assert_eq!(a, run(&mut Lab::new(&config(2)), 500));
-        assert_ne!(a, run(&mut Lab::new(&config(3)), 500));
-        check_stream(&a, "2.5");
-        let mut cfg = config(2);
-        cfg.version = Some("2.6".into());
-        for patients in [1, u32::MAX] {
-            cfg.patients = patients;
-            check_stream(&run(&mut Lab::new(&cfg), 100), "2.6");
-        }
+        check_profile(Lab::new, config(2), "2.5", "2.6");
     }
 
     /// Does the flag fit the value and the range as written?

@@ -598,7 +598,7 @@ impl Generator for Orm {
 #[cfg(test)]
 pub(super) mod tests {
     use super::super::Profile;
-    use super::super::adt::tests::{check_stream, run, text};
+    use super::super::adt::tests::{check_profile, run, text};
     use super::*;
     use crate::message::Message;
     use std::collections::{HashMap, HashSet};
@@ -704,17 +704,7 @@ pub(super) mod tests {
 
     #[test]
     fn deterministic_and_valid() {
-        let a = run(&mut Orm::new(&config(5)), 500);
-        assert_eq!(a, run(&mut Orm::new(&config(5)), 500));
-        assert_ne!(a, run(&mut Orm::new(&config(6)), 500));
-        check_stream(&a, "2.3");
-        let mut cfg = config(5);
-        cfg.version = Some("2.5.1".into());
-        check_stream(&run(&mut Orm::new(&cfg), 20), "2.5.1");
-        for patients in [1, u32::MAX] {
-            cfg.patients = patients;
-            check_stream(&run(&mut Orm::new(&cfg), 300), "2.5.1");
-        }
+        check_profile(Orm::new, config(5), "2.3", "2.5.1");
     }
 
     #[test]

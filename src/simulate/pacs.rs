@@ -579,7 +579,7 @@ impl Generator for Pacs {
 #[cfg(test)]
 mod tests {
     use super::super::Profile;
-    use super::super::adt::tests::{check_stream, run, text};
+    use super::super::adt::tests::{check_profile, run, text};
     use super::super::orm::tests::check_order_fields;
     use super::*;
     use crate::message::Message;
@@ -597,17 +597,7 @@ mod tests {
 
     #[test]
     fn deterministic_and_valid() {
-        let a = run(&mut Pacs::new(&config(21)), 500);
-        assert_eq!(a, run(&mut Pacs::new(&config(21)), 500));
-        assert_ne!(a, run(&mut Pacs::new(&config(22)), 500));
-        check_stream(&a, "2.3");
-        let mut cfg = config(21);
-        cfg.version = Some("2.4".into());
-        check_stream(&run(&mut Pacs::new(&cfg), 50), "2.4");
-        for patients in [1, u32::MAX] {
-            cfg.patients = patients;
-            check_stream(&run(&mut Pacs::new(&cfg), 500), "2.4");
-        }
+        check_profile(Pacs::new, config(21), "2.3", "2.4");
     }
 
     #[test]
