@@ -842,18 +842,17 @@ fn database_down_at_the_start() {
     assert!(err.contains("no rows were read"), "{err}");
 }
 
-#[test]
-fn database_going_away_mid_stream_over_http() {
-    let Some(mut vm) = Vm::start("away") else {
-        return;
-    };
+/// Sends `total` rows to `addr` in batches of ten; once the first 50 are in the database, kills
+/// it and sends the rest. Returns how ilp ended and its stderr.
+fn send_and_kill_midway(
+    vm: &mut Vm,
+    addr: &str,
+    total: usize,
+) -> (std::process::ExitStatus, String) {
     let mut child = Std::new(bin())
         .args([
             "ilp",
-            &format!(
-                "http::addr=127.0.0.1:{};protocol_version=1;retry_timeout=500;",
-                vm.http
-            ),
+            addr,
             "--table",
             "vent",
             "--symbols",
@@ -866,12 +865,12 @@ fn database_going_away_mid_stream_over_http() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let all = rows(80, 0);
+    let all = rows(total, 0);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(stdin_of(&all[..50]).as_bytes()).unwrap();
     stdin.flush().unwrap();
     // Five batches of ten: wait until the database holds them, then take it away.
-    check_rows(&vm, "vent", 50, 0);
+    check_rows(vm, "vent", 50, 0);
     vm.kill();
     let _ = stdin.write_all(stdin_of(&all[50..]).as_bytes());
     drop(stdin);
@@ -882,7 +881,19 @@ fn database_going_away_mid_stream_over_http() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    let status = child.wait().unwrap();
+    (child.wait().unwrap(), err)
+}
+
+#[test]
+fn database_going_away_mid_stream_over_http() {
+    let Some(mut vm) = Vm::start("away") else {
+        return;
+    };
+    let addr = format!(
+        "http::addr=127.0.0.1:{};protocol_version=1;retry_timeout=500;",
+        vm.http
+    );
+    let (status, err) = send_and_kill_midway(&mut vm, &addr, 80);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("could not be reached"), "{err}");
     assert!(
@@ -898,41 +909,11 @@ fn database_going_away_mid_stream_over_tcp() {
     let Some(mut vm) = Vm::start("away-tcp") else {
         return;
     };
-    let mut child = Std::new(bin())
-        .args([
-            "ilp",
-            &format!("127.0.0.1:{}", vm.influx),
-            "--table",
-            "vent",
-            "--symbols",
-            "device_serial,variable_id",
-            "--batch-rows",
-            "10",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let all = rows(250, 0);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(stdin_of(&all[..50]).as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    check_rows(&vm, "vent", 50, 0);
-    vm.kill();
     // TCP cannot tell at once that the peer is gone (a write into a closed connection may
     // still succeed), so send many batches: one of them fails, the reconnects are refused
     // for 10 s, and the run ends as undelivered.
-    let _ = stdin.write_all(stdin_of(&all[50..]).as_bytes());
-    drop(stdin);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let addr = format!("127.0.0.1:{}", vm.influx);
+    let (status, err) = send_and_kill_midway(&mut vm, &addr, 250);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("could not be reached"), "{err}");
     assert!(err.contains("10 not delivered"), "{err}");
