@@ -81,18 +81,19 @@ impl Separators {
     /// Reads the separators of a header segment (`MSH`, `FHS` or `BHS` followed by MSH-1 and
     /// MSH-2). `line` is the header segment, or the whole message.
     pub fn from_msh(line: &[u8]) -> Result<Separators, MessageError> {
-        let id = String::from_utf8_lossy(&line[..line.len().min(3)]).into_owned();
+        // the id and paths are only spelled out for an error: this runs once per message
+        let id = || String::from_utf8_lossy(&line[..line.len().min(3)]).into_owned();
         let Some(&field) = line.get(3).filter(|b| !matches!(b, b'\r' | b'\n')) else {
             return Err(MessageError::new(
                 line.len(),
-                Some(&format!("{id}-1")),
+                Some(&format!("{}-1", id())),
                 "the header ends before the field separator and encoding characters",
             ));
         };
         if !field.is_ascii_graphic() || field.is_ascii_alphanumeric() {
             return Err(MessageError::new(
                 3,
-                Some(&format!("{id}-1")),
+                Some(&format!("{}-1", id())),
                 format!(
                     "the field separator must be a printable ASCII punctuation character, found {}",
                     show_byte(field)
@@ -105,18 +106,18 @@ impl Separators {
             .position(|&b| b == field || b == b'\r' || b == b'\n')
             .unwrap_or(rest.len());
         let enc = &rest[..end];
-        let path = format!("{id}-2");
+        let path = || format!("{}-2", id());
         if enc.is_empty() {
             return Err(MessageError::new(
                 4,
-                Some(&path),
+                Some(&path()),
                 "the encoding characters are missing (expected 4, like ^~\\&)",
             ));
         }
         if enc.len() > 5 {
             return Err(MessageError::new(
                 4,
-                Some(&path),
+                Some(&path()),
                 format!("expected 4 or 5 encoding characters, found {}", enc.len()),
             ));
         }
@@ -124,7 +125,7 @@ impl Separators {
             if !c.is_ascii_graphic() || c.is_ascii_alphanumeric() {
                 return Err(MessageError::new(
                     4 + i,
-                    Some(&path),
+                    Some(&path()),
                     format!(
                         "encoding character {} must be printable ASCII punctuation, found {}",
                         i + 1,
@@ -135,7 +136,7 @@ impl Separators {
             if c == field || enc[..i].contains(&c) {
                 return Err(MessageError::new(
                     4 + i,
-                    Some(&path),
+                    Some(&path()),
                     format!(
                         "duplicate encoding character '{}' (each delimiter must be distinct)",
                         c as char
@@ -646,11 +647,11 @@ impl<'a> Segment<'a> {
     /// All fields in order, starting at field 1.
     pub fn fields(&self) -> impl Iterator<Item = Value<'a>> + 'a {
         let seg = *self;
-        let head: Vec<Value<'a>> = if self.is_header() {
-            [1, 2].iter().filter_map(|&n| seg.field(n)).collect()
-        } else {
-            Vec::new()
-        };
+        let header = self.is_header();
+        let head = [1, 2]
+            .into_iter()
+            .filter(move |_| header)
+            .filter_map(move |n| seg.field(n));
         let sep = self.sep.field;
         let rest = self
             .field_area()
@@ -658,7 +659,7 @@ impl<'a> Segment<'a> {
             .into_iter()
             .flatten()
             .map(move |b| seg.value(b, Level::Field));
-        head.into_iter().chain(rest)
+        head.chain(rest)
     }
 
     fn value(&self, raw: &'a [u8], level: Level) -> Value<'a> {
