@@ -151,38 +151,6 @@ fn classes(sep: &Separators, charset: Charset) -> [u8; 256] {
     t
 }
 
-/// The pieces of `raw` between bytes of class `bit`, each with the classes it holds.
-struct Pieces<'a, 't> {
-    raw: &'a [u8],
-    pos: usize,
-    done: bool,
-    cls: &'t [u8; 256],
-    bit: u8,
-}
-
-impl<'a> Iterator for Pieces<'a, '_> {
-    type Item = (&'a [u8], u8);
-
-    #[inline]
-    fn next(&mut self) -> Option<(&'a [u8], u8)> {
-        if self.done {
-            return None;
-        }
-        let start = self.pos;
-        let mut mask = 0;
-        for (i, &b) in self.raw[start..].iter().enumerate() {
-            let c = self.cls[b as usize];
-            if c & self.bit != 0 {
-                self.pos = start + i + 1;
-                return Some((&self.raw[start..start + i], mask));
-            }
-            mask |= c;
-        }
-        self.done = true;
-        Some((&self.raw[start..], mask))
-    }
-}
-
 struct Ctx<'w> {
     sep: Separators,
     charset: Charset,
@@ -196,16 +164,6 @@ struct Ctx<'w> {
 }
 
 impl<'w> Ctx<'w> {
-    fn pieces<'a>(&self, raw: &'a [u8], bit: u8) -> Pieces<'a, 'w> {
-        Pieces {
-            raw,
-            pos: 0,
-            done: false,
-            cls: self.cls,
-            bit,
-        }
-    }
-
     /// Writes one leaf value; `mask` holds the classes of its bytes.
     #[inline]
     fn leaf(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
@@ -250,57 +208,101 @@ impl<'w> Ctx<'w> {
         }
     }
 
-    #[inline]
-    fn component(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
-        if mask & C_SUB == 0 {
-            return self.leaf(out, raw, mask);
-        }
-        out.push(b'[');
-        for (i, (s, m)) in self.pieces(raw, C_SUB).enumerate() {
-            if i > 0 {
-                out.push(b',');
+    /// Writes the fields of `area` (a segment's text after its id and first separator, or
+    /// after MSH-2), comma-separated, in one pass over the bytes. Plain bytes are copied as
+    /// they come; a value becomes an array only when a separator of a lower level shows up in
+    /// it, by inserting the `[` at its start (the few bytes written since move once). Leaves
+    /// that need escaping or decoding are written again by [`Ctx::leaf`].
+    fn fields(&mut self, out: &mut Vec<u8>, area: &[u8], first_no: usize) {
+        const STRUCT: u8 = C_FIELD | C_REP | C_COMP | C_SUB;
+        let cls = self.cls;
+        self.field_no = first_no;
+        // Where the current field, repetition and component start in `out`, and how many of
+        // them, outermost first, are arrays so far (a level is an array only if the one
+        // around it is).
+        let mut fstart = out.len();
+        let mut rstart = fstart;
+        let mut cstart = fstart;
+        let mut depth = 0;
+        // the current leaf: its first byte in `area`, its opening quote in `out`, its classes
+        let mut leaf_in = 0;
+        let mut leaf_out = out.len();
+        let mut mask = 0u8;
+        out.reserve(area.len() * 2 + 16);
+        out.push(b'"');
+        for (i, &b) in area.iter().enumerate() {
+            let c = cls[b as usize];
+            if c & STRUCT == 0 {
+                mask |= c;
+                out.push(b);
+                continue;
             }
-            self.leaf(out, s, m);
-        }
-        out.push(b']');
-    }
-
-    #[inline]
-    fn repetition(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
-        if mask & (C_COMP | C_SUB) == 0 {
-            return self.leaf(out, raw, mask);
-        }
-        out.push(b'[');
-        if mask & C_COMP != 0 {
-            for (i, (c, m)) in self.pieces(raw, C_COMP).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                self.component(out, c, m);
+            if mask == 0 {
+                out.push(b'"');
+            } else {
+                out.truncate(leaf_out);
+                self.leaf(out, &area[leaf_in..i], mask);
             }
+            if c & C_FIELD != 0 {
+                close_to(out, &mut depth, 0);
+                self.field_no += 1;
+            } else if c & C_REP != 0 {
+                close_to(out, &mut depth, 1);
+                open_to(out, &mut depth, 1, fstart);
+            } else if c & C_COMP != 0 {
+                close_to(out, &mut depth, 2);
+                open_to(out, &mut depth, 2, rstart);
+            } else {
+                open_to(out, &mut depth, 3, cstart);
+            }
+            out.push(b',');
+            // the next value starts here, and with it the levels this separator ended
+            let next = out.len();
+            if c & C_FIELD != 0 {
+                fstart = next;
+            }
+            if c & (C_FIELD | C_REP) != 0 {
+                rstart = next;
+            }
+            if c & (C_FIELD | C_REP | C_COMP) != 0 {
+                cstart = next;
+            }
+            leaf_in = i + 1;
+            leaf_out = next;
+            mask = 0;
+            out.push(b'"');
+        }
+        if mask == 0 {
+            out.push(b'"');
         } else {
-            self.component(out, raw, mask);
+            out.truncate(leaf_out);
+            self.leaf(out, &area[leaf_in..], mask);
         }
-        out.push(b']');
+        close_to(out, &mut depth, 0);
     }
+}
 
-    #[inline]
-    fn field(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8) {
-        if mask & (C_REP | C_COMP | C_SUB) == 0 {
-            return self.leaf(out, raw, mask);
-        }
-        out.push(b'[');
-        if mask & C_REP != 0 {
-            for (i, (r, m)) in self.pieces(raw, C_REP).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                self.repetition(out, r, m);
-            }
-        } else {
-            self.repetition(out, raw, mask);
-        }
+/// Makes the first `to` levels arrays, inserting the missing `[`s at `at`: the start of the
+/// innermost of them, which is where each of the others that is not an array yet starts too
+/// (an outer level stays a plain value only while this one is all it holds).
+#[inline]
+fn open_to(out: &mut Vec<u8>, depth: &mut u8, to: u8, at: usize) {
+    if *depth < to {
+        let missing = (to - *depth) as usize;
+        let len = out.len();
+        out.extend_from_slice(&b"[[["[..missing]);
+        out.copy_within(at..len, at + missing);
+        out[at..at + missing].fill(b'[');
+        *depth = to;
+    }
+}
+
+/// Closes the arrays above level `to`.
+#[inline]
+fn close_to(out: &mut Vec<u8>, depth: &mut u8, to: u8) {
+    while *depth > to {
         out.push(b']');
+        *depth -= 1;
     }
 }
 
@@ -338,28 +340,31 @@ impl Writer {
 
     fn write_segments(&mut self, out: &mut Vec<u8>, msg: &Message<'_>, notes: &mut Notes) {
         out.extend_from_slice(b"{\"type\":");
-        push_str(out, &msg.message_type());
+        header_text(out, msg, 9, false);
         out.extend_from_slice(b",\"control_id\":");
-        push_str(out, &msg.control_id());
+        header_text(out, msg, 10, false);
         out.extend_from_slice(b",\"version\":");
-        push_str(out, &msg.version());
+        header_text(out, msg, 12, true);
         out.extend_from_slice(b",\"charset\":");
         push_str(out, msg.charset().name());
         out.extend_from_slice(b",\"segments\":[");
         self.seg_counts.clear();
+        let mut seg_counts = std::mem::take(&mut self.seg_counts);
+        let mut ctx = self.ctx(msg);
         for (i, seg) in msg.segments().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            let mut ctx = self.ctx(msg);
+            ctx.needs_raw = false;
+            ctx.unclean = None;
             write_segment(out, &seg, &mut ctx);
-            let unclean = ctx.unclean;
-            let n = bump(&mut self.seg_counts, seg.id());
-            if let Some(field) = unclean {
+            let n = bump(&mut seg_counts, seg.id());
+            if let Some(field) = ctx.unclean {
                 let id = String::from_utf8_lossy(seg.id());
                 notes.unclean_escapes.push(format!("{id}[{n}]-{field}"));
             }
         }
+        self.seg_counts = seg_counts;
         out.extend_from_slice(b"]}");
     }
 
@@ -453,6 +458,36 @@ pub fn walk_paths<'a>(
     }
 }
 
+/// Writes the text of MSH-`n` (its first repetition; with `first_component`, the first
+/// component of that) as [`Value::text`] gives it, without building it when it is plain ASCII
+/// (as these fields nearly always are).
+fn header_text(out: &mut Vec<u8>, msg: &Message<'_>, n: usize, first_component: bool) {
+    let Some(field) = msg.header_field(n) else {
+        return out.extend_from_slice(b"\"\"");
+    };
+    let sep = msg.separators();
+    let special = |b: u8| {
+        b >= 0x80 || b == sep.repetition || Some(b) == sep.escape || Some(b) == sep.subcomponent
+    };
+    let raw = field.raw;
+    // the first repetition, and its first component; `^` inside is fine for the whole
+    // repetition (its text is the HL7 as written), anything else takes the long way
+    let end = raw
+        .iter()
+        .position(|&b| special(b) || (first_component && b == sep.component));
+    match end {
+        Some(e) if first_component && raw[e] == sep.component => {
+            push_str_bytes(out, &raw[..e]);
+        }
+        None => push_str_bytes(out, raw),
+        Some(_) => {
+            let v = field.repetition(1);
+            let v = if first_component { v.component(1) } else { v };
+            push_str(out, &v.text());
+        }
+    }
+}
+
 fn bump(counts: &mut Vec<([u8; 3], usize)>, id: &[u8]) -> usize {
     let mut k = [0u8; 3];
     k[..id.len().min(3)].copy_from_slice(&id[..id.len().min(3)]);
@@ -467,8 +502,14 @@ fn bump(counts: &mut Vec<([u8; 3], usize)>, id: &[u8]) -> usize {
 
 fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
     out.extend_from_slice(b"{\"id\":");
-    let (id, _) = ctx.charset.decode(seg.id());
-    push_str(out, &id);
+    let id = seg.id();
+    if id.iter().all(u8::is_ascii_alphanumeric) {
+        out.push(b'"');
+        out.extend_from_slice(id);
+        out.push(b'"');
+    } else {
+        push_str(out, &ctx.charset.decode(id).0);
+    }
     out.extend_from_slice(b",\"fields\":[");
     let bytes = seg.bytes();
     // JSON is at most a few bytes longer per field than the segment: reserve once.
@@ -486,23 +527,14 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
         // the ordinary fields start after MSH-2's closing separator
         let rest = bytes.get(4..).unwrap_or_default();
         if let Some(p) = memchr::memchr(ctx.sep.field, rest) {
-            for (i, (f, m)) in ctx.pieces(&rest[p + 1..], C_FIELD).enumerate() {
-                out.push(b',');
-                ctx.field_no = i + 3;
-                ctx.field(out, f, m);
-            }
+            out.push(b',');
+            ctx.fields(out, &rest[p + 1..], 3);
         }
     } else if bytes.len() > 3 && bytes[3] != ctx.sep.field {
         // Not a segment (no field separator after the id): no fields; the text goes to raw.
         ctx.needs_raw = true;
     } else if let Some(area) = bytes.get(4..) {
-        for (i, (f, m)) in ctx.pieces(area, C_FIELD).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            ctx.field_no = i + 1;
-            ctx.field(out, f, m);
-        }
+        ctx.fields(out, area, 1);
     }
     out.push(b']');
     if ctx.needs_raw || seg.bytes().len() < 3 {
@@ -760,6 +792,89 @@ fn encode_value(
     Ok(())
 }
 
+/// The writer as it was before [`Ctx::fields`]: one level at a time, a scan per level. Kept as
+/// the reference the one-pass writer is checked against.
+#[cfg(test)]
+mod reference {
+    use super::*;
+
+    /// The pieces of `raw` between bytes of class `bit`, each with the classes it holds.
+    struct Pieces<'a, 't> {
+        raw: &'a [u8],
+        pos: usize,
+        done: bool,
+        cls: &'t [u8; 256],
+        bit: u8,
+    }
+
+    impl<'a> Iterator for Pieces<'a, '_> {
+        type Item = (&'a [u8], u8);
+
+        #[inline]
+        fn next(&mut self) -> Option<(&'a [u8], u8)> {
+            if self.done {
+                return None;
+            }
+            let start = self.pos;
+            let mut mask = 0;
+            for (i, &b) in self.raw[start..].iter().enumerate() {
+                let c = self.cls[b as usize];
+                if c & self.bit != 0 {
+                    self.pos = start + i + 1;
+                    return Some((&self.raw[start..start + i], mask));
+                }
+                mask |= c;
+            }
+            self.done = true;
+            Some((&self.raw[start..], mask))
+        }
+    }
+
+    impl<'w> Ctx<'w> {
+        fn pieces<'a>(&self, raw: &'a [u8], bit: u8) -> Pieces<'a, 'w> {
+            Pieces {
+                raw,
+                pos: 0,
+                done: false,
+                cls: self.cls,
+                bit,
+            }
+        }
+
+        /// A value whose parts are split by `levels` (outermost first): a leaf when it holds
+        /// none of them, else an array of the parts below.
+        fn level(&mut self, out: &mut Vec<u8>, raw: &[u8], mask: u8, levels: &[u8]) {
+            let all = levels.iter().fold(0, |a, b| a | b);
+            let Some((&bit, below)) = levels.split_first().filter(|_| mask & all != 0) else {
+                return self.leaf(out, raw, mask);
+            };
+            out.push(b'[');
+            if mask & bit != 0 {
+                for (i, (p, m)) in self.pieces(raw, bit).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.level(out, p, m, below);
+                }
+            } else {
+                self.level(out, raw, mask, below);
+            }
+            out.push(b']');
+        }
+
+        /// The fields of `area` the old way.
+        pub(super) fn fields_by_level(&mut self, out: &mut Vec<u8>, area: &[u8], first_no: usize) {
+            for (i, (f, m)) in self.pieces(area, C_FIELD).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                self.field_no = i + first_no;
+                self.level(out, f, m, &[C_REP, C_COMP, C_SUB]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -780,6 +895,94 @@ mod tests {
     }
 
     const MSG: &[u8] = b"MSH|^~\\&|LAB|H|||20240101||ORU^R01|C1|P|2.5\rPID|1||123^^^HOSP^MR~456||DOE^JOHN^^^^|\"\"|\rOBX|1|ST|X||a\\S\\b||||||F\r";
+
+    /// The one-pass field writer writes what the level-by-level one wrote, byte for byte,
+    /// and notices the same (raw needed, first unclean field), on random segments made of
+    /// separators, escapes, quotes, control and high bytes, under full and partial separator
+    /// sets and both kinds of charset.
+    #[test]
+    fn one_pass_fields_match_the_level_by_level_writer() {
+        use crate::simulate::Rng;
+        let full = Separators::default();
+        let partial = Separators {
+            field: b'$',
+            component: b'#',
+            repetition: b'!',
+            escape: None,
+            subcomponent: None,
+            truncation: None,
+            declared: 2,
+        };
+        let two = Separators {
+            repetition: 0,
+            declared: 1,
+            ..partial
+        };
+        let alphabet: &[&[u8]] = &[
+            b"|",
+            b"^",
+            b"~",
+            b"\\",
+            b"&",
+            b"$",
+            b"#",
+            b"!",
+            b"\"\"",
+            b"\"",
+            b"\\T\\",
+            b"\\X41\\",
+            b"\\.br\\",
+            b"\\Q\\",
+            b"\t",
+            b"\x01",
+            b"\xe9",
+            b"\xc3\xa9",
+            b"A",
+            b"BC",
+            b"123",
+            b" ",
+        ];
+        let mut rng = Rng::new(7, 0);
+        for round in 0..20_000 {
+            let sep = [full, partial, two][round % 3];
+            let charset = if round % 2 == 0 {
+                Charset::Utf8
+            } else {
+                Charset::Iso8859(1)
+            };
+            let mut area = Vec::new();
+            for _ in 0..rng.below(12) {
+                area.extend_from_slice(alphabet[rng.below(alphabet.len() as u64) as usize]);
+            }
+            let cls = classes(&sep, charset);
+            let (mut s1, mut s2) = (String::new(), String::new());
+            let ctx = |scratch| Ctx {
+                sep,
+                charset,
+                cls: &cls,
+                scratch,
+                needs_raw: false,
+                unclean: None,
+                field_no: 0,
+            };
+            let (mut new, mut old) = (b"x".to_vec(), b"x".to_vec());
+            let mut a = ctx(&mut s1);
+            a.fields(&mut new, &area, 3);
+            let mut b = ctx(&mut s2);
+            b.fields_by_level(&mut old, &area, 3);
+            let show = String::from_utf8_lossy(&area);
+            assert_eq!(
+                String::from_utf8_lossy(&new),
+                String::from_utf8_lossy(&old),
+                "{show:?} {sep:?}"
+            );
+            assert_eq!(
+                (a.needs_raw, a.unclean),
+                (b.needs_raw, b.unclean),
+                "{show:?}"
+            );
+        }
+    }
 
     #[test]
     fn segments_shape() {
