@@ -91,27 +91,26 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 fn push_str_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if NEEDS_ESCAPE[c as usize] {
-            out.extend_from_slice(&b[start..i]);
-            match c {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[(c >> 4) as usize]);
-                    out.push(HEX[(c & 15) as usize]);
-                }
+    let mut rest = b;
+    while let Some(p) = rest.iter().position(|&c| NEEDS_ESCAPE[c as usize]) {
+        out.extend_from_slice(&rest[..p]);
+        let c = rest[p];
+        rest = &rest[p + 1..];
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
             }
-            start = i + 1;
         }
     }
-    out.extend_from_slice(&b[start..]);
+    out.extend_from_slice(rest);
     out.push(b'"');
 }
 
@@ -339,18 +338,18 @@ impl Writer {
     }
 
     fn write_segments(&mut self, out: &mut Vec<u8>, msg: &Message<'_>, notes: &mut Notes) {
+        let mut seg_counts = std::mem::take(&mut self.seg_counts);
+        seg_counts.clear();
+        let mut ctx = self.ctx(msg);
         out.extend_from_slice(b"{\"type\":");
-        header_text(out, msg, 9, false);
+        header_text(out, msg, ctx.cls, 9, false);
         out.extend_from_slice(b",\"control_id\":");
-        header_text(out, msg, 10, false);
+        header_text(out, msg, ctx.cls, 10, false);
         out.extend_from_slice(b",\"version\":");
-        header_text(out, msg, 12, true);
+        header_text(out, msg, ctx.cls, 12, true);
         out.extend_from_slice(b",\"charset\":");
         push_str(out, msg.charset().name());
         out.extend_from_slice(b",\"segments\":[");
-        self.seg_counts.clear();
-        let mut seg_counts = std::mem::take(&mut self.seg_counts);
-        let mut ctx = self.ctx(msg);
         for (i, seg) in msg.segments().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -364,8 +363,8 @@ impl Writer {
                 notes.unclean_escapes.push(format!("{id}[{n}]-{field}"));
             }
         }
-        self.seg_counts = seg_counts;
         out.extend_from_slice(b"]}");
+        self.seg_counts = seg_counts;
     }
 
     fn write_paths(&mut self, out: &mut Vec<u8>, msg: &Message<'_>) {
@@ -461,22 +460,25 @@ pub fn walk_paths<'a>(
 /// Writes the text of MSH-`n` (its first repetition; with `first_component`, the first
 /// component of that) as [`Value::text`] gives it, without building it when it is plain ASCII
 /// (as these fields nearly always are).
-fn header_text(out: &mut Vec<u8>, msg: &Message<'_>, n: usize, first_component: bool) {
+fn header_text(
+    out: &mut Vec<u8>,
+    msg: &Message<'_>,
+    cls: &[u8; 256],
+    n: usize,
+    first_component: bool,
+) {
     let Some(field) = msg.header_field(n) else {
         return out.extend_from_slice(b"\"\"");
     };
-    let sep = msg.separators();
-    let special = |b: u8| {
-        b >= 0x80 || b == sep.repetition || Some(b) == sep.escape || Some(b) == sep.subcomponent
-    };
+    // The first repetition, and its first component. A `^` inside is fine for the whole
+    // repetition (its text is the HL7 as written); anything else takes the long way.
+    let stop = C_REP | C_ESC | C_SUB | if first_component { C_COMP } else { 0 };
     let raw = field.raw;
-    // the first repetition, and its first component; `^` inside is fine for the whole
-    // repetition (its text is the HL7 as written), anything else takes the long way
     let end = raw
         .iter()
-        .position(|&b| special(b) || (first_component && b == sep.component));
+        .position(|&b| b >= 0x80 || cls[b as usize] & stop != 0);
     match end {
-        Some(e) if first_component && raw[e] == sep.component => {
+        Some(e) if cls[raw[e] as usize] & C_COMP != 0 => {
             push_str_bytes(out, &raw[..e]);
         }
         None => push_str_bytes(out, raw),
