@@ -986,6 +986,79 @@ mod tests {
         }
     }
 
+    /// The header's type, control id and version are written as `Value::text` gives them,
+    /// whether they take the short way (plain ASCII) or not: random MSH-9, MSH-10 and MSH-12.
+    #[test]
+    fn header_texts_match_value_text() {
+        use crate::simulate::Rng;
+        let pieces: &[&[u8]] = &[
+            b"^",
+            b"~",
+            b"&",
+            b"\\T\\",
+            b"\\",
+            b"\"",
+            b"\"\"",
+            b"\xe9",
+            b"\xc3\xa9",
+            b"\t",
+            b"ADT",
+            b"2.5",
+            b"A01",
+            b"x",
+        ];
+        let mut rng = Rng::new(11, 0);
+        for round in 0..5_000 {
+            let mut field = || {
+                let mut f = Vec::new();
+                for _ in 0..rng.below(5) {
+                    f.extend_from_slice(pieces[rng.below(pieces.len() as u64) as usize]);
+                }
+                f
+            };
+            let (t, c, v) = (field(), field(), field());
+            let charset = if round % 2 == 0 { &b""[..] } else { b"8859/1" };
+            let mut raw = b"MSH|^~\\&|A|B|C|D|20240101||".to_vec();
+            for (i, f) in [&t[..], &c, b"P", &v, b"", b"", b"", b"", b""]
+                .iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    raw.push(b'|');
+                }
+                raw.extend_from_slice(f);
+            }
+            raw.extend_from_slice(charset);
+            raw.extend_from_slice(b"\rPID|1\r");
+            let Ok(mut msg) = Message::parse(&raw) else {
+                continue;
+            };
+            msg.resolve_charset();
+            let mut w = Writer::new();
+            let ctx = w.ctx(&msg);
+            for (n, first) in [(9, false), (10, false), (12, true)] {
+                let mut fast = Vec::new();
+                header_text(&mut fast, &msg, ctx.cls, n, first);
+                let mut slow = Vec::new();
+                let text = msg.header_field(n).map(|f| {
+                    let r = f.repetition(1);
+                    if first {
+                        r.component(1).text()
+                    } else {
+                        r.text()
+                    }
+                });
+                push_str(&mut slow, &text.unwrap_or_default());
+                assert_eq!(
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&slow),
+                    "MSH-{n} of {:?}",
+                    String::from_utf8_lossy(&raw)
+                );
+            }
+        }
+    }
+
     #[test]
     fn segments_shape() {
         let j = json(MSG, Shape::Segments);
