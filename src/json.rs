@@ -227,6 +227,7 @@ impl<'w> Ctx<'w> {
         let mut leaf_in = 0;
         let mut leaf_out = out.len();
         let mut mask = 0u8;
+        // An empty field (`|`) is three bytes of JSON (`"",`), most bytes one: reserve once.
         out.reserve(area.len() * 2 + 16);
         out.push(b'"');
         for (i, &b) in area.iter().enumerate() {
@@ -271,6 +272,8 @@ impl<'w> Ctx<'w> {
             mask = 0;
             out.push(b'"');
         }
+        // The last leaf ends as those in the loop do. (Written out twice on purpose: as a
+        // helper method it cost 4% more instructions in callgrind, `inline(always)` or not.)
         if mask == 0 {
             out.push(b'"');
         } else {
@@ -514,8 +517,6 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
     }
     out.extend_from_slice(b",\"fields\":[");
     let bytes = seg.bytes();
-    // JSON is at most a few bytes longer per field than the segment: reserve once.
-    out.reserve(bytes.len() + bytes.len() / 2 + 64);
     if is_header_id(seg.id()) {
         // MSH-1 and MSH-2 are never split or unescaped.
         for (i, f) in seg.fields().take(2).enumerate() {
