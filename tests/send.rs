@@ -730,6 +730,39 @@ fn invalid_input_is_reported_and_skipped() {
     assert_eq!(code, 1);
 }
 
+#[test]
+fn each_message_is_checked_before_it_is_framed() {
+    // A hard-wrapped line, an MLLP start block inside a field, a control id in ISO-8859-1
+    // (byte 0xC4, not UTF-8, nothing declared), and a plain message.
+    let input = b"MSH|^~\\&|A|B|C|D|20260101||ADT^A01|WRAP1|P|2.5\rPID|1||123\rwrapped text\r\n\
+MSH|^~\\&|A|B|C|D|20260101||ADT^A01|SB1|P|2.5\rPID|1||1\x0b23\r\n\
+MSH|^~\\&|A|B|C|D|20260101||ADT^A01|\xc4X1|P|2.5\rPID|1||1\r\n\
+MSH|^~\\&|A|B|C|D|20260101||ADT^A01|OK1|P|2.5\rPID|1||1\r\n";
+    let peer = Peer::acking(Code::AA);
+    let (code, stdout, stderr) = send_stdin(&peer.addr(), &[], input);
+    let got = payloads(&peer.stop());
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(got.len(), 2, "{stderr}");
+    assert!(got[0].ends_with(b"|\xc4X1|P|2.5\rPID|1||1\r"));
+    let rows = results(&stdout);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["control_id"], "\u{c4}X1", "decoded as ISO-8859-1");
+    assert_eq!(rows[1]["control_id"], "OK1");
+    assert!(
+        stderr.contains("message 1 (byte ")
+            && stderr.contains("line 3 does not start with a segment id"),
+        "{stderr}"
+    );
+    // the offset named is that of the byte itself in the input
+    let at = input.iter().position(|&b| b == 0x0b).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "message 2 (byte {at}): byte 0x0B (an MLLP frame delimiter)"
+        )),
+        "{stderr}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // python-hl7
 

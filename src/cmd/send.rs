@@ -294,7 +294,6 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             None => Pace::None,
         },
         seq: 0,
-        scratch: Vec::new(),
         frame: Vec::new(),
         cache: None,
         pass: 0,
@@ -1890,7 +1889,6 @@ struct Producer<'a> {
     pace: Pace,
     /// Messages handed to the engine.
     seq: u64,
-    scratch: Vec<u8>,
     /// The frame buffer, reused from message to message (inline engine).
     frame: Vec<u8>,
     /// With --loop, stdin's messages.
@@ -2009,7 +2007,7 @@ impl Producer<'_> {
                 }
                 Item::Message(chunk) => {
                     n += 1;
-                    let r = self.prepare(chunk.bytes, None);
+                    let r = self.prepare(chunk.bytes, None, chunk.lines_checked);
                     (r, chunk.offset)
                 }
                 Item::Json(chunk) => {
@@ -2028,7 +2026,7 @@ impl Producer<'_> {
                         })
                         .map_err(|e| e.to_string());
                     let r = match built {
-                        Ok(()) => self.prepare(&bytes, meta_time),
+                        Ok(()) => self.prepare(&bytes, meta_time, false),
                         Err(e) => Err((0, None, e)),
                     };
                     (r, chunk.offset)
@@ -2085,39 +2083,56 @@ impl Producer<'_> {
     }
 
     /// Checks one message, normalizes it to \r-terminated segments and frames it into
-    /// `self.frame`. The error is (offset in the message, field path, what).
+    /// `self.frame`. `lines_checked`: the splitter has checked that every line starts with a
+    /// segment id, so only the header is left to validate. The error is (offset in the
+    /// message, field path, what).
     fn prepare(
         &mut self,
         bytes: &[u8],
         meta_time: Option<f64>,
+        lines_checked: bool,
     ) -> std::result::Result<Ready, (usize, Option<String>, String)> {
         let mut msg = Message::parse(bytes)
-            .and_then(|m| m.validate().map(|_| m))
+            .and_then(|m| {
+                if lines_checked {
+                    m.validate_header()
+                } else {
+                    m.validate()
+                }
+                .map(|_| m)
+            })
             .map_err(|e| (e.offset, e.path.clone(), e.what.clone()))?;
-        msg.resolve_charset();
-        let s = &mut self.scratch;
-        s.clear();
-        for seg in msg.segments() {
-            s.extend_from_slice(seg.bytes());
-            s.push(b'\r');
-        }
-        if let Some(i) = memchr::memchr2(mllp::SB, mllp::EB, s) {
-            return Err((
-                i,
-                None,
-                format!(
-                    "byte 0x{:02X} (an MLLP frame delimiter) inside the message: it cannot be sent over MLLP",
-                    s[i]
-                ),
-            ));
-        }
-        self.frame.clear();
-        mllp::encode(s, &mut self.frame);
         let raw_id = msg
             .header()
             .field(10)
             .map(|f| f.raw.trim_ascii().to_vec())
             .unwrap_or_default();
+        // Only the control id (and with --replay MSH-7) is decoded here: the charset matters
+        // when it is not ASCII (the scan of the whole message for it is a tenth of the work).
+        if !raw_id.is_ascii() || self.args.replay {
+            msg.resolve_charset();
+        }
+        // Framed straight into the frame buffer: SB, the segments each ended by \r, EB CR.
+        let f = &mut self.frame;
+        f.clear();
+        f.reserve(bytes.len() + 4);
+        f.push(mllp::SB);
+        for seg in msg.segments() {
+            f.extend_from_slice(seg.bytes());
+            f.push(b'\r');
+        }
+        if let Some(i) = memchr::memchr2(mllp::SB, mllp::EB, &f[1..]) {
+            return Err((
+                i,
+                None,
+                format!(
+                    "byte 0x{:02X} (an MLLP frame delimiter) inside the message: it cannot be sent over MLLP",
+                    f[1 + i]
+                ),
+            ));
+        }
+        f.push(mllp::EB);
+        f.push(mllp::CR);
         let time = if self.args.replay {
             meta_time.or_else(|| {
                 msg.header()
@@ -2152,15 +2167,10 @@ impl Producer<'_> {
             self.engine.hook().fire();
             sleep_until(due, &self.cfg.stop);
         }
-        let frame = match &self.engine {
-            Engine::Inline { .. } => std::mem::take(&mut self.frame),
-            // The pool keeps each message until its result is written.
-            Engine::Pool { .. } => {
-                let mut v = Vec::with_capacity(self.frame.len());
-                v.extend_from_slice(&self.frame);
-                v
-            }
-        };
+        // Inline, the buffer comes back from the engine for the next message; the pool keeps
+        // each message until its result is written, and the next one gets a new buffer of its
+        // own size (see `prepare`).
+        let frame = std::mem::take(&mut self.frame);
         let job = Job {
             seq: self.seq,
             control_id: r.control_id,
