@@ -123,18 +123,19 @@ pub const DEFAULT_VERSION: &str = "2.5";
 
 /// The code to send for `outcome` under `mode`, or `None` when no ACK is due.
 pub fn choose(msg: &Message<'_>, mode: Mode, outcome: Outcome) -> Option<Code> {
-    let h = msg.header();
-    let field = |n: usize| {
-        h.field(n)
-            .map(|f| f.raw.to_ascii_uppercase())
-            .unwrap_or_default()
-    };
+    // The header's index, not a scan of the line: this runs for every message received.
+    let field = |n: usize| msg.header_field(n).map(|f| f.raw).unwrap_or_default();
     let (accept, app) = (field(15), field(16));
-    let wanted = |t: &[u8]| match t {
-        b"AL" => true,
-        b"ER" => outcome != Outcome::Accept,
-        b"SU" => outcome == Outcome::Accept,
-        _ => false,
+    let wanted = |t: &[u8]| {
+        if t.eq_ignore_ascii_case(b"AL") {
+            true
+        } else if t.eq_ignore_ascii_case(b"ER") {
+            outcome != Outcome::Accept
+        } else if t.eq_ignore_ascii_case(b"SU") {
+            outcome == Outcome::Accept
+        } else {
+            false
+        }
     };
     let original = match outcome {
         Outcome::Accept => Code::AA,
@@ -153,15 +154,14 @@ pub fn choose(msg: &Message<'_>, mode: Mode, outcome: Outcome) -> Option<Code> {
         Mode::Auto if accept.is_empty() && app.is_empty() => Some(original),
         // A commit ACK when MSH-15 asks for one; else an application ACK when MSH-16 does (one
         // reply per message: with AL/AL the commit ACK is the one sent).
-        Mode::Auto if wanted(&accept) => Some(enhanced),
-        Mode::Auto => wanted(&app).then_some(original),
+        Mode::Auto if wanted(accept) => Some(enhanced),
+        Mode::Auto => wanted(app).then_some(original),
     }
 }
 
 /// True when the message is itself an acknowledgment (MSH-9.1 `ACK`), which is never answered.
 pub fn is_ack(msg: &Message<'_>) -> bool {
-    msg.header()
-        .field(9)
+    msg.header_field(9)
         .is_some_and(|f| f.component(1).raw == b"ACK")
 }
 
@@ -180,8 +180,7 @@ pub fn build(
         Some(c) if opts.mode != Mode::None => c,
         _ => choose(msg, opts.mode, outcome)?,
     };
-    let h = msg.header();
-    let raw = |n: usize| h.field(n).map(|f| f.raw).unwrap_or_default();
+    let raw = |n: usize| msg.header_field(n).map(|f| f.raw).unwrap_or_default();
     let sep = *msg.separators();
     let header = Header {
         sep,
@@ -190,7 +189,10 @@ pub fn build(
         receiver_facility: raw(6),
         sender_app: raw(3),
         sender_facility: raw(4),
-        trigger: h.field(9).map(|f| f.component(2).raw).unwrap_or_default(),
+        trigger: msg
+            .header_field(9)
+            .map(|f| f.component(2).raw)
+            .unwrap_or_default(),
         control_id: raw(10),
         processing: raw(11),
         version: raw(12),
@@ -639,6 +641,16 @@ mod tests {
             Some("AA")
         );
         assert_eq!(code(&with("", "SU"), Outcome::Error), None);
+        // the codes in any case, as senders write them
+        assert_eq!(
+            code(&with("al", "ne"), Outcome::Accept).as_deref(),
+            Some("CA")
+        );
+        assert_eq!(code(&with("Ne", "ne"), Outcome::Accept), None);
+        assert_eq!(
+            code(&with("er", "su"), Outcome::Error).as_deref(),
+            Some("CE")
+        );
         let forced = Options {
             mode: Mode::Original,
             ..opts()

@@ -2103,8 +2103,7 @@ impl Producer<'_> {
             })
             .map_err(|e| (e.offset, e.path.clone(), e.what.clone()))?;
         let raw_id = msg
-            .header()
-            .field(10)
+            .header_field(10)
             .map(|f| f.raw.trim_ascii().to_vec())
             .unwrap_or_default();
         // Only the control id (and with --replay MSH-7) is decoded here: the charset matters
@@ -2135,8 +2134,7 @@ impl Producer<'_> {
         f.push(mllp::CR);
         let time = if self.args.replay {
             meta_time.or_else(|| {
-                msg.header()
-                    .field(7)
+                msg.header_field(7)
                     .and_then(|f| parse_time(&f.component(1).text()))
             })
         } else {
