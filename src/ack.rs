@@ -161,8 +161,9 @@ pub fn choose(msg: &Message<'_>, mode: Mode, outcome: Outcome) -> Option<Code> {
 
 /// True when the message is itself an acknowledgment (MSH-9.1 `ACK`), which is never answered.
 pub fn is_ack(msg: &Message<'_>) -> bool {
+    // MSH-9.1 can only be ACK when the field starts so: most messages are decided by that.
     msg.header_field(9)
-        .is_some_and(|f| f.component(1).raw == b"ACK")
+        .is_some_and(|f| f.raw.starts_with(b"ACK") && f.component(1).raw == b"ACK")
 }
 
 /// Builds the ACK for a message that parsed: `outcome` with `problem` when it is not an

@@ -609,9 +609,20 @@ fn decoder_finish(decoder: &mut Decoder, peer: SocketAddr, shared: &Shared) {
 }
 
 fn now_ts() -> String {
-    let mut v = Vec::with_capacity(20);
-    Time::now_utc().write_ts(&mut v);
-    String::from_utf8(v).unwrap_or_default()
+    // Formatted once per second per connection thread, not once per message.
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = Time::now_utc();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != now.local {
+            let mut v = Vec::with_capacity(20);
+            now.write_ts(&mut v);
+            *last = (now.local, String::from_utf8(v).unwrap_or_default());
+        }
+        last.1.clone()
+    })
 }
 
 /// Handles one frame: a NAK for what cannot be accepted, else commit and then the ACK.
