@@ -12,9 +12,9 @@
 //! - For bytes that do not parse, [`nak`] salvages what it can of the header (delimiters,
 //!   MSH-10, MSH-11, MSH-12) by plain splitting, as HAPI's `getCriticalResponseData` does.
 
-use crate::charset::Charset;
-use crate::escape;
-use crate::message::{Message, Separators};
+use crate::model::charset::Charset;
+use crate::model::escape;
+use crate::model::message::{Message, Separators};
 
 /// An acknowledgment code (HL7 table 0008).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,7 +321,7 @@ fn version_number(v: &[u8]) -> u32 {
 /// The ERR problem for a message that parsed but failed [`Message::validate`]: 101 for a
 /// missing required field, 203 for a version that is not one, 100 for a line that is not a
 /// segment.
-pub fn problem_for(e: &crate::message::MessageError) -> Problem {
+pub fn problem_for(e: &crate::model::message::MessageError) -> Problem {
     let code = match e.path.as_deref() {
         Some(_) if e.what.contains("missing") => 101,
         Some("MSH-12") => 203,
@@ -516,10 +516,10 @@ fn location(loc: Option<&str>) -> (String, String, String, String) {
     let Some(l) = loc else {
         return Default::default();
     };
-    match l.parse::<crate::path::Path>() {
+    match l.parse::<crate::model::path::Path>() {
         Ok(p) => {
             let seq = match p.occurrence {
-                crate::path::Occurrence::Nth(n) => n,
+                crate::model::path::Occurrence::Nth(n) => n,
                 _ => 1,
             };
             (

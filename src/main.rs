@@ -3,6 +3,7 @@
 
 mod cli;
 mod cmd;
+mod shell;
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
-                cmd::Exit::Usage as u8
+                shell::Exit::Usage as u8
             } else {
                 0
             });

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use base64::Engine;
-use hl7::message::Message;
+use hl7::model::message::Message;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -1142,7 +1142,7 @@ fn a_closed_downstream_pipe_is_success() {
 /// rendering never panics (fixed seed, so every run sees the same inputs).
 #[test]
 fn random_templates_never_panic() {
-    use hl7::template::{Env, Escape, Input, Options, Renderer, Template};
+    use hl7::transform::template::{Env, Escape, Input, Options, Renderer, Template};
     use rand::rngs::StdRng;
     use rand::seq::IndexedRandom;
     use rand::{RngExt, SeedableRng};

@@ -693,7 +693,8 @@ fn simulate_flatten_ilp_pipeline() {
         for line in rows.lines() {
             let row: serde_json::Value = serde_json::from_str(line).unwrap();
             let row = row.as_object().unwrap();
-            let ts = hl7::ilp::parse_rfc3339(row["ts"].as_str().unwrap()).unwrap() / 1_000_000;
+            let ts = hl7::transform::ilp::parse_rfc3339(row["ts"].as_str().unwrap()).unwrap()
+                / 1_000_000;
             let mut labels: Vec<String> = symbols
                 .iter()
                 .map(|s| format!("{s}={}", row[*s].as_str().unwrap()))

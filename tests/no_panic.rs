@@ -18,10 +18,10 @@
 use std::io::{self, Read};
 use std::path::{Path as FsPath, PathBuf};
 
-use hl7::json::{self, Notes, Shape, Writer};
-use hl7::message::Message;
-use hl7::path::{DotStyle, Path};
-use hl7::split::{Format, Item, Splitter};
+use hl7::model::message::Message;
+use hl7::model::path::{DotStyle, Path};
+use hl7::transform::json::{self, Notes, Shape, Writer};
+use hl7::transform::split::{Format, Item, Splitter};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};

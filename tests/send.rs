@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use hl7::ack::{self, Code, Mode, Options, Outcome};
-use hl7::message::Message;
-use hl7::mllp::{self, Decoder, Event};
+use hl7::model::message::Message;
+use hl7::wire::mllp::{self, Decoder, Event};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus/");
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/");

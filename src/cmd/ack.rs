@@ -4,11 +4,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use hl7::ack;
-use hl7::message::Message;
-use hl7::simulate::{self, Time};
-use hl7::split::Item;
+use hl7::model::message::Message;
+use hl7::time::Time;
+use hl7::transform::split::Item;
 
-use super::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
 /// Build one ACK (or NAK) for each input message
 ///
@@ -49,7 +49,7 @@ pub struct Args {
     pub to: AckTo,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
-    pub from: Option<super::FromFormat>,
+    pub from: Option<crate::shell::FromFormat>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,13 +91,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         Time::now_utc().write_ts(&mut v);
         String::from_utf8(v).unwrap_or_default()
     };
-    let id_seed = simulate::mix64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ std::process::id() as u64,
-    );
+    let id_seed = hl7::id::run_seed();
     let mode = match args.mode {
         Some(Mode::Original) => ack::Mode::Original,
         Some(Mode::Enhanced) => ack::Mode::Enhanced,
@@ -116,14 +110,14 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut n_acks = 0u64;
     let mut control_id = String::new();
-    let inputs = super::open_inputs(&args.files, &mut report);
+    let inputs = crate::shell::open_inputs(&args.files, &mut report);
     for input in inputs {
         let name = input.name.clone();
         let pause = input.pause.clone();
-        let mut splitter = super::splitter(input.reader, args.from);
+        let mut splitter = crate::shell::splitter(input.reader, args.from);
         let mut n = 0u64;
         // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
+        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
             let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
                 file: name.clone(),
                 message,
@@ -138,7 +132,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 Item::Message(c) => (c.bytes.to_vec(), c.offset),
                 Item::Json(c) => {
                     let mut v = Vec::new();
-                    let built = hl7::json::line_to_hl7(c.bytes, &mut v).map_err(|e| e.to_string());
+                    let built = hl7::transform::json::line_to_hl7(c.bytes, &mut v)
+                        .map_err(|e| e.to_string());
                     if let Err(e) = built {
                         n += 1;
                         report.error(&loc(Some(n), c.offset, None), &e);
@@ -244,7 +239,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 emit(&mut out, args.to, &reply)?;
                 n_acks += 1;
             }
-            if super::Input::paused(&pause) {
+            if crate::shell::Input::paused(&pause) {
                 out.flush()?;
             }
         }
@@ -269,7 +264,7 @@ fn outcome_of(code: ack::Code) -> ack::Outcome {
 /// A fresh control id for the `n`th ACK of this run.
 fn id(buf: &mut String, seed: u64, n: u64) -> &str {
     let mut v = Vec::with_capacity(16);
-    simulate::push_control_id(&mut v, seed, n);
+    hl7::id::push_control_id(&mut v, seed, n);
     *buf = String::from_utf8(v).unwrap_or_default();
     buf
 }
@@ -300,7 +295,7 @@ fn emit(out: &mut impl Write, to: AckTo, reply: &[u8]) -> io::Result<()> {
         }
         AckTo::Mllp => {
             let mut framed = Vec::with_capacity(reply.len() + 3);
-            hl7::mllp::encode(reply, &mut framed);
+            hl7::wire::mllp::encode(reply, &mut framed);
             out.write_all(&framed)
         }
     }

@@ -6,14 +6,15 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use hl7::json::{self, Notes, Shape};
-use hl7::message::Message;
-use hl7::pattern::{Pattern, Stamp};
-use hl7::split::Item;
-use hl7::template::{self, Env, Escape, Input, Renderer, Template};
+use hl7::model::message::Message;
+use hl7::time::Stamp;
+use hl7::transform::json::{self, Notes, Shape};
+use hl7::transform::pattern::Pattern;
+use hl7::transform::split::Item;
+use hl7::transform::template::{self, Env, Escape, Input, Renderer, Template};
 use serde_json::Value as Json;
 
-use super::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
 /// Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text
 ///
@@ -58,7 +59,7 @@ pub struct Args {
     pub legacy_placeholders: bool,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
-    pub from: Option<super::FromFormat>,
+    pub from: Option<crate::shell::FromFormat>,
 }
 
 const AFTER_HELP: &str = "\
@@ -166,13 +167,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             .map_err(|e| Error::usage(format!("template {}: {e}", path.display())))?;
             let env = Env {
                 local: jiff::tz::TimeZone::system(),
-                id_seed: hl7::simulate::mix64(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_nanos() as u64)
-                        .unwrap_or(0)
-                        ^ std::process::id() as u64,
-                ),
+                id_seed: hl7::id::run_seed(),
                 collect_missing: args.strict,
             };
             Mode::Template(Box::new(t), Box::new(Renderer::new(env)), args.strict)
@@ -185,10 +180,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         None => None,
     };
     let mut report = Reporter::new("convert", global);
-    let inputs = super::open_inputs(&args.files, &mut report);
+    let inputs = crate::shell::open_inputs(&args.files, &mut report);
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = super::progress_bar(global, total);
-    let mut stats = super::Stats::new(global);
+    let bar = crate::shell::progress_bar(global, total);
+    let mut stats = crate::shell::Stats::new(global);
     let stdout = io::stdout();
     let mut sink = Sink {
         stdout: BufWriter::with_capacity(256 * 1024, stdout.lock()),
@@ -204,11 +199,11 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     for input in inputs {
         let name = input.name.clone();
         let pause = input.pause.clone();
-        let reader = super::Counting {
+        let reader = crate::shell::Counting {
             inner: input.reader,
             bar: bar.clone(),
         };
-        let mut splitter = super::splitter(reader, args.from);
+        let mut splitter = crate::shell::splitter(reader, args.from);
         let mut n = 0u64;
         // A JSON document that spans lines, gathered until it parses: its text and offset.
         let mut pending: Option<(Vec<u8>, u64)> = None;
@@ -219,7 +214,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             path: None,
         };
         // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
+        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
             match item {
                 Item::Warning { offset, what } => report.warn(&loc(None, offset), &what),
                 Item::Invalid(chunk, why) => {
@@ -289,7 +284,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 }
             }
             stats.tick(&report, || counts.line(None));
-            if super::Input::paused(&pause) {
+            if crate::shell::Input::paused(&pause) {
                 // a live pipe paused: pass on what we have
                 sink.stdout.flush()?;
             }

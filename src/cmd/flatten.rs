@@ -1,15 +1,15 @@
-//! `hl7 flatten`: OBX observations to rows (issue 5). The work is in [`hl7::flatten`]; this
+//! `hl7 flatten`: OBX observations to rows (issue 5). The work is in [`hl7::transform::flatten`]; this
 //! file reads the inputs, reports and writes.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use hl7::flatten::{Flattener, Format, Map, Options, Shape};
-use hl7::json;
-use hl7::message::Message;
-use hl7::split::Item;
+use hl7::model::message::Message;
+use hl7::transform::flatten::{Flattener, Format, Map, Options, Shape};
+use hl7::transform::json;
+use hl7::transform::split::Item;
 
-use super::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
 /// Turn OBX observations into flat rows (NDJSON or CSV)
 ///
@@ -50,7 +50,7 @@ pub struct Args {
     pub tz: Option<String>,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
-    pub from: Option<super::FromFormat>,
+    pub from: Option<crate::shell::FromFormat>,
     /// Check the map (and --tz), print its columns with their types and exit
     #[arg(long)]
     pub check: bool,
@@ -148,10 +148,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut report = Reporter::new("flatten", global);
-    let inputs = super::open_inputs(&args.files, &mut report);
+    let inputs = crate::shell::open_inputs(&args.files, &mut report);
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = super::progress_bar(global, total);
-    let mut stats = super::Stats::new(global);
+    let bar = crate::shell::progress_bar(global, total);
+    let mut stats = crate::shell::Stats::new(global);
     let (mut messages, mut rows, mut skipped) = (0u64, 0u64, 0u64);
     let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut issues = Vec::new();
@@ -159,15 +159,15 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     'inputs: for input in inputs {
         let name = input.name.clone();
         let pause = input.pause.clone();
-        let reader = super::Counting {
+        let reader = crate::shell::Counting {
             inner: input.reader,
             bar: bar.clone(),
         };
-        let mut splitter = super::splitter(reader, args.from);
+        let mut splitter = crate::shell::splitter(reader, args.from);
         let mut n = 0u64;
         let mut scratch = Vec::new();
         // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
+        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
             let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
                 file: name.clone(),
                 message,
@@ -246,7 +246,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             stats.tick(&report, || {
                 format!("{messages} messages, {rows} rows, {skipped} without rows")
             });
-            if super::Input::paused(&pause) {
+            if crate::shell::Input::paused(&pause) {
                 // a live pipe paused: pass on what we have
                 w.write_all(&out)?;
                 out.clear();

@@ -4,9 +4,9 @@ use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hl7::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
+use hl7::transform::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
 
-use super::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
 /// Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol
 ///
@@ -115,7 +115,7 @@ Exit codes: 0 ok; 1 invalid rows seen, or the database could not be reached; 2 u
 fn config(args: &Args) -> Result<Config> {
     let mut config = Config::default();
     if let Some(path) = &args.map {
-        use hl7::flatten::{ColumnType as T, Map, Shape};
+        use hl7::transform::flatten::{ColumnType as T, Map, Shape};
         let map = Map::load(path).map_err(|e| Error::usage(e.to_string()))?;
         let shape = if args.wide { Shape::Wide } else { Shape::Long };
         let own = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
@@ -195,8 +195,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let mut report = Reporter::new("ilp", global);
     let inputs = open_inputs(&args.files, &mut report);
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = super::progress_bar(global, total);
-    let mut stats = super::Stats::new(global);
+    let bar = crate::shell::progress_bar(global, total);
+    let mut stats = crate::shell::Stats::new(global);
     let format = args.from.map(|f| match f {
         From::Ndjson => ilp::Format::Ndjson,
         From::Csv => ilp::Format::Csv,
@@ -213,7 +213,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             path: Some(format!("line {line}")),
             ..Loc::default()
         };
-        let reader = super::Counting {
+        let reader = crate::shell::Counting {
             inner: input.reader,
             bar: bar.clone(),
         };
@@ -342,9 +342,9 @@ fn flushed(
     }
 }
 
-/// Opens the inputs like [`super::open_inputs`], but reads stdin with [`PolledStdin`].
-fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<super::Input> {
-    let stdin = || super::Input {
+/// Opens the inputs like [`crate::shell::open_inputs`], but reads stdin with [`PolledStdin`].
+fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<crate::shell::Input> {
+    let stdin = || crate::shell::Input {
         name: None,
         reader: Box::new(PolledStdin),
         size: None,
@@ -359,7 +359,7 @@ fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<super::Input> {
             out.push(stdin());
             continue;
         }
-        out.extend(super::open_inputs(std::slice::from_ref(f), report));
+        out.extend(crate::shell::open_inputs(std::slice::from_ref(f), report));
     }
     out
 }

@@ -13,22 +13,22 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use hl7::ack::{self, Outcome, Problem};
-use hl7::json::{self, Notes, Shape};
-use hl7::message::Message;
-use hl7::mllp::{self, Decoder, Event};
-use hl7::pattern::{Pattern, Stamp};
-use hl7::simulate::{self, Time};
-use hl7::tls::{self, Stream};
+use hl7::model::message::Message;
+use hl7::time::Time;
+use hl7::transform::json::{self, Notes, Shape};
+use hl7::transform::pattern::Pattern;
+use hl7::wire::mllp::{self, Decoder, Event};
+use hl7::wire::tls::{self, Stream};
 
-use super::{Error, Exit, Global, Result};
+use crate::shell::{Error, Exit, Global, Result};
 
 /// Receive HL7 over MLLP, ACK each message, write them to stdout
 ///
@@ -170,30 +170,6 @@ impl Cidr {
     }
 }
 
-/// `PORT`, `:PORT`, `HOST:PORT`, `[IPv6]:PORT` to socket addresses.
-pub fn parse_addr(s: &str) -> std::result::Result<Vec<SocketAddr>, String> {
-    let t = s.trim();
-    let spec = if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
-        format!("0.0.0.0:{t}")
-    } else if let Some(port) = t.strip_prefix(':') {
-        format!("0.0.0.0:{port}")
-    } else {
-        t.to_string()
-    };
-    let addrs: Vec<SocketAddr> = spec
-        .to_socket_addrs()
-        .map_err(|e| {
-            format!(
-                "'{s}' is not an address to listen on (PORT, :PORT, HOST:PORT, [IPv6]:PORT): {e}"
-            )
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("'{s}' resolves to no address"));
-    }
-    Ok(addrs)
-}
-
 /// Counters for --stats and the final summary.
 #[derive(Default)]
 struct Counters {
@@ -261,7 +237,7 @@ impl Shared {
     fn next_ack_id(&self) -> String {
         let n = self.ack_number.fetch_add(1, Ordering::Relaxed);
         let mut v = Vec::with_capacity(16);
-        simulate::push_control_id(&mut v, self.id_seed, n);
+        hl7::id::push_control_id(&mut v, self.id_seed, n);
         String::from_utf8(v).unwrap_or_default()
     }
 }
@@ -304,7 +280,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     }
     let mut listeners = Vec::new();
     for (name, spec) in &specs {
-        let addrs = parse_addr(spec).map_err(Error::usage)?;
+        let addrs = hl7::wire::addr::listen_addrs(spec).map_err(|e| Error::usage(e.to_string()))?;
         let listener = TcpListener::bind(&addrs[..])
             .map_err(|e| Error::failure(format!("cannot listen on {spec}: {e}")))?;
         let local = listener.local_addr()?;
@@ -337,13 +313,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         stop: Arc::clone(&stop),
         failed: AtomicBool::new(false),
         counters: Counters::default(),
-        id_seed: simulate::mix64(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0)
-                ^ std::process::id() as u64,
-        ),
+        id_seed: hl7::id::run_seed(),
         ack_number: AtomicU64::new(0),
         quiet: global.quiet,
         tls,
@@ -734,7 +704,7 @@ impl Output {
             ListenTo::Ndjson if self.meta => {
                 self.line.clear();
                 self.line.extend_from_slice(b"{\"received\":");
-                json::push_str(&mut self.line, &rfc3339(c.received));
+                json::push_str(&mut self.line, &hl7::time::rfc3339_utc(c.received));
                 self.line.extend_from_slice(b",\"peer\":");
                 json::push_str(&mut self.line, &c.peer.to_string());
                 self.line.extend_from_slice(b",\"channel\":");
@@ -777,21 +747,6 @@ impl Output {
     }
 }
 
-/// `2024-08-14T09:46:36.123Z`.
-fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (y, m, day) = simulate::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        d.subsec_millis()
-    )
-}
-
 /// The archive: files opened once and kept, appended to, fsynced once per batch.
 struct Archive {
     dir: PathBuf,
@@ -802,21 +757,7 @@ struct Archive {
 impl Archive {
     fn append(&mut self, c: &Commit, dirty: &mut Vec<PathBuf>) -> io::Result<()> {
         let msg = Message::parse(&c.bytes).map_err(|e| io::Error::other(e.to_string()))?;
-        let d = c
-            .received
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs() as i64;
-        let (year, month, day) = simulate::civil_from_days(d.div_euclid(86_400));
-        let s = d.rem_euclid(86_400) as u32;
-        let stamp = Stamp {
-            year,
-            month,
-            day,
-            hour: s / 3600,
-            minute: s / 60 % 60,
-            second: s % 60,
-        };
+        let stamp = hl7::time::Stamp::utc(hl7::time::unix_seconds(c.received));
         let rel = self.layout.render(&msg, stamp);
         let path = self.dir.join(
             FsPath::new(&rel)
@@ -1066,23 +1007,5 @@ mod tests {
         );
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("nope").is_err());
-    }
-
-    #[test]
-    fn addresses() {
-        assert_eq!(parse_addr("2575").unwrap()[0].to_string(), "0.0.0.0:2575");
-        assert_eq!(parse_addr(":0").unwrap()[0].port(), 0);
-        assert_eq!(
-            parse_addr("127.0.0.1:7").unwrap()[0].to_string(),
-            "127.0.0.1:7"
-        );
-        assert_eq!(parse_addr("[::1]:7").unwrap()[0].to_string(), "[::1]:7");
-        assert!(parse_addr("nonsense").is_err());
-    }
-
-    #[test]
-    fn timestamps() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_723_628_796_123);
-        assert_eq!(rfc3339(t), "2024-08-14T09:46:36.123Z");
     }
 }

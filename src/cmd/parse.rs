@@ -5,12 +5,12 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use hl7::json::{self, Notes, Shape};
-use hl7::message::{Message, Segment};
-use hl7::path::{DotStyle, Occurrence, Path};
-use hl7::split::Item;
+use hl7::model::message::{Message, Segment};
+use hl7::model::path::{DotStyle, Occurrence, Path};
+use hl7::transform::json::{self, Notes, Shape};
+use hl7::transform::split::Item;
 
-use super::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
 /// Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)
 ///
@@ -38,7 +38,7 @@ pub struct Args {
     pub strict: bool,
     /// Input format, instead of detecting it from the first bytes
     #[arg(long, value_enum)]
-    pub from: Option<super::FromFormat>,
+    pub from: Option<crate::shell::FromFormat>,
     /// How to read a dot path with three numbers such as PID.1.5.1 (refused by default)
     #[arg(long, value_enum, default_value_t = DotArg::Refuse)]
     pub dot_style: DotArg,
@@ -152,10 +152,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         ));
     }
     let mut report = Reporter::new("parse", global);
-    let inputs = super::open_inputs(&args.files, &mut report);
+    let inputs = crate::shell::open_inputs(&args.files, &mut report);
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = super::progress_bar(global, total);
-    let mut stats = super::Stats::new(global);
+    let bar = crate::shell::progress_bar(global, total);
+    let mut stats = crate::shell::Stats::new(global);
     let stdout = io::stdout();
     let mut out = Out {
         w: BufWriter::with_capacity(256 * 1024, stdout.lock()),
@@ -175,14 +175,14 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     'inputs: for input in inputs {
         let name = input.name.clone();
         let pause = input.pause.clone();
-        let reader = super::Counting {
+        let reader = crate::shell::Counting {
             inner: input.reader,
             bar: bar.clone(),
         };
-        let mut splitter = super::splitter(reader, args.from);
+        let mut splitter = crate::shell::splitter(reader, args.from);
         let mut n = 0u64;
         // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = super::next_item(&mut splitter, &mut report, &name) {
+        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
             let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
                 file: name.clone(),
                 message,
@@ -275,7 +275,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 }
             }
             stats.tick(&report, || count.line(None));
-            if super::Input::paused(&pause) {
+            if crate::shell::Input::paused(&pause) {
                 // a live pipe paused: pass on what we have
                 out.w.flush()?;
             }
@@ -446,17 +446,18 @@ impl Out<'_> {
                 Some((k, total)) if total > 1 => format!("[{k}]"),
                 _ => String::new(),
             };
-            let seg_name = hl7::fields::segment_name(&id).unwrap_or(if id.starts_with('Z') {
-                "Z-segment (site-defined)"
-            } else {
-                ""
-            });
+            let seg_name =
+                hl7::model::fields::segment_name(&id).unwrap_or(if id.starts_with('Z') {
+                    "Z-segment (site-defined)"
+                } else {
+                    ""
+                });
             table.add_row([format!("{id}{occ}"), seg_name.to_string(), String::new()]);
             for (i, f) in seg.fields().enumerate() {
                 if f.is_empty() {
                     continue;
                 }
-                let name = hl7::fields::field_name(&id, i + 1).unwrap_or("");
+                let name = hl7::model::fields::field_name(&id, i + 1).unwrap_or("");
                 let text = if f.is_null() {
                     Cow::Borrowed("\"\" (null)")
                 } else {
@@ -483,8 +484,11 @@ impl Out<'_> {
 
     fn rows(&mut self, msg: &Message<'_>) -> Result<()> {
         let sel = self.select.as_ref().expect("rows need --select");
-        let mut values: Vec<Option<hl7::message::Value<'_>>> = Vec::with_capacity(sel.paths.len());
-        let emit = |out: &mut Self, values: &[Option<hl7::message::Value<'_>>]| -> Result<()> {
+        let mut values: Vec<Option<hl7::model::message::Value<'_>>> =
+            Vec::with_capacity(sel.paths.len());
+        let emit = |out: &mut Self,
+                    values: &[Option<hl7::model::message::Value<'_>>]|
+         -> Result<()> {
             let sel = out.select.as_ref().expect("select");
             match out.to {
                 To::Ndjson => {
@@ -561,7 +565,7 @@ impl Out<'_> {
 fn lookup<'a>(
     mut segs: impl Iterator<Item = Segment<'a>>,
     p: &Path,
-) -> Option<hl7::message::Value<'a>> {
+) -> Option<hl7::model::message::Value<'a>> {
     let id = &p.segment[..];
     let seg = match p.occurrence {
         Occurrence::Nth(k) => segs.filter(|s| s.id() == id).nth(k - 1),
@@ -601,7 +605,7 @@ fn lookup_for_obx<'a>(
     blocks: &[Option<usize>],
     p: &Path,
     obx: usize,
-) -> Option<hl7::message::Value<'a>> {
+) -> Option<hl7::model::message::Value<'a>> {
     if let Occurrence::Nth(_) = p.occurrence {
         return lookup(segs.iter().copied(), p);
     }

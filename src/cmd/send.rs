@@ -1,8 +1,8 @@
 //! `hl7 send`: the MLLP client (issue 4).
 //!
-//! Each message read from the inputs (by `hl7::split::Splitter`, exactly as `hl7 parse` reads them) is
-//! normalized to `\r`-terminated segments, framed (`hl7::mllp::encode`) and written with one
-//! `write_all`; then the sender waits for the reply block, decoded by `hl7::mllp::Decoder` (so a
+//! Each message read from the inputs (by `hl7::transform::split::Splitter`, exactly as `hl7 parse` reads them) is
+//! normalized to `\r`-terminated segments, framed (`hl7::wire::mllp::encode`) and written with one
+//! `write_all`; then the sender waits for the reply block, decoded by `hl7::wire::mllp::Decoder` (so a
 //! reply split anywhere across reads, even between FS and CR, is read whole), and matches its
 //! MSA-2 to the MSH-10 sent (DESIGN.md §4, CONFORMANCE.md §2.2 "match the reply's MSA-2 to the
 //! sent MSH-10 rather than assuming order"). One message is in flight per connection: the
@@ -32,7 +32,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,13 +42,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use hl7::ack::{self, Code};
-use hl7::message::Message;
-use hl7::mllp::{self, Decoder, Event};
-use hl7::simulate::{Rate, Time};
-use hl7::split::Item;
-use hl7::tls::{self, ServerName, Stream};
+use hl7::model::message::Message;
+use hl7::time::Rate;
+use hl7::transform::split::Item;
+use hl7::wire::mllp::{self, Decoder, Event};
+use hl7::wire::tls::{self, ServerName, Stream};
 
-use super::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
 /// Send HL7 messages over MLLP and check each ACK
 ///
@@ -126,7 +126,7 @@ pub struct Args {
     pub tls_server_name: Option<String>,
     /// Input format, instead of detecting it
     #[arg(long, value_enum)]
-    pub from: Option<super::FromFormat>,
+    pub from: Option<crate::shell::FromFormat>,
 }
 
 const AFTER_HELP: &str = "\
@@ -223,7 +223,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             "--loop repeats the input forever: give --rate, --replay or --count N",
         ));
     }
-    let (name, addrs) = resolve(&args.addr)?;
+    let (name, addrs) = hl7::wire::addr::connect_addrs(&args.addr).map_err(|e| match e {
+        hl7::wire::addr::AddrError::Syntax(m) => Error::usage(m),
+        hl7::wire::addr::AddrError::Resolve(m) => Error::failure(m),
+    })?;
     let tls = if args.tls {
         let config = tls::client_config(
             args.ca.as_deref(),
@@ -340,36 +343,6 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
 
 // ---------------------------------------------------------------------------------------------
 // The receiver's address
-
-/// Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (the last two mean localhost) and
-/// resolves it once. A malformed address is a usage error; a name that does not resolve is a
-/// runtime failure.
-fn resolve(addr: &str) -> Result<(String, Vec<SocketAddr>)> {
-    let a = addr.trim();
-    let full = if a.parse::<u16>().is_ok() {
-        format!("localhost:{a}")
-    } else if let Some(port) = a.strip_prefix(':') {
-        format!("localhost:{port}")
-    } else {
-        a.to_string()
-    };
-    let port_ok = full
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if !port_ok {
-        return Err(Error::usage(format!(
-            "'{addr}' is not an address: use HOST:PORT, [IPv6]:PORT or PORT"
-        )));
-    }
-    let addrs: Vec<SocketAddr> = full
-        .to_socket_addrs()
-        .map_err(|e| Error::failure(format!("cannot resolve {full}: {e}")))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(Error::failure(format!("{full} resolves to no address")));
-    }
-    Ok((full, addrs))
-}
 
 /// The receiver: its addresses, and which one answered last (tried first next time, so that
 /// `localhost` does not cost a refused `::1` on every new connection).
@@ -1252,7 +1225,7 @@ struct Sink {
     err: Option<io::Error>,
     tally: Tally,
     report: Reporter,
-    stats: super::Stats,
+    stats: crate::shell::Stats,
     no_ack: bool,
 }
 
@@ -1266,7 +1239,7 @@ impl Sink {
             err: None,
             tally: Tally::default(),
             report: Reporter::new("send", global),
-            stats: super::Stats::new(global),
+            stats: crate::shell::Stats::new(global),
             no_ack,
         }
     }
@@ -1288,10 +1261,10 @@ impl Sink {
                 l.extend_from_slice(b"{\"n\":");
                 l.extend_from_slice((job.seq + 1).to_string().as_bytes());
                 l.extend_from_slice(b",\"control_id\":");
-                hl7::json::push_str(l, &job.control_id);
+                hl7::transform::json::push_str(l, &job.control_id);
                 l.extend_from_slice(b",\"ack\":");
                 match &o.ack {
-                    Some(a) => hl7::json::push_str(l, a),
+                    Some(a) => hl7::transform::json::push_str(l, a),
                     None => l.extend_from_slice(b"null"),
                 }
                 l.extend_from_slice(b",\"latency_ms\":");
@@ -1303,8 +1276,8 @@ impl Sink {
                 }
                 l.extend_from_slice(b",\"error\":");
                 match (&o.error, &o.peer_text) {
-                    (Some(e), Some(t)) => hl7::json::push_str(l, &format!("{e}: {t}")),
-                    (Some(e), None) => hl7::json::push_str(l, e),
+                    (Some(e), Some(t)) => hl7::transform::json::push_str(l, &format!("{e}: {t}")),
+                    (Some(e), None) => hl7::transform::json::push_str(l, e),
                     (None, _) => l.extend_from_slice(b"null"),
                 }
                 l.extend_from_slice(b"}\n");
@@ -1827,26 +1800,6 @@ impl Pace {
     }
 }
 
-/// Seconds since 1970 of an RFC 3339 time or an HL7 TS, fractions kept (UTC when an offset is
-/// given, else the wall-clock time as written: gaps are what matter).
-fn parse_time(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (mut main, mut frac) = (s.to_string(), 0.0);
-    if let Some(dot) = s.find(['.', ',']) {
-        let digits: String = s[dot + 1..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        if !digits.is_empty() {
-            frac = format!("0.{digits}").parse().unwrap_or(0.0);
-        }
-        main = format!("{}{}", &s[..dot], &s[dot + 1 + digits.len()..]);
-    }
-    let t = Time::parse(&main).ok()?;
-    let offset = t.offset_min.unwrap_or(0) as i64 * 60;
-    Some((t.local - offset) as f64 + frac)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reading the inputs
 
@@ -1902,15 +1855,15 @@ struct Producer<'a> {
 
 impl Producer<'_> {
     fn produce(&mut self, global: &Global) -> io::Result<()> {
-        let inputs = super::open_inputs(&self.args.files, &mut self.report);
+        let inputs = crate::shell::open_inputs(&self.args.files, &mut self.report);
         let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-        let bar = super::progress_bar(global, total);
+        let bar = crate::shell::progress_bar(global, total);
         let names: Vec<Option<String>> = inputs.iter().map(|i| i.name.clone()).collect();
         for input in inputs {
             if self.done {
                 break;
             }
-            let reader = super::Counting {
+            let reader = crate::shell::Counting {
                 inner: input.reader,
                 bar: bar.clone(),
             };
@@ -1959,7 +1912,7 @@ impl Producer<'_> {
             inner: reader,
             hook: self.engine.hook(),
         };
-        let mut splitter = super::splitter(reader, self.args.from);
+        let mut splitter = crate::shell::splitter(reader, self.args.from);
         let file: Option<Arc<str>> = name.map(Arc::from);
         let caching = name.is_none() && self.args.loop_;
         if caching && self.cache.is_none() {
@@ -2014,11 +1967,11 @@ impl Producer<'_> {
                     n += 1;
                     let mut bytes = Vec::new();
                     let mut meta_time = None;
-                    let built = hl7::json::line_to_hl7(chunk.bytes, &mut bytes)
+                    let built = hl7::transform::json::line_to_hl7(chunk.bytes, &mut bytes)
                         .map(|doc| {
                             if self.args.replay {
                                 meta_time = match doc.get("received") {
-                                    Some(serde_json::Value::String(s)) => parse_time(s),
+                                    Some(serde_json::Value::String(s)) => hl7::time::seconds_of(s),
                                     Some(serde_json::Value::Number(x)) => x.as_f64(),
                                     _ => None,
                                 };
@@ -2135,7 +2088,7 @@ impl Producer<'_> {
         let time = if self.args.replay {
             meta_time.or_else(|| {
                 msg.header_field(7)
-                    .and_then(|f| parse_time(&f.component(1).text()))
+                    .and_then(|f| hl7::time::seconds_of(&f.component(1).text()))
             })
         } else {
             None
@@ -2235,30 +2188,6 @@ mod tests {
                 "{v} {lo}"
             );
         }
-    }
-
-    #[test]
-    fn times_with_fractions_and_offsets() {
-        let a = parse_time("2024-08-14T11:46:36.250+02:00").unwrap();
-        let b = parse_time("20240814094636.75Z").unwrap();
-        let c = parse_time("20240814114637+0200").unwrap();
-        assert_eq!(c - a, 0.75);
-        assert_eq!(b - a, 0.5);
-        assert_eq!(
-            parse_time("20240814114636").unwrap() + 1.0,
-            parse_time("20240814114637").unwrap()
-        );
-        assert!(parse_time("not a time").is_none());
-    }
-
-    #[test]
-    fn addresses() {
-        assert!(resolve("127.0.0.1:2575").is_ok());
-        assert!(resolve("[::1]:2575").is_ok());
-        assert_eq!(resolve(":2575").unwrap().0, "localhost:2575");
-        assert_eq!(resolve("2575").unwrap().0, "localhost:2575");
-        assert_eq!(resolve("host").unwrap_err().exit, Exit::Usage);
-        assert_eq!(resolve("host:x").unwrap_err().exit, Exit::Usage);
     }
 
     #[test]

@@ -6,12 +6,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hl7::json::{Notes, Shape, Writer};
-use hl7::message::Message;
-use hl7::simulate::{self, Config, Rate, Time};
-use hl7::split::{Item, Splitter};
+use hl7::model::message::Message;
+use hl7::simulate::{self, Config};
+use hl7::time::{Rate, Time};
+use hl7::transform::json::{Notes, Shape, Writer};
+use hl7::transform::split::{Item, Splitter};
 
-use super::{Error, Exit, Global, Result};
+use crate::shell::{Error, Exit, Global, Result};
 
 /// Generate realistic, seeded HL7 traffic
 ///
@@ -110,7 +111,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     if args.attachment_size.is_some() && args.profile != Profile::Mdm {
         return Err(Error::usage("--attachment-size goes with --profile mdm"));
     }
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args.seed.unwrap_or_else(hl7::id::run_seed);
     let mut cfg = Config::new(profile(args.profile), seed, start);
     cfg.devices = args.devices;
     cfg.patients = args.patients;
@@ -122,8 +123,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let mut generator = simulate::generator(&cfg).map_err(|e| Error::usage(e.to_string()))?;
     let count = args.count.or(if rate.is_some() { None } else { Some(100) });
 
-    let report = super::Reporter::new("simulate", global);
-    let mut stats = super::Stats::new(global);
+    let report = crate::shell::Reporter::new("simulate", global);
+    let mut stats = crate::shell::Stats::new(global);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut msg = Vec::with_capacity(16 * 1024);
@@ -196,15 +197,6 @@ fn profile(p: Profile) -> simulate::Profile {
     }
 }
 
-/// A seed nobody chose: the clock and the process id.
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    simulate::mix64(nanos ^ ((std::process::id() as u64) << 32))
-}
-
 /// The messages of a file for `--profile cycle`, each with its segments ended by `\r`.
 fn read_messages(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
     let name = path.display().to_string();
@@ -224,7 +216,7 @@ fn read_messages(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
             Item::Json(c) => {
                 number += 1;
                 let mut v = Vec::new();
-                hl7::json::line_to_hl7(c.bytes, &mut v)
+                hl7::transform::json::line_to_hl7(c.bytes, &mut v)
                     .map_err(|e| Error::usage(format!("{name}: message {number}: {e}")))?;
                 v
             }

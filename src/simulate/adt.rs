@@ -409,7 +409,7 @@ impl Generator for Adt {
 pub(super) mod tests {
     use super::super::Profile;
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
     use std::collections::{HashMap, HashSet};
 
     pub(crate) fn config(seed: u64) -> Config {

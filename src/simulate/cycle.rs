@@ -10,7 +10,7 @@
 //! `\r` whatever the input used.
 
 use super::{Config, Generator, SimError, Time, push_control_id};
-use crate::message::Message;
+use crate::model::message::Message;
 
 /// The built-in set: fictitious patients and staff from the shared lists. MSH-7 and MSH-10 are
 /// placeholders, replaced at each sending.

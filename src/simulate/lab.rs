@@ -694,7 +694,7 @@ mod tests {
     use super::super::Profile;
     use super::super::adt::tests::{check_profile, run, text};
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
     use std::collections::HashMap;
 
     fn config(seed: u64) -> Config {

@@ -438,7 +438,7 @@ fn build_pdf(title: &str, author: &str, lines: &[String], created: Time) -> Vec<
 mod tests {
     use super::super::adt::tests::{run as take, text};
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
     use crate::simulate::Profile;
     use std::collections::HashSet;
 

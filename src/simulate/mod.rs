@@ -21,6 +21,10 @@ mod vent;
 
 use std::fmt;
 
+use crate::id::mix64;
+pub(crate) use crate::id::push_control_id;
+pub(crate) use crate::time::{Time, push_padded};
+
 /// The traffic profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
@@ -109,66 +113,12 @@ pub fn generator(cfg: &Config) -> Result<Box<dyn Generator>, SimError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pacing
-
-/// A pacing rate. Message `n` is due `n / rate` seconds after the start, so a long run never
-/// drifts however late single messages were.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rate {
-    per_second: f64,
-}
-
-impl Rate {
-    /// Parses `20/s`, `0.5/s`, `20` (per second), `30/min` (or `/m`), `2/h`.
-    pub fn parse(s: &str) -> Result<Rate, SimError> {
-        let t = s.trim();
-        let (num, unit) = t.split_once('/').unwrap_or((t, "s"));
-        let per = match unit.trim() {
-            "s" | "sec" | "second" => 1.0,
-            "m" | "min" | "minute" => 60.0,
-            "h" | "hour" => 3600.0,
-            other => {
-                return Err(SimError(format!(
-                    "'{other}' is not a unit: use /s, /min or /h"
-                )));
-            }
-        };
-        let n: f64 = num
-            .trim()
-            .parse()
-            .map_err(|_| SimError(format!("'{s}' is not a rate like 20/s or 0.5/s")))?;
-        if !n.is_finite() || n <= 0.0 {
-            return Err(SimError(format!("'{s}': the rate must be above 0")));
-        }
-        Ok(Rate {
-            per_second: n / per,
-        })
-    }
-
-    pub fn per_second(self) -> f64 {
-        self.per_second
-    }
-
-    /// When message `n` (from 0) is due, counted from the start of the run.
-    pub fn due(self, n: u64) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(n as f64 / self.per_second)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Random numbers
 
 /// xoshiro256++ (Blackman and Vigna), seeded through splitmix64.
 #[derive(Clone, Debug)]
 pub struct Rng {
     s: [u64; 4],
-}
-
-/// The splitmix64 finaliser: a bijection on u64, so distinct inputs give distinct outputs.
-pub fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-    z ^ (z >> 31)
 }
 
 impl Rng {
@@ -239,168 +189,6 @@ impl Rng {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Time
-
-/// A point in time as the simulated systems write it: local wall-clock seconds plus the UTC
-/// offset they are at (`None` when the source writes times without an offset, like the
-/// ventilator gateway).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Time {
-    /// Seconds since 1970-01-01T00:00:00 in local wall-clock time.
-    pub local: i64,
-    /// Offset from UTC in minutes, when the time carries one.
-    pub offset_min: Option<i32>,
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + (m <= 2) as i64, m, d)
-}
-
-/// (year, month, day) to days since 1970-01-01.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-impl Time {
-    /// UTC now, from the system clock.
-    pub fn now_utc() -> Time {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Time {
-            local: secs,
-            offset_min: Some(0),
-        }
-    }
-
-    /// Parses RFC 3339 (`2024-08-14T11:46:36+02:00`, `...Z`, or without an offset) or an HL7 TS
-    /// (`20240814114636`, `202408141146`, `20240814`, with an optional `+0200`).
-    pub fn parse(s: &str) -> Result<Time, SimError> {
-        let bad = || {
-            SimError(format!(
-                "'{s}' is not a time: use RFC 3339 (2024-08-14T11:46:36+02:00) or HL7 (20240814114636)"
-            ))
-        };
-        let t = s.trim();
-        let (body, offset) = split_offset(t).ok_or_else(bad)?;
-        let digits: String = body.chars().filter(|c| c.is_ascii_digit()).collect();
-        let rfc = body.contains('-');
-        if rfc && !(body.len() >= 10 && body.as_bytes()[4] == b'-' && body.as_bytes()[7] == b'-') {
-            return Err(bad());
-        }
-        if !body
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | 'T' | 't' | ' ' | '.'))
-        {
-            return Err(bad());
-        }
-        let n = |a: usize, b: usize| -> Option<i64> { digits.get(a..b)?.parse().ok() };
-        if !(matches!(digits.len(), 8 | 10 | 12 | 14) || (rfc && digits.len() > 14)) {
-            return Err(bad());
-        }
-        let (y, mo, d) = (
-            n(0, 4).ok_or_else(bad)?,
-            n(4, 6).ok_or_else(bad)?,
-            n(6, 8).ok_or_else(bad)?,
-        );
-        let h = n(8, 10).unwrap_or(0);
-        let mi = n(10, 12).unwrap_or(0);
-        let sec = n(12, 14).unwrap_or(0);
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-            return Err(bad());
-        }
-        let local = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec;
-        Ok(Time {
-            local,
-            offset_min: offset,
-        })
-    }
-
-    /// The same instant `secs` later.
-    pub fn plus(self, secs: i64) -> Time {
-        Time {
-            local: self.local + secs,
-            ..self
-        }
-    }
-
-    /// The same wall-clock time without the offset (as a device writes it).
-    pub fn without_offset(self) -> Time {
-        Time {
-            offset_min: None,
-            ..self
-        }
-    }
-
-    /// (year, month, day, hour, minute, second).
-    pub fn parts(self) -> (i64, u32, u32, u32, u32, u32) {
-        let days = self.local.div_euclid(86_400);
-        let s = self.local.rem_euclid(86_400) as u32;
-        let (y, m, d) = civil_from_days(days);
-        (y, m, d, s / 3600, s / 60 % 60, s % 60)
-    }
-
-    /// Appends `YYYYMMDDHHMMSS` and the offset (`+0100`) when there is one.
-    pub fn write_ts(self, out: &mut Vec<u8>) {
-        let (y, m, d, h, mi, s) = self.parts();
-        push_padded(out, y.max(0) as u64, 4);
-        for v in [m, d, h, mi, s] {
-            push_padded(out, v as u64, 2);
-        }
-        if let Some(off) = self.offset_min {
-            out.push(if off < 0 { b'-' } else { b'+' });
-            let a = off.unsigned_abs();
-            push_padded(out, (a / 60) as u64, 2);
-            push_padded(out, (a % 60) as u64, 2);
-        }
-    }
-
-    /// Appends `YYYYMMDD`.
-    pub fn write_date(self, out: &mut Vec<u8>) {
-        let (y, m, d, ..) = self.parts();
-        push_padded(out, y.max(0) as u64, 4);
-        push_padded(out, m as u64, 2);
-        push_padded(out, d as u64, 2);
-    }
-}
-
-/// Splits a trailing `Z`, `+HH:MM`, `+HHMM` or `-HHMM` off a time.
-fn split_offset(t: &str) -> Option<(&str, Option<i32>)> {
-    if let Some(body) = t.strip_suffix(['Z', 'z']) {
-        return Some((body, Some(0)));
-    }
-    // an offset sign after the time part (the date's own '-' are at 4 and 7)
-    if let Some(pos) = t.rfind(['+', '-']).filter(|&p| p >= 8) {
-        let (body, off) = t.split_at(pos);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
-        if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let h: i32 = digits[..2].parse().ok()?;
-        let m: i32 = digits[2..].parse().ok()?;
-        return Some((body, Some(sign * (h * 60 + m))));
-    }
-    Some((t, None))
-}
-
-// ---------------------------------------------------------------------------------------------
 // Formatting
 
 /// Appends `v` in decimal.
@@ -417,24 +205,6 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         }
     }
     out.extend_from_slice(&buf[i..]);
-}
-
-/// Appends `v` in decimal, zero-padded to `width` digits.
-#[inline]
-pub fn push_padded(out: &mut Vec<u8>, v: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let start = (buf.len() - width.min(20)).min(i);
-    out.extend_from_slice(&buf[start..]);
 }
 
 /// Appends `v` with `decimals` digits after the point (0 to 6), trailing zeros kept only as
@@ -454,16 +224,6 @@ pub fn push_fixed(out: &mut Vec<u8>, v: f64, decimals: u32) {
     if decimals > 0 {
         out.push(b'.');
         push_padded(out, scaled % scale, decimals as usize);
-    }
-}
-
-/// Appends a 16-hex-digit control id unique for each (`seed`, `n`): a bijective mix of the
-/// counter, keyed by the seed, looks like the ids a gateway writes (`48141146362990a1`).
-pub fn push_control_id(out: &mut Vec<u8>, seed: u64, n: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let v = mix64(n ^ mix64(seed));
-    for i in (0..16).rev() {
-        out.push(HEX[((v >> (i * 4)) & 15) as usize]);
     }
 }
 
@@ -549,7 +309,7 @@ impl Patient {
             family: FAMILY_NAMES[r.below(FAMILY_NAMES.len() as u64) as usize],
             given,
             sex,
-            birth_days: days_from_civil(
+            birth_days: crate::time::days_from_civil(
                 r.range(1935, 2020),
                 r.range(1, 12) as u32,
                 r.range(1, 28) as u32,
@@ -635,70 +395,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rates() {
-        use std::time::Duration;
-        let r = Rate::parse("20/s").unwrap();
-        assert_eq!(r.due(0), Duration::ZERO);
-        assert_eq!(r.due(10), Duration::from_millis(500));
-        assert_eq!(Rate::parse("0.5/s").unwrap().due(3), Duration::from_secs(6));
-        assert_eq!(Rate::parse("30/min").unwrap().per_second(), 0.5);
-        assert_eq!(
-            Rate::parse("2/h").unwrap().due(1),
-            Duration::from_secs(1800)
-        );
-        assert_eq!(Rate::parse("4").unwrap().per_second(), 4.0);
-        // a million messages later there is still no drift: the slot is computed, not summed
-        assert_eq!(
-            Rate::parse("3/s").unwrap().due(3_000_000),
-            Duration::from_secs(1_000_000)
-        );
-        for bad in ["", "0/s", "-1/s", "fast", "5/day", "inf/s", "NaN/s"] {
-            assert!(Rate::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn calendar_round_trips() {
-        for days in [-800_000i64, -1, 0, 1, 19_000, 19_950, 60_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_949), (2024, 8, 14));
-    }
-
-    #[test]
-    fn times_parse_and_print() {
-        let mut out = Vec::new();
-        Time::parse("2024-08-14T11:46:36+02:00")
-            .unwrap()
-            .write_ts(&mut out);
-        assert_eq!(out, b"20240814114636+0200");
-        out.clear();
-        Time::parse("20240814114636").unwrap().write_ts(&mut out);
-        assert_eq!(out, b"20240814114636");
-        out.clear();
-        Time::parse("2024-08-14T09:46:36Z")
-            .unwrap()
-            .plus(3600 * 24)
-            .write_ts(&mut out);
-        assert_eq!(out, b"20240815094636+0000");
-        out.clear();
-        Time::parse("20240814-0500").unwrap().write_ts(&mut out);
-        assert_eq!(out, b"20240814000000-0500");
-        for bad in [
-            "",
-            "yesterday",
-            "2024-13-01",
-            "202408",
-            "2024-08-14T25:00:00",
-            "20240814+02",
-        ] {
-            assert!(Time::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn numbers() {
         let mut out = Vec::new();
         push_fixed(&mut out, 12.345, 1);
@@ -751,7 +447,7 @@ mod tests {
         p.write_pid(&mut out);
         assert!(out.starts_with(b"PID|1||") && out.ends_with(b"\r"));
         let seg = [b"MSH|^~\\&|A||||1||ADT^A01|1|P|2.5\r".as_slice(), &out].concat();
-        let m = crate::message::Message::parse(&seg).unwrap();
+        let m = crate::model::message::Message::parse(&seg).unwrap();
         assert_eq!(m.text(&"PID-18".parse().unwrap()).unwrap(), p.visit);
         assert_ne!(Patient::nth(1, 3).id, Patient::nth(1, 4).id);
     }

@@ -493,7 +493,7 @@ impl Generator for Monitor {
 mod tests {
     use super::super::adt::tests::{run as take, text};
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
     use crate::simulate::Profile;
     use std::collections::{HashMap, HashSet};
 

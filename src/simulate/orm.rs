@@ -600,7 +600,7 @@ pub(super) mod tests {
     use super::super::Profile;
     use super::super::adt::tests::{check_profile, run, text};
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
     use std::collections::{HashMap, HashSet};
 
     fn config(seed: u64) -> Config {

@@ -582,7 +582,7 @@ mod tests {
     use super::super::adt::tests::{check_profile, run, text};
     use super::super::orm::tests::check_order_fields;
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
     use std::collections::{HashMap, HashSet};
 
     fn config(seed: u64) -> Config {

@@ -606,7 +606,7 @@ impl Generator for Vent {
 mod tests {
     use super::super::adt::tests::{run as take, text};
     use super::*;
-    use crate::message::Message;
+    use crate::model::message::Message;
 
     fn cfg(devices: u32) -> Config {
         let mut c = Config::new(

@@ -1,5 +1,5 @@
 //! A minimal MLLP receiver that answers AA to every frame, for measuring `hl7 send` without
-//! `hl7 listen` in the way: one thread per connection, frames decoded with `hl7::mllp::Decoder`,
+//! `hl7 listen` in the way: one thread per connection, frames decoded with `hl7::wire::mllp::Decoder`,
 //! ACKs built with `hl7::ack::build` (original mode), all ACKs for one read written at once.
 //! Frames that are not HL7 get a NAK (`hl7::ack::nak`).
 //!
@@ -10,8 +10,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
 use hl7::ack::{self, Mode, Options, Outcome, Problem};
-use hl7::message::Message;
-use hl7::mllp::{self, Decoder, Event};
+use hl7::model::message::Message;
+use hl7::wire::mllp::{self, Decoder, Event};
 
 fn main() {
     let port: u16 = std::env::args()

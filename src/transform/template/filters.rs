@@ -150,7 +150,7 @@ pub(super) fn hl7_time(z: &Zoned) -> String {
 /// JSON string escapes, without the quotes.
 pub(super) fn json_escape(s: &str, out: &mut Vec<u8>) {
     let start = out.len();
-    crate::json::push_str(out, s);
+    crate::transform::json::push_str(out, s);
     // drop the quotes push_str wrote
     out.remove(start);
     out.pop();

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use toml::Spanned;
 
-use super::time;
-use crate::path::{DotStyle, Path};
+use crate::model::path::{DotStyle, Path};
+use crate::time::zoned as time;
 
 /// A map error: where in the TOML file and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -430,7 +430,7 @@ pub enum Shape {
 ///   for `CREATE TABLE`.
 ///
 /// ```
-/// use hl7::flatten::{ColumnType, Map, Shape};
+/// use hl7::transform::flatten::{ColumnType, Map, Shape};
 /// let map = Map::parse(r#"
 /// table = "vent"
 /// [tags]

@@ -4,7 +4,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Error, Exit, Global, Result};
+use crate::shell::{Error, Exit, Global, Result};
 
 /// Write the man pages (hl7.1 and hl7-<command>.1) into DIR, or print hl7.1
 #[derive(clap::Args, Debug)]
@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Every page as (file name, roff text): hl7.1, then hl7-<cmd>.1 for each subcommand.
 pub fn pages() -> io::Result<Vec<(String, Vec<u8>)>> {
-    let cmd = crate::cli::command();
+    let cmd = super::command();
     let mut pages = Vec::new();
     let mut top = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut top)?;

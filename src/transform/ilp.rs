@@ -492,7 +492,7 @@ fn parse_rfc3339_cached(s: &str, cache: &mut Option<([u8; 10], i64)>) -> Option<
             if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
                 return None;
             }
-            let days = days_from_civil(y, mo, d);
+            let days = crate::time::days_from_civil(y, mo as u32, d as u32);
             *cache = Some((b[..10].try_into().expect("ten bytes"), days));
             days
         }
@@ -542,17 +542,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A column of the stream: its QuestDB name and type.

@@ -7,7 +7,7 @@
 //!   `MSH` (never at `MSH` inside a field); FHS/BHS/BTS/FTS envelopes are taken apart so the
 //!   messages come out one by one, and the counts in BTS-1 and FTS-1 are checked (a mismatch is
 //!   a warning, never an error);
-//! - MLLP-framed captures (`0x0B message 0x1C 0x0D`), read by [`crate::mllp::Decoder`] (the
+//! - MLLP-framed captures (`0x0B message 0x1C 0x0D`), read by [`crate::wire::mllp::Decoder`] (the
 //!   decoder of `hl7 listen` and `hl7 send`) with the leniency of a good receiver: bytes outside
 //!   frames are skipped with a warning, a start block inside an unfinished frame restarts it, FS
 //!   without CR is accepted, empty frames are ignored, and end of input inside a frame is
@@ -20,8 +20,8 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 
-use crate::message::is_header_id;
-use crate::mllp::{self, Decoder, Event, SB};
+use crate::model::message::is_header_id;
+use crate::wire::mllp::{self, Decoder, Event, SB};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -91,8 +91,8 @@ pub struct Chunk<'a> {
     /// For a raw HL7 message: the splitter, which looks at every line start anyway, saw each
     /// line after the MSH start with a segment id (three upper-case letters or digits, then
     /// the field separator or the end of the line) or be empty. Then
-    /// [`Message::validate_header`](crate::message::Message::validate_header) is all that is left
-    /// of [`Message::validate`](crate::message::Message::validate). False whenever it did not
+    /// [`Message::validate_header`](crate::model::message::Message::validate_header) is all that is left
+    /// of [`Message::validate`](crate::model::message::Message::validate). False whenever it did not
     /// look (MLLP, NDJSON, the end of the input) or saw anything else: then validate in full.
     pub lines_checked: bool,
 }
@@ -879,7 +879,7 @@ impl<R: Read> Splitter<R> {
                     at.saturating_sub(1),
                     format!(
                         "MLLP end block 0x1C followed by {} instead of 0x0D; accepted",
-                        crate::message::show_byte(b)
+                        crate::model::message::show_byte(b)
                     ),
                 );
                 let slot = held.unwrap_or(m.out.len()).min(m.out.len());
@@ -951,7 +951,7 @@ impl<R: Read> Splitter<R> {
 /// segment to. A line too short to tell, or anything else, is false (then the message is
 /// validated in full, which says what is wrong).
 ///
-/// [`Message::validate`]: crate::message::Message::validate
+/// [`Message::validate`]: crate::model::message::Message::validate
 #[inline]
 fn line_starts_segment(rest: &[u8], sep: Option<u8>) -> bool {
     match rest {
@@ -1081,7 +1081,7 @@ mod tests {
             while let Some(item) = s.next_item().unwrap() {
                 if let Item::Message(c) = item {
                     messages += 1;
-                    let m = crate::message::Message::parse(c.bytes).unwrap();
+                    let m = crate::model::message::Message::parse(c.bytes).unwrap();
                     assert!(m.validate_header().is_ok());
                     bad += usize::from(m.validate_segment_ids().is_err());
                     if c.lines_checked {

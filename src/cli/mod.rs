@@ -1,11 +1,18 @@
-//! The clap tree, and dispatch. `argv[0]` = `hl7-<cmd>` (a symlink or copy) runs `hl7 <cmd>`:
-//! a multi-call binary.
+//! The top of the binary: the clap tree, dispatch, and what is generated from the tree (the
+//! `man` and `completions` subcommands). `argv[0]` = `hl7-<cmd>` (a symlink or copy) runs
+//! `hl7 <cmd>`: a multi-call binary.
+//!
+//! This module imports the adapters in `cmd`; nothing imports it but `main`.
+
+pub mod completions;
+pub mod man;
 
 use std::ffi::OsString;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::cmd::{self, Exit, Global};
+use crate::cmd;
+use crate::shell::{self, Exit, Global};
 
 /// A fast, scriptable HL7 v2 toolkit: Unix filters that read and write HL7, NDJSON or CSV
 ///
@@ -19,7 +26,7 @@ use crate::cmd::{self, Exit, Global};
 /// Invoked as hl7-<command> (a symlink or copy), the binary runs that subcommand.
 #[derive(Parser, Debug)]
 #[command(name = "hl7", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = cmd::EXIT_CODES_HELP)]
+#[command(after_help = shell::EXIT_CODES_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -39,8 +46,8 @@ pub enum Command {
     Convert(cmd::convert::Args),
     Flatten(cmd::flatten::Args),
     Ilp(cmd::ilp::Args),
-    Completions(cmd::completions::Args),
-    Man(cmd::man::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 /// The subcommand names, for multi-call dispatch.
@@ -98,7 +105,7 @@ pub fn name(c: &Command) -> &'static str {
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> cmd::Result<Exit> {
+pub fn run(cli: Cli) -> shell::Result<Exit> {
     let g = &cli.global;
     match cli.command {
         Command::Listen(a) => cmd::listen::run(a, g),
@@ -109,8 +116,8 @@ pub fn run(cli: Cli) -> cmd::Result<Exit> {
         Command::Convert(a) => cmd::convert::run(a, g),
         Command::Flatten(a) => cmd::flatten::run(a, g),
         Command::Ilp(a) => cmd::ilp::run(a, g),
-        Command::Completions(a) => cmd::completions::run(a, g),
-        Command::Man(a) => cmd::man::run(a, g),
+        Command::Completions(a) => completions::run(a, g),
+        Command::Man(a) => man::run(a, g),
     }
 }
 

@@ -965,7 +965,12 @@ mod tests {
 
     macro_rules! corpus {
         ($name:literal) => {
-            include_bytes!(concat!("../tests/fixtures/corpus/mllp__", $name, ".bin"))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/corpus/mllp__",
+                $name,
+                ".bin"
+            ))
         };
     }
 

@@ -31,9 +31,9 @@ use std::fmt;
 use base64::Engine;
 use serde_json::Value as Json;
 
-use crate::charset::Charset;
-use crate::escape;
-use crate::message::{Message, Segment, Separators, Value, is_header_id};
+use crate::model::charset::Charset;
+use crate::model::escape;
+use crate::model::message::{Message, Segment, Separators, Value, is_header_id};
 
 /// Which way a message is written as JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -905,7 +905,8 @@ mod tests {
     /// sets and both kinds of charset.
     #[test]
     fn one_pass_fields_match_the_level_by_level_writer() {
-        use crate::simulate::Rng;
+        use rand::rngs::StdRng;
+        use rand::{RngExt, SeedableRng};
         let full = Separators::default();
         let partial = Separators {
             field: b'$',
@@ -945,7 +946,7 @@ mod tests {
             b"123",
             b" ",
         ];
-        let mut rng = Rng::new(7, 0);
+        let mut rng = StdRng::seed_from_u64(7);
         for round in 0..20_000 {
             let sep = [full, partial, two][round % 3];
             let charset = if round % 2 == 0 {
@@ -954,8 +955,10 @@ mod tests {
                 Charset::Iso8859(1)
             };
             let mut area = Vec::new();
-            for _ in 0..rng.below(12) {
-                area.extend_from_slice(alphabet[rng.below(alphabet.len() as u64) as usize]);
+            for _ in 0..rng.random_range(0..12) {
+                area.extend_from_slice(
+                    alphabet[rng.random_range(0..alphabet.len() as u64) as usize],
+                );
             }
             let cls = classes(&sep, charset);
             let (mut s1, mut s2) = (String::new(), String::new());
@@ -991,7 +994,8 @@ mod tests {
     /// whether they take the short way (plain ASCII) or not: random MSH-9, MSH-10 and MSH-12.
     #[test]
     fn header_texts_match_value_text() {
-        use crate::simulate::Rng;
+        use rand::rngs::StdRng;
+        use rand::{RngExt, SeedableRng};
         let pieces: &[&[u8]] = &[
             b"^",
             b"~",
@@ -1008,12 +1012,12 @@ mod tests {
             b"A01",
             b"x",
         ];
-        let mut rng = Rng::new(11, 0);
+        let mut rng = StdRng::seed_from_u64(11);
         for round in 0..5_000 {
             let mut field = || {
                 let mut f = Vec::new();
-                for _ in 0..rng.below(5) {
-                    f.extend_from_slice(pieces[rng.below(pieces.len() as u64) as usize]);
+                for _ in 0..rng.random_range(0..5) {
+                    f.extend_from_slice(pieces[rng.random_range(0..pieces.len() as u64) as usize]);
                 }
                 f
             };

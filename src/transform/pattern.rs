@@ -5,8 +5,9 @@
 //! control characters and the like become `_`, a value of `.` or `..` becomes `_`, and an empty
 //! value becomes `_`. The literal parts of the pattern are the user's and are kept.
 
-use crate::message::Message;
-use crate::path::Path;
+use crate::model::message::Message;
+use crate::model::path::Path;
+use crate::time::Stamp;
 
 /// A parsed pattern.
 #[derive(Clone, Debug)]
@@ -20,17 +21,6 @@ enum Part {
     /// A strftime conversion: one of `Y m d H M S j`.
     Time(char),
     Field(Path),
-}
-
-/// A calendar time for the strftime parts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stamp {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
 }
 
 impl Pattern {
@@ -70,7 +60,7 @@ impl Pattern {
                     let path: Path = inner
                         .trim()
                         .parse()
-                        .map_err(|e: crate::path::PathError| e.to_string())?;
+                        .map_err(|e: crate::model::path::PathError| e.to_string())?;
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }

@@ -7,8 +7,8 @@
 //! learn the table, symbols, timestamp, dedup keys and column types.
 //!
 //! ```
-//! use hl7::flatten::{Flattener, Format, Options, Shape};
-//! use hl7::message::Message;
+//! use hl7::transform::flatten::{Flattener, Format, Options, Shape};
+//! use hl7::model::message::Message;
 //! let raw = b"MSH|^~\\&|MON||||20240814114636+0200||ORU^R01|C1|P|2.5\rPID|1||42\rOBX|1|NM|8867-4^Heart rate^LN||72|/min|60-100|N|||F\r";
 //! let msg = Message::parse(raw).unwrap();
 //! let mut f = Flattener::new(None, Options::default()).unwrap();
@@ -20,8 +20,8 @@
 //! ```
 
 mod map;
-pub mod time;
 
+use crate::time::zoned as time;
 use std::collections::HashMap;
 
 pub use map::{
@@ -31,10 +31,10 @@ pub use map::{
 
 use jiff::tz::TimeZone;
 
-use crate::escape;
-use crate::json;
-use crate::message::{Message, Segment, Separators};
-use crate::path::{Occurrence, Path};
+use crate::model::escape;
+use crate::model::message::{Message, Segment, Separators};
+use crate::model::path::{Occurrence, Path};
+use crate::transform::json;
 use map::{Derived, FastHash, FilterTest, Source};
 
 /// Output format of the rows.
@@ -599,7 +599,13 @@ impl<'m> Flattener<'m> {
         rows
     }
 
-    fn text_cell(&mut self, col: usize, raw: &[u8], sep: &Separators, cs: crate::charset::Charset) {
+    fn text_cell(
+        &mut self,
+        col: usize,
+        raw: &[u8],
+        sep: &Separators,
+        cs: crate::model::charset::Charset,
+    ) {
         if raw.is_empty() || raw == b"\"\"" {
             return;
         }
@@ -614,7 +620,7 @@ impl<'m> Flattener<'m> {
         ty: &[u8],
         raw: &[u8],
         sep: &Separators,
-        cs: crate::charset::Charset,
+        cs: crate::model::charset::Charset,
     ) -> (Cell, bool) {
         if raw.is_empty() || raw == b"\"\"" {
             return (Cell::Null, false);
@@ -1008,7 +1014,7 @@ impl<'m> Flattener<'m> {
         declared: Option<u32>,
         ucode: &[u8],
         sep: &Separators,
-        cs: crate::charset::Charset,
+        cs: crate::model::charset::Charset,
         lunit: Option<usize>,
         lucode: Option<usize>,
     ) {
@@ -1035,7 +1041,7 @@ impl<'m> Flattener<'m> {
         seg: &Segment<'_>,
         obx: &Obx<'_>,
         sep: &Separators,
-        cs: crate::charset::Charset,
+        cs: crate::model::charset::Charset,
     ) {
         let (id, value) = (obx.first(3), obx.rep1(5));
         let l = &self.long;
@@ -1324,7 +1330,7 @@ fn csv_field(out: &mut Vec<u8>, f: &[u8]) {
 }
 
 /// Appends a leaf value's text: escapes decoded, bytes read in the message charset.
-fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: crate::charset::Charset) {
+fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: crate::model::charset::Charset) {
     if sep.escape.is_some_and(|e| raw.contains(&e)) {
         escape::decode_into(raw, sep, cs, out);
     } else {
@@ -1398,7 +1404,7 @@ fn parse_bool(raw: &[u8]) -> Option<bool> {
 }
 
 /// The message's first segment a path names (its occurrence when it gives one).
-fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<crate::message::Value<'a>> {
+fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<crate::model::message::Value<'a>> {
     let seg = match p.occurrence {
         Occurrence::Nth(k) => segs.iter().filter(|s| s.id() == p.segment).nth(k - 1),
         _ => segs.iter().find(|s| s.id() == p.segment),
@@ -1408,7 +1414,11 @@ fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<crate::message::Value<'a
 
 /// For the observation at `obx`: the nearest segment before it with the path's id (its OBR),
 /// else the first in the message; an explicit occurrence is read as written.
-fn nearest<'a>(segs: &[Segment<'a>], p: &Path, obx: usize) -> Option<crate::message::Value<'a>> {
+fn nearest<'a>(
+    segs: &[Segment<'a>],
+    p: &Path,
+    obx: usize,
+) -> Option<crate::model::message::Value<'a>> {
     if let Occurrence::Nth(_) = p.occurrence {
         return lookup(segs, p);
     }

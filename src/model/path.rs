@@ -13,7 +13,7 @@
 //! migrated from any of them keeps its meaning.
 //!
 //! ```
-//! use hl7::path::Path;
+//! use hl7::model::path::Path;
 //! let p: Path = "OBX[2]-5.1".parse().unwrap();
 //! assert_eq!(p.to_string(), "OBX[2]-5.1");
 //! let q: Path = "pid.3(2).1".parse::<Path>().unwrap_or_else(|_| "PID.3(2).1".parse().unwrap());

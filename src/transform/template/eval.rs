@@ -10,9 +10,9 @@ use serde_json::Value as Json;
 
 use super::filters;
 use super::{Cond, Escape, Expr, Filter, Key, LoopOver, LoopVar, Node, Source, Template};
-use crate::charset::Charset;
-use crate::message::{Level, Message, Segment, Separators, Value};
-use crate::path::{Occurrence, Path};
+use crate::model::charset::Charset;
+use crate::model::message::{Level, Message, Segment, Separators, Value};
+use crate::model::path::{Occurrence, Path};
 
 /// What one rendering reads: an HL7 message, a JSON document, or both (an NDJSON line of
 /// `hl7 parse` is both: its message, and the document for JSON paths).
@@ -456,7 +456,7 @@ impl<'r> Ctx<'r, '_> {
                 let (seed, n) = (self.env.id_seed, self.counter);
                 let id = self.control_id.get_or_insert_with(|| {
                     let mut v = Vec::with_capacity(16);
-                    crate::simulate::push_control_id(&mut v, seed, n);
+                    crate::id::push_control_id(&mut v, seed, n);
                     String::from_utf8(v).unwrap_or_default()
                 });
                 V::Str(Cow::Owned(id.clone()), Kind::Plain)
@@ -775,5 +775,5 @@ fn hl7_escape(t: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(t.as_bytes());
         return;
     }
-    let _ = crate::escape::encode_into(t, &Separators::default(), Charset::Utf8, out);
+    let _ = crate::model::escape::encode_into(t, &Separators::default(), Charset::Utf8, out);
 }

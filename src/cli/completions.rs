@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap_complete::Shell;
 
-use super::{Error, Exit, Global, Result};
+use crate::shell::{Error, Exit, Global, Result};
 
 /// Print a shell completion script (or write all of them with --dir)
 #[derive(clap::Args, Debug)]
@@ -44,7 +44,7 @@ pub const SHELLS: [Shell; 5] = [
 
 /// The completion script for `shell`.
 pub fn script(shell: Shell) -> Vec<u8> {
-    let mut cmd = crate::cli::command();
+    let mut cmd = super::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "hl7", &mut out);
     out

@@ -8,8 +8,8 @@
 //! `\\` and an escape character with no closing partner are malformed: kept raw, and reported
 //! through [`Decoded::clean`] so the caller can warn.
 
-use crate::charset::Charset;
-use crate::message::Separators;
+use crate::model::charset::Charset;
+use crate::model::separators::Separators;
 
 /// What a decode saw, beyond the text it produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! {% endfor %}
 //! ```
 //!
-//! An expression is an HL7 field path in the one grammar of [`crate::path`] (`PID-5.1`,
+//! An expression is an HL7 field path in the one grammar of [`crate::model::path`] (`PID-5.1`,
 //! `OBX[2]-5`, `OBX[*]-5`), a dotted path into a JSON document (`order.patient.id`,
 //! `items[0].code`), a string literal, or a built-in (`now`, `now("%Y-%m-%d")`, `control_id`,
 //! `counter`, `loop.index`...). Filters follow, each after a `|`: default, upper, lower, trim,
@@ -23,7 +23,7 @@
 //! alone on its line takes the whole line with it, so templates can be laid out line by line.
 //!
 //! Why our own engine and not minijinja: `PID-5.1` and `OBX[2]-5` are not Jinja expressions
-//! (Jinja reads `PID - 5.1`), and the lookups must go to the zero-copy [`crate::message`] view
+//! (Jinja reads `PID - 5.1`), and the lookups must go to the zero-copy [`crate::model::message`] view
 //! without building a context object per message, which is what keeps rendering at hundreds of
 //! thousands of messages a second.
 //!
@@ -32,8 +32,8 @@
 //! report.
 //!
 //! ```
-//! use hl7::message::Message;
-//! use hl7::template::{Env, Escape, Input, Options, Renderer, Template};
+//! use hl7::model::message::Message;
+//! use hl7::transform::template::{Env, Escape, Input, Options, Renderer, Template};
 //! let t = Template::parse(
 //!     "{{ PID-5.1 | upper }},{% for OBX %}{{ -5 }}{% if not loop.last %};{% endif %}{% endfor %}",
 //!     Options { escape: Escape::None, legacy_placeholders: false },
@@ -53,7 +53,7 @@ mod parse;
 
 pub use eval::{Env, Input, Problem, Renderer, Rendering};
 
-use crate::path::Path;
+use crate::model::path::Path;
 
 /// How inserted values are escaped, and how a rendering is finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use super::{
     Cond, Escape, Expr, Filter, Key, LoopOver, LoopVar, Node, Options, Source, TemplateError,
 };
-use crate::path::{DotStyle, Occurrence, Path};
+use crate::model::path::{DotStyle, Occurrence, Path};
 
 /// An error at a byte offset of the template.
 #[derive(Debug)]
