@@ -1,4 +1,4 @@
-//! ACK and NAK messages (CONFORMANCE.md §3), with the clock and the control id passed in.
+//! ACK and NAK messages (HL7 v2.5 §2.9, docs/conformance.md "ACKs"), with the clock and the control id passed in.
 //!
 //! - Mode: original (AA/AE/AR) when MSH-15 and MSH-16 are both empty; enhanced otherwise: a
 //!   commit ACK (CA/CE/CR) when MSH-15 asks for one (AL; ER on error; SU on success), else an

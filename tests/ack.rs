@@ -1,4 +1,4 @@
-//! Black-box tests of `hl7 ack`: one reply per input message, in the shape CONFORMANCE.md §3
+//! Black-box tests of `hl7 ack`: one reply per input message, in the shape docs/conformance.md "ACKs"
 //! asks for, over the corpus.
 
 use assert_cmd::Command;

@@ -10,7 +10,7 @@
 //! - the splitter's items do not depend on how the reads are cut;
 //! - both JSON shapes are valid JSON;
 //! - a message that parses and validates comes back from its JSON byte for byte, as its
-//!   segments joined by `\r` (the lossless promise of DESIGN.md §3).
+//!   segments joined by `\r` (the lossless promise of docs/json.md).
 //!
 //! The last test runs the binary's flatten, convert and ilp over streams of mutated messages
 //! and rows: errors are fine, a panic (or a usage error) is not.

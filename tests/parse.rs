@@ -1,8 +1,9 @@
 //! Black-box tests of `hl7 parse` (the real binary, through assert_cmd).
 //!
-//! Every input is a fixture under `tests/fixtures/corpus/`, copied from the shared conformance
-//! corpus (see its README and MANIFEST.tsv); expectations come from CONFORMANCE.md (§1, §2.2,
-//! §5.6), the manifest and python-hl7's answers in `pyhl7-crosscheck/` where python-hl7 is right.
+//! Every input is a fixture under `tests/fixtures/corpus/`, a conformance corpus gathered from
+//! public HL7 test suites (see its MANIFEST.tsv); expectations come from
+//! docs/conformance.md, the manifest and python-hl7's answers in `pyhl7-crosscheck/` where
+//! python-hl7 is right.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -298,7 +299,7 @@ const EXPECT: &[Expect] = &[
     ok("hl7apy__oml_o33_specimen_order_groups.hl7", 1),
     ok("hl7apy__rsp_k22_v25_pdq.hl7", 1),
     ok("hl7apy__rsp_k22_v27_truncation_char.hl7", 1),
-    // MLLP captures (CONFORMANCE.md §2.2)
+    // MLLP captures (docs/conformance.md "MLLP framing")
     ok("mllp__empty_frame.bin", 0),
     ok("mllp__fs_lf_instead_of_fs_cr.bin", 1),
     ok("mllp__fs_without_cr_then_next_frame.bin", 2),
@@ -516,7 +517,7 @@ fn segment_counts_match_the_manifest() {
 
 #[test]
 fn line_endings_give_the_same_segments() {
-    // CONFORMANCE.md §1.3: mixed CR, LF, CRLF, blank lines and no final terminator
+    // docs/conformance.md "Segments and line ends": mixed CR, LF, CRLF, blank lines and no final terminator
     let o = run(&["synthetic__mixed_terminators_cr_lf_crlf_blank.hl7"]);
     let msgs = o.json();
     let ids: Vec<&str> = msgs[0]["segments"]
@@ -608,7 +609,7 @@ fn batches_split_into_their_messages() {
 
 #[test]
 fn batch_count_mismatch_is_a_warning_not_an_error() {
-    // CONFORMANCE.md §1.9: BTS-1 / FTS-1 against actual counts: warn, never fail
+    // docs/conformance.md "Batches": BTS-1 / FTS-1 against actual counts: warn, never fail
     let raw = String::from_utf8(read("synthetic__batch_fhs_bhs_bts_fts_counts.hl7")).unwrap();
     let wrong = raw.replace("BTS|2|batch comment", "BTS|5|batch comment");
     assert_ne!(raw, wrong);
@@ -732,7 +733,7 @@ fn obx_values_agree_with_python_hl7() {
         }
         let pyobx = py["OBX"].as_array().unwrap();
         if pyobx.iter().any(|x| x.get("error").is_some()) {
-            continue; // python-hl7 crashed on an empty segment (CONFORMANCE.md §5.6)
+            continue; // python-hl7 crashed on an empty segment (docs/conformance.md "Peers")
         }
         let ours: Vec<String> = o
             .json()
@@ -745,7 +746,7 @@ fn obx_values_agree_with_python_hl7() {
             let raw = x["OBX-5 raw"].as_str().unwrap();
             let len = x["len"].as_u64().unwrap() as usize;
             if raw.contains(escape) {
-                continue; // python-hl7's unescape is lossy (CONFORMANCE.md §1.6, §5.6)
+                continue; // python-hl7's unescape is lossy (docs/conformance.md "Escapes", "Peers")
             }
             if raw.contains("...(+") {
                 // the crosscheck shortened the value: compare its length and start
@@ -917,7 +918,7 @@ fn mislabelled_charsets_warn_decode_and_round_trip() {
     // label in MSH-19, so these are built here. Policy (Message::resolve_charset): UTF-8 when
     // the bytes are valid UTF-8, else ISO-8859-1, with a warning naming MSH-18.
     let cases: [(&str, &[u8], &str); 4] = [
-        // CONFORMANCE.md §1.7: UTF-8 labelled ASCII
+        // docs/conformance.md "Charsets": UTF-8 labelled ASCII
         ("ASCII", b"Gon\xc3\xa7alves", "Gonçalves"),
         // a 0xFF byte in an ASCII-declared message: every byte still has a character
         ("ASCII", b"Bad\xffByte", "Bad\u{ff}Byte"),
@@ -982,7 +983,7 @@ fn path_notation_fixture_conformance_1_12() {
 
 #[test]
 fn repetitions_and_subcomponents() {
-    // CONFORMANCE.md §1.4
+    // docs/conformance.md "Separators"
     let r = select1(
         "pyhl7__rep_subcomp.hl7",
         "PID-3,PID-3.2.2,PID-4[1],PID-4[2],PID-4[3]",

@@ -1,5 +1,5 @@
 //! `hl7 convert`: messages through a template (HL7 to HL7, HL7 to JSON, JSON to HL7, any text),
-//! NDJSON back to HL7, and each rendering to its own file (issue 6).
+//! NDJSON back to HL7, and each rendering to its own file.
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};

@@ -1,4 +1,4 @@
-//! `hl7 flatten`: OBX observations to rows (issue 5). The work is in [`hl7::transform::flatten`]; this
+//! `hl7 flatten`: OBX observations to rows. The work is in [`hl7::transform::flatten`]; this
 //! file reads the inputs, reports and writes.
 
 use std::io::{self, BufWriter, Write};

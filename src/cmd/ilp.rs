@@ -1,4 +1,4 @@
-//! `hl7 ilp`: rows to QuestDB over InfluxDB Line Protocol (issue 5).
+//! `hl7 ilp`: rows to QuestDB over InfluxDB Line Protocol.
 
 use std::io::{self, BufWriter};
 use std::path::PathBuf;

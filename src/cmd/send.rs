@@ -1,12 +1,12 @@
-//! `hl7 send`: the MLLP client (issue 4).
+//! `hl7 send`: the MLLP client.
 //!
 //! Each message read from the inputs (by `hl7::transform::split::Splitter`, exactly as `hl7 parse` reads them) is
 //! normalized to `\r`-terminated segments, framed (`hl7::wire::mllp::encode`) and written with one
 //! `write_all`; then the sender waits for the reply block, decoded by `hl7::wire::mllp::Decoder` (so a
 //! reply split anywhere across reads, even between FS and CR, is read whole), and matches its
-//! MSA-2 to the MSH-10 sent (DESIGN.md §4, CONFORMANCE.md §2.2 "match the reply's MSA-2 to the
+//! MSA-2 to the MSH-10 sent (HL7 v2.5 §2.9, docs/conformance.md "ACKs": "match the reply's MSA-2 to the
 //! sent MSH-10 rather than assuming order"). One message is in flight per connection: the
-//! original-mode exchange is synchronous (CONFORMANCE.md §2.1).
+//! original-mode exchange is synchronous (MLLP Release 1).
 //!
 //! Shape of the code:
 //! - [`Conn`] is one connection slot: connect, send, wait, retry with backoff, reconnect. It
@@ -746,7 +746,7 @@ impl Conn {
                 o.reply = bytes;
                 let matches = msa2 == job.raw_id.trim_ascii()
                     // A NAK for bytes the peer could not read has an empty MSA-2
-                    // (CONFORMANCE.md §3.5): it is about our message all the same.
+                    // (HL7 v2.5 §2.15.8, MSA): it is about our message all the same.
                     || (msa2.is_empty() && code.is_some_and(|c| !c.is_accept()));
                 if !matches {
                     self.close();

@@ -1,7 +1,7 @@
 //! HL7 escape sequences (v2.3 ch. 2 §2.9 / v2.5 §2.7): decoding when a value is asked for, and
 //! encoding when a value is written.
 //!
-//! Decoding follows ../shared/CONFORMANCE.md §1.6: the delimiter escapes `\F\ \S\ \T\ \R\ \E\`
+//! Decoding follows HL7 v2.5 §2.7 (docs/conformance.md "Escapes"): the delimiter escapes `\F\ \S\ \T\ \R\ \E\`
 //! become the *declared* delimiters, `\Xhh..\` becomes bytes read in the message's character set,
 //! and everything that only has meaning to a renderer or a charset switcher (`\H\ \N\ \.br\ \Cxxyy\
 //! \Mxxyyzz\ \Zxxx\`) is kept exactly as written. Unknown codes (`\Q\`, lower case `\f\`), empty

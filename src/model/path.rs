@@ -1,5 +1,5 @@
 //! The one field path grammar used everywhere: `parse --select`, flatten maps, convert
-//! templates, ilp maps and error messages (DESIGN.md §2, CONFORMANCE.md §1.12).
+//! templates, ilp maps and error messages (docs/paths.md).
 //!
 //! ```text
 //! path  := SEG [ '[' (N | '*') ']' ] ( ('-' | '.') FIELD [ ('[' N ']' | '(' N ')') ] [ '.' COMP [ '.' SUB ] ] )?

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The exit codes (DESIGN.md §5), in one place; the manual repeats this table.
+/// The exit codes, in one place; `--help` and the manual print [`EXIT_CODES_HELP`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// Success, also when the downstream pipe closed.

@@ -1,5 +1,5 @@
 //! `orm`: ORM^O01 radiology orders (HL7 2.3) exactly as the PACS broker of
-//! ../shared/pacs/README.md reads them: MSH, PID, PV1, ORC, OBR, ZDS, one of each, with the
+//! a PACS broker reads them: MSH, PID, PV1, ORC, OBR, ZDS, one of each, with the
 //! broker's field positions (accession number OBR-2, procedure step OBR-4, station OBR-18,
 //! AE title OBR-21, modality OBR-24, start OBR-36, study instance UID ZDS-1, ...).
 //!

@@ -1,4 +1,4 @@
-//! `pacs`: what the PACS broker of ../shared/pacs/README.md sees from a RIS over time (HL7 2.3):
+//! `pacs`: what a PACS broker sees from a RIS over time (HL7 2.3):
 //! ORM^O01 orders (new, updated, cancelled, completed, as in `orm`), ORU^R01 reports for
 //! completed orders (OBX-11 I when the study is done, then R when read, then F: final with the
 //! text, sometimes announced by an F without text first), ADT^A08 updates (name, sex,

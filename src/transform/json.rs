@@ -1,4 +1,4 @@
-//! Messages to JSON and back (DESIGN.md §3).
+//! Messages to JSON and back (docs/json.md).
 //!
 //! The default shape is lossless and ordered, one object per message:
 //!

@@ -1,8 +1,8 @@
 //! Bytes to messages: a streaming splitter with bounded memory (it holds one message at a time,
 //! however long the stream).
 //!
-//! Input formats (CLI.md "Common to all subcommands"), detected from the first bytes or chosen:
-//! - raw HL7 (CONFORMANCE.md §1.3, §1.9, §1.10): segments end in `\r`, `\n` or `\r\n`, mixed;
+//! Input formats (docs/input.md), detected from the first bytes or chosen:
+//! - raw HL7 (docs/conformance.md "Segments and line ends", "Batches"): segments end in `\r`, `\n` or `\r\n`, mixed;
 //!   blank lines and a UTF-8 BOM are skipped; a message starts at each line that begins with
 //!   `MSH` (never at `MSH` inside a field); FHS/BHS/BTS/FTS envelopes are taken apart so the
 //!   messages come out one by one, and the counts in BTS-1 and FTS-1 are checked (a mismatch is

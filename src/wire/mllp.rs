@@ -1,7 +1,7 @@
 //! MLLP framing without I/O: the incremental decoder that `hl7 listen` and `hl7 send` feed with
 //! whatever each socket read returns, and the encoder for what they write.
 //!
-//! MLLP (CONFORMANCE.md §2.1) wraps each HL7 message in a block: R1 defines it as
+//! MLLP (MLLP Release 1) wraps each HL7 message in a block: R1 defines it as
 //! `<SB>ddddd<EB><CR>` with SB = 0x0B (VT), EB = 0x1C (FS), CR = 0x0D; R2 keeps that block and
 //! adds the one-byte commit acknowledgement blocks `<SB>0x06<EB><CR>` (ACK) and
 //! `<SB>0x15<EB><CR>` (NAK). R2 also says how a destination behaves: "receive and ignore any
@@ -11,7 +11,7 @@
 //!
 //! The module is sans-IO (no sockets, threads or clocks) so that every edge case is a byte-array
 //! test, and so the listener and the sender share one decoder. The decoder is "R2-lenient"
-//! (CONFORMANCE.md §2.2), because the peers we meet are not strict:
+//! (docs/conformance.md "MLLP framing"), because the peers we meet are not strict:
 //! - a block may be split anywhere across reads, even between EB and CR, and one read may hold
 //!   many blocks;
 //! - bytes outside blocks are skipped (R2 step 1) and reported once per run ([`Event::Skipped`]);
@@ -73,7 +73,7 @@ pub fn encode(payload: &[u8], out: &mut Vec<u8>) {
 /// affirmative one (the single byte 0x06), `Some(false)` for a negative one (0x15), `None` for
 /// anything else.
 ///
-/// Such a block is not an HL7 message (CONFORMANCE.md §2.1): a listener in R1 mode must not try
+/// Such a block is not an HL7 message (MLLP Release 1): a listener in R1 mode must not try
 /// to parse it, and a sender in R2 mode waits for one instead of an HL7 ACK.
 pub fn is_commit_ack(payload: &[u8]) -> Option<bool> {
     match payload {
@@ -204,7 +204,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// A decoder for a new stream. `max_frame` is the largest block content accepted (e.g.
-    /// 16 MiB, CONFORMANCE.md §2.2); larger blocks are reported as [`Event::Oversize`]. It also
+    /// 16 MiB, docs/conformance.md "MLLP framing"); larger blocks are reported as [`Event::Oversize`]. It also
     /// bounds the decoder's memory.
     pub fn new(max_frame: usize) -> Self {
         Decoder {
@@ -961,7 +961,7 @@ mod tests {
         );
     }
 
-    // ---- the corpus streams (CONFORMANCE.md §2.2) ----
+    // ---- the corpus streams (docs/conformance.md "MLLP framing") ----
 
     macro_rules! corpus {
         ($name:literal) => {

@@ -1,5 +1,5 @@
 //! The `hl7 convert --template` engine: text with `{{ EXPR | filter }}` placeholders, loops and
-//! conditionals, rendered once per message (issue 6).
+//! conditionals, rendered once per message.
 //!
 //! ```text
 //! MSH|^~\&|{{ MSH-5 }}|{{ MSH-6 }}|{{ MSH-3 }}|{{ MSH-4 }}|{{ now }}||ORM^O01|{{ control_id }}|P|2.3
