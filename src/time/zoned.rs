@@ -1,7 +1,10 @@
-//! HL7 times (DTM/TS: `YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]`, HL7 v2.5 §2.A.22) to RFC 3339
-//! UTC. A time without an offset is read in the map's (or `--tz`'s) zone; the digits of a
-//! fraction are kept as written, so no precision is invented or lost.
+//! HL7 times (DTM/TS: `YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]`, HL7 v2.5 §2.A.22) read in a
+//! time zone, on jiff and its bundled tz database: [`read`] for the parts as written (the
+//! template filters), [`to_rfc3339`] for RFC 3339 UTC (flatten). A time without an offset is
+//! read in the given zone (the map's, `--tz`, the machine's); the digits of a fraction are kept
+//! as written, so no precision is invented or lost.
 
+use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 
@@ -30,26 +33,51 @@ fn digits(b: &[u8]) -> Option<i32> {
     Some(b.iter().fold(0i32, |n, d| n * 10 + i32::from(d - b'0')))
 }
 
-/// Appends the RFC 3339 UTC form of the HL7 time `raw` to `out`, e.g.
-/// `20240814114636` in `Europe/Oslo` -> `2024-08-14T09:46:36Z`, `20240814114636.25+0000`
-/// -> `2024-08-14T11:46:36.25Z`. Missing parts (a date without a time) are zero.
-pub fn to_rfc3339(raw: &[u8], zone: &TimeZone, out: &mut String) -> Result<(), TimeError> {
+/// An HL7 time as written: its civil date and time (fraction included), the fraction's digits
+/// as written, and the offset when it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hl7Time<'a> {
+    pub civil: DateTime,
+    /// The digits after the point, as written (so no precision is invented or lost).
+    pub fraction: Option<&'a [u8]>,
+    /// How many digits the date and time had (4, 6, 8, 10, 12 or 14): its precision.
+    pub precision: usize,
+    pub offset: Option<Offset>,
+}
+
+impl Hl7Time<'_> {
+    /// The instant, reading a time without an offset in `zone` (in a zone's gap or overlap,
+    /// the earlier reading, as most systems do).
+    pub fn instant(&self, zone: &TimeZone) -> Result<Timestamp, TimeError> {
+        match self.offset {
+            Some(off) => off.to_timestamp(self.civil).map_err(|_| TimeError::Range),
+            None => zone
+                .to_ambiguous_timestamp(self.civil)
+                .compatible()
+                .map_err(|_| TimeError::Range),
+        }
+    }
+}
+
+/// Reads an HL7 time `YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]`. Missing parts are the
+/// start of their period (a date alone is midnight).
+pub fn read(raw: &[u8]) -> Result<Hl7Time<'_>, TimeError> {
     let raw = raw.trim_ascii();
-    // Split off an offset: a '+' or '-' after the date.
+    // Split off an offset: a '+' or '-' after the year.
     let (body, offset) = match raw.iter().rposition(|&b| b == b'+' || b == b'-') {
         Some(p) if p >= 4 => (&raw[..p], Some(&raw[p..])),
         Some(_) => return Err(TimeError::Syntax),
         None => (raw, None),
     };
-    let (whole, frac) = match body.iter().position(|&b| b == b'.') {
+    let (whole, fraction) = match body.iter().position(|&b| b == b'.') {
         Some(p) => (&body[..p], Some(&body[p + 1..])),
         None => (body, None),
     };
     if !matches!(whole.len(), 4 | 6 | 8 | 10 | 12 | 14) {
         return Err(TimeError::Syntax);
     }
-    if let Some(f) = frac
-        && (whole.len() != 14 || f.is_empty() || f.len() > 9 || !f.iter().all(u8::is_ascii_digit))
+    if let Some(f) = fraction
+        && (f.is_empty() || f.len() > 9 || !f.iter().all(u8::is_ascii_digit))
     {
         return Err(TimeError::Syntax);
     }
@@ -70,31 +98,54 @@ pub fn to_rfc3339(raw: &[u8], zone: &TimeZone, out: &mut String) -> Result<(), T
     ) else {
         return Err(TimeError::Syntax);
     };
-    let dt = DateTime::new(y as i16, mo as i8, d as i8, h as i8, mi as i8, s as i8, 0)
-        .map_err(|_| TimeError::Range)?;
-    let ts = match offset {
-        Some(o) => {
-            let sign = if o[0] == b'-' { -1 } else { 1 };
-            let hhmm = &o[1..];
-            if hhmm.len() != 4 {
-                return Err(TimeError::Syntax);
-            }
-            let (Some(oh), Some(om)) = (digits(&hhmm[..2]), digits(&hhmm[2..])) else {
-                return Err(TimeError::Syntax);
-            };
-            if oh > 23 || om > 59 {
-                return Err(TimeError::Range);
-            }
-            let off =
-                Offset::from_seconds(sign * (oh * 3600 + om * 60)).map_err(|_| TimeError::Range)?;
-            off.to_timestamp(dt).map_err(|_| TimeError::Range)?
-        }
-        None => zone
-            .to_ambiguous_timestamp(dt)
-            .compatible()
-            .map_err(|_| TimeError::Range)?,
+    let nanos = fraction.map_or(0, |f| {
+        digits(f).unwrap_or(0) * 10i32.pow(9 - f.len() as u32)
+    });
+    let civil = DateTime::new(
+        y as i16, mo as i8, d as i8, h as i8, mi as i8, s as i8, nanos,
+    )
+    .map_err(|_| TimeError::Range)?;
+    let offset = match offset {
+        Some(o) => Some(read_offset(o)?),
+        None => None,
     };
-    let u = Offset::UTC.to_datetime(ts);
+    Ok(Hl7Time {
+        civil,
+        fraction,
+        precision: whole.len(),
+        offset,
+    })
+}
+
+/// Reads a UTC offset `+HHMM` or `-HHMM`.
+pub fn read_offset(o: &[u8]) -> Result<Offset, TimeError> {
+    let (sign, hhmm) = match o.split_first() {
+        Some((b'+', rest)) => (1, rest),
+        Some((b'-', rest)) => (-1, rest),
+        _ => return Err(TimeError::Syntax),
+    };
+    if hhmm.len() != 4 {
+        return Err(TimeError::Syntax);
+    }
+    let (Some(oh), Some(om)) = (digits(&hhmm[..2]), digits(&hhmm[2..])) else {
+        return Err(TimeError::Syntax);
+    };
+    if oh > 23 || om > 59 {
+        return Err(TimeError::Range);
+    }
+    Offset::from_seconds(sign * (oh * 3600 + om * 60)).map_err(|_| TimeError::Range)
+}
+
+/// Appends the RFC 3339 UTC form of the HL7 time `raw` to `out`, e.g.
+/// `20240814114636` in `Europe/Oslo` -> `2024-08-14T09:46:36Z`, `20240814114636.25+0000`
+/// -> `2024-08-14T11:46:36.25Z`. Missing parts (a date without a time) are zero; a fraction
+/// needs all 14 digits before it.
+pub fn to_rfc3339(raw: &[u8], zone: &TimeZone, out: &mut String) -> Result<(), TimeError> {
+    let t = read(raw)?;
+    if t.fraction.is_some() && t.precision != 14 {
+        return Err(TimeError::Syntax);
+    }
+    let u = Offset::UTC.to_datetime(t.instant(zone)?);
     push_num(out, i32::from(u.year()), 4);
     out.push('-');
     push_num(out, i32::from(u.month()), 2);
@@ -106,9 +157,9 @@ pub fn to_rfc3339(raw: &[u8], zone: &TimeZone, out: &mut String) -> Result<(), T
     push_num(out, i32::from(u.minute()), 2);
     out.push(':');
     push_num(out, i32::from(u.second()), 2);
-    if let Some(f) = frac {
+    if let Some(f) = t.fraction {
         out.push('.');
-        // checked to be ASCII digits above
+        // checked to be ASCII digits by read()
         out.push_str(std::str::from_utf8(f).unwrap_or("0"));
     }
     out.push('Z');
@@ -191,5 +242,18 @@ mod tests {
         ] {
             assert!(conv(bad, "UTC").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn read_keeps_what_was_written() {
+        let t = read(b"202408141146.25-0130").unwrap();
+        assert_eq!(t.precision, 12);
+        assert_eq!(t.fraction, Some(&b"25"[..]));
+        assert_eq!(t.civil.subsec_nanosecond(), 250_000_000);
+        assert_eq!(t.offset, Some(Offset::from_seconds(-5400).unwrap()));
+        // a fraction without seconds is read, but flatten's RFC 3339 form refuses it
+        assert!(conv("202408141146.25", "UTC").is_err());
+        assert_eq!(read(b"20240814+2400"), Err(TimeError::Range));
+        assert_eq!(read_offset(b"0200"), Err(TimeError::Syntax));
     }
 }

@@ -14,7 +14,7 @@
 //! | `join(", ")` | the repetitions, occurrences (`OBX[*]-5`) or array items joined |
 
 use jiff::civil::DateTime;
-use jiff::tz::{Offset, TimeZone};
+use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
 /// Checks a strftime format by formatting a fixed time with it.
@@ -45,7 +45,7 @@ pub(super) fn read_time(s: &str, local: &TimeZone) -> Result<Zoned, String> {
         let off = s
             .rfind(['+', '-'])
             .filter(|&i| i > 10)
-            .and_then(|i| parse_offset(&s[i..].replace(':', "")));
+            .and_then(|i| crate::time::zoned::read_offset(s[i..].replace(':', "").as_bytes()).ok());
         let tz = off.map_or(TimeZone::UTC, TimeZone::fixed);
         return Ok(ts.to_zoned(tz));
     }
@@ -61,71 +61,21 @@ pub(super) fn read_time(s: &str, local: &TimeZone) -> Result<Zoned, String> {
     Err("not an HL7 timestamp (YYYYMMDDHHMMSS) or ISO 8601 time".into())
 }
 
-fn parse_offset(s: &str) -> Option<Offset> {
-    let (sign, digits) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let h: i32 = digits[..2].parse().ok()?;
-    let m: i32 = digits[2..].parse().ok()?;
-    Offset::from_seconds(sign * (h * 3600 + m * 60)).ok()
-}
-
+/// An HL7 time, read by the one HL7 time reader ([`crate::time::zoned::read`]), keeping the
+/// offset it was written with (or `local` without one).
 fn read_hl7(s: &str, local: &TimeZone) -> Result<Zoned, String> {
-    let bad = || {
-        format!(
+    use crate::time::zoned::{self, TimeError};
+    let bad = |e: TimeError| match e {
+        TimeError::Syntax => format!(
             "not an HL7 timestamp (YYYYMMDDHHMMSS[.SSSS][+ZZZZ]): {} characters",
             s.len()
-        )
+        ),
+        TimeError::Range => format!("not a valid time: {e}"),
     };
-    let (main, offset) = match s[4.min(s.len())..].find(['+', '-']) {
-        Some(i) => {
-            let i = i + 4;
-            (&s[..i], Some(parse_offset(&s[i..]).ok_or_else(bad)?))
-        }
-        None => (s, None),
-    };
-    let (digits, frac) = match main.find('.') {
-        Some(i) => (&main[..i], Some(&main[i + 1..])),
-        None => (main, None),
-    };
-    if !digits.bytes().all(|b| b.is_ascii_digit())
-        || !matches!(digits.len(), 4 | 6 | 8 | 10 | 12 | 14)
-    {
-        return Err(bad());
-    }
-    let num = |a: usize, b: usize, dflt: i64| -> i64 {
-        digits
-            .get(a..b)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(dflt)
-    };
-    let nanos = match frac {
-        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
-            f.parse::<i64>().unwrap_or(0) * 10i64.pow(9 - f.len() as u32)
-        }
-        Some(_) => return Err(bad()),
-        None => 0,
-    };
-    let dt = DateTime::new(
-        num(0, 4, 0) as i16,
-        num(4, 6, 1) as i8,
-        num(6, 8, 1) as i8,
-        num(8, 10, 0) as i8,
-        num(10, 12, 0) as i8,
-        num(12, 14, 0) as i8,
-        nanos as i32,
-    )
-    .map_err(|e| format!("not a valid time: {e}"))?;
-    let tz = match offset {
-        Some(o) => TimeZone::fixed(o),
-        None => local.clone(),
-    };
-    dt.to_zoned(tz).map_err(|e| e.to_string())
+    let t = zoned::read(s.as_bytes()).map_err(bad)?;
+    let tz = t.offset.map_or_else(|| local.clone(), TimeZone::fixed);
+    let ts = t.instant(&tz).map_err(bad)?;
+    Ok(ts.to_zoned(tz))
 }
 
 /// `date(fmt[, zone])`.
