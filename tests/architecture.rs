@@ -162,6 +162,9 @@ fn imports(module: &[String], binary: bool, code: &str) -> BTreeSet<Vec<String>>
     out
 }
 
+/// A file, as (in the binary crate, module path).
+type Node = (bool, Vec<String>);
+
 struct Source {
     module: Vec<String>,
     binary: bool,
@@ -251,11 +254,11 @@ fn every_part_imports_only_what_the_plan_allows() {
 fn no_two_files_import_each_other() {
     let sources = sources();
     // a file's module, and the file an import path lands in: the longest module prefix
-    let modules: BTreeSet<(bool, Vec<String>)> = sources
+    let modules: BTreeSet<Node> = sources
         .iter()
         .map(|s| (s.binary, s.module.clone()))
         .collect();
-    let mut edges: BTreeMap<(bool, Vec<String>), BTreeSet<(bool, Vec<String>)>> = BTreeMap::new();
+    let mut edges: BTreeMap<Node, BTreeSet<Node>> = BTreeMap::new();
     for s in &sources {
         for import in &s.imports {
             let (binary, mut path) = match import.first().map(String::as_str) {
@@ -276,7 +279,7 @@ fn no_two_files_import_each_other() {
         }
     }
     // a file in a cycle reaches itself; report each cycle once, by its set of files
-    let reach = |start: &(bool, Vec<String>)| {
+    let reach = |start: &Node| {
         let mut seen = BTreeSet::new();
         let mut todo: Vec<_> = edges.get(start).into_iter().flatten().cloned().collect();
         while let Some(n) = todo.pop() {
