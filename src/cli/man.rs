@@ -29,10 +29,10 @@ const MAP_SOURCE: &str = include_str!("../../docs/map.md");
 
 /// SEE ALSO of hl7(1).
 const SEE_ALSO_TOP: &str = "\\fBhl7\\-map\\fR(5), the map of hl7 flatten and hl7 ilp.\n.PP\n\
-The reference is in the docs/ folder of the source tree: input.md (input formats, errors),\n\
-paths.md (field paths), json.md (output shapes), listen.md, send.md, simulate.md, templates.md,\n\
-map.md, ilp.md, delivery.md (what an ACK promises, exit codes) and conformance.md (the HL7 and\n\
-MLLP rules followed).\n";
+The reference is in the docs/ folder of the source tree: install.md (installing, completions),\n\
+input.md (input formats, errors), paths.md (field paths), json.md (output shapes), listen.md,\n\
+send.md, simulate.md, templates.md, map.md, ilp.md, delivery.md (what an ACK promises, exit\n\
+codes) and conformance.md (the HL7 and MLLP rules followed).\n";
 
 /// SEE ALSO of the pages of the subcommands that read a map.
 const SEE_ALSO_MAP: &str = "\\fBhl7\\-map\\fR(5), \\fBhl7\\fR(1)\n";
