@@ -193,7 +193,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     };
     let mut batcher = Batcher::new(dest, args.batch_rows, Duration::from_millis(args.batch_ms));
     let mut report = Reporter::new("ilp", global);
-    let inputs = open_inputs(&args.files, &mut report);
+    let inputs = crate::shell::open_inputs(&args.files, &mut report);
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
     let bar = crate::shell::progress_bar(global, total);
     let mut stats = crate::shell::Stats::new(global);
@@ -338,59 +338,6 @@ fn flushed(
         Err(FlushError::Io(e)) => {
             *stop = Some(e.into());
             false
-        }
-    }
-}
-
-/// Opens the inputs like [`crate::shell::open_inputs`], but reads stdin with [`PolledStdin`].
-fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<crate::shell::Input> {
-    let stdin = || crate::shell::Input {
-        name: None,
-        reader: Box::new(PolledStdin),
-        size: None,
-        pause: None,
-    };
-    if files.is_empty() {
-        return vec![stdin()];
-    }
-    let mut out = Vec::new();
-    for f in files {
-        if f.as_os_str() == "-" {
-            out.push(stdin());
-            continue;
-        }
-        out.extend(crate::shell::open_inputs(std::slice::from_ref(f), report));
-    }
-    out
-}
-
-/// stdin read in this thread, with `poll(2)` first: when nothing arrives for 100 ms the read
-/// fails with `TimedOut`, so that rows waiting in a batch can be flushed while a live pipe is
-/// quiet. Unlike the shared stdin reader (a thread handing over copies), this reads straight
-/// into the row reader's buffer, which matters at millions of rows a second.
-struct PolledStdin;
-
-impl io::Read for PolledStdin {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        use std::os::fd::AsFd;
-        let stdin = io::stdin();
-        let fd = stdin.as_fd();
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        let timeout = Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => return Err(io::ErrorKind::Interrupted.into()),
-            Err(e) => return Err(e.into()),
-        }
-        match rustix::io::read(fd, buf) {
-            Ok(n) => Ok(n),
-            Err(rustix::io::Errno::AGAIN) => Err(io::ErrorKind::WouldBlock.into()),
-            Err(e) => Err(e.into()),
         }
     }
 }

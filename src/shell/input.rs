@@ -1,5 +1,5 @@
-//! Reading the inputs: files and stdin ([`open_inputs`]), stdin as a live pipe, the
-//! splitter for `--from`.
+//! Reading the inputs: files and stdin ([`open_inputs`]), stdin as a live pipe
+//! ([`LiveStdin`]), the splitter for `--from`.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -83,69 +83,135 @@ fn stdin_input() -> Input {
 /// How long stdin may stay silent before a reader is told the writer paused.
 const PAUSE: Duration = Duration::from_millis(100);
 
-/// stdin read on a thread of its own, so that a pause of the writer shows as a `TimedOut`
-/// read instead of a blocked one. Raw HL7 has no end-of-message mark, so this is how the
-/// splitter learns that a live pipe's message is complete (`hl7 listen | hl7 parse`,
-/// `hl7 simulate --rate 1/s | hl7 send`) instead of waiting for the next `MSH`.
-struct LiveStdin {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
-    pos: usize,
+/// stdin as a live pipe: a read that has waited [`PAUSE`] with nothing new fails with
+/// `TimedOut` (and sets `paused`) instead of blocking on. Raw HL7 has no end-of-message mark,
+/// so this is how the splitter learns that a live pipe's message is complete (`hl7 listen |
+/// hl7 parse`, `hl7 simulate --rate 1/s | hl7 send`) instead of waiting for the next `MSH`,
+/// how a filter learns to flush its output, and how `hl7 ilp` learns to flush a waiting batch.
+/// Files and busy pipes never wait, so they read as before.
+pub struct LiveStdin {
     paused: Arc<AtomicBool>,
+    #[cfg(not(unix))]
+    thread: threaded::Threaded,
 }
 
 impl LiveStdin {
     fn new() -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel(4);
-        std::thread::spawn(move || {
-            let mut stdin = io::stdin().lock();
-            loop {
-                let mut buf = vec![0u8; 64 * 1024];
-                match stdin.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        if tx.send(Ok(buf)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                }
-            }
-        });
         LiveStdin {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
             paused: Arc::new(AtomicBool::new(false)),
+            #[cfg(not(unix))]
+            thread: threaded::Threaded::spawn(io::stdin()),
         }
+    }
+
+    /// On Unix: `poll(2)`, then a read straight into the caller's buffer, in this thread (no
+    /// copy, no second thread: it matters at millions of `hl7 ilp` rows a second).
+    #[cfg(unix)]
+    fn read_or_time_out(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        use rustix::io::Errno;
+        use std::os::fd::AsFd;
+        let stdin = io::stdin();
+        let fd = stdin.as_fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let timeout = Timespec::try_from(PAUSE).ok();
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => {}
+            Err(Errno::INTR) => return Err(io::ErrorKind::Interrupted.into()),
+            Err(e) => return Err(e.into()),
+        }
+        match rustix::io::read(fd, buf) {
+            Ok(n) => Ok(n),
+            Err(Errno::AGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+            // a closed stdin reads as empty, as std's stdin has it
+            Err(Errno::BADF) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Elsewhere stdin has no portable wait with a timeout: a thread reads it.
+    #[cfg(not(unix))]
+    fn read_or_time_out(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.thread.read(buf)
     }
 }
 
 impl Read for LiveStdin {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.chunk.len() {
-            match self.rx.recv_timeout(PAUSE) {
-                Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
-                    self.pos = 0;
+        let read = self.read_or_time_out(buf);
+        if let Err(e) = &read
+            && e.kind() == io::ErrorKind::TimedOut
+        {
+            self.paused.store(true, Ordering::Relaxed);
+        }
+        read
+    }
+}
+
+/// The live-stdin reader where `poll(2)` is not available; built in Unix tests too, so that it
+/// is tested where the project is.
+#[cfg(any(not(unix), test))]
+mod threaded {
+    use std::io::{self, Read};
+    use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+
+    /// A reader whose reads happen on a thread of its own, so that a read can give up after
+    /// [`super::PAUSE`] (as `TimedOut`) while the thread goes on waiting.
+    pub struct Threaded {
+        rx: Receiver<io::Result<Vec<u8>>>,
+        chunk: Vec<u8>,
+        pos: usize,
+    }
+
+    impl Threaded {
+        pub fn spawn(mut source: impl Read + Send + 'static) -> Self {
+            let (tx, rx) = sync_channel(4);
+            std::thread::spawn(move || {
+                loop {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    match source.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            if tx.send(Ok(buf)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    self.paused.store(true, Ordering::Relaxed);
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+            });
+            Threaded {
+                rx,
+                chunk: Vec::new(),
+                pos: 0,
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+    }
+
+    impl Read for Threaded {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.chunk.len() {
+                match self.rx.recv_timeout(super::PAUSE) {
+                    Ok(Ok(chunk)) => {
+                        self.chunk = chunk;
+                        self.pos = 0;
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    Err(RecvTimeoutError::Timeout) => return Err(io::ErrorKind::TimedOut.into()),
+                    Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                }
+            }
+            let n = buf.len().min(self.chunk.len() - self.pos);
+            buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
     }
 }
 
@@ -200,5 +266,50 @@ impl FromFormat {
             FromFormat::Mllp => hl7::transform::split::Format::Mllp,
             FromFormat::Ndjson => hl7::transform::split::Format::Ndjson,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threaded::Threaded;
+    use std::io::{self, Read};
+    use std::time::Duration;
+
+    /// Gives "A", then waits three pauses' time, then gives "B", then ends.
+    struct Slow(u8);
+
+    impl Read for Slow {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0 += 1;
+            match self.0 {
+                1 => buf[0] = b'A',
+                2 => {
+                    std::thread::sleep(super::PAUSE * 3);
+                    buf[0] = b'B';
+                }
+                _ => return Ok(0),
+            }
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn the_threaded_reader_tells_a_pause() {
+        let mut r = Threaded::spawn(Slow(0));
+        let mut buf = [0u8; 8];
+        let mut got = Vec::new();
+        let mut pauses = 0;
+        let start = std::time::Instant::now();
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => pauses += 1,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(start.elapsed() < Duration::from_secs(10));
+        }
+        assert_eq!(got, b"AB");
+        assert!(pauses >= 1, "{pauses}");
     }
 }
