@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hl7::transform::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, input};
 
 /// Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol
 ///
@@ -193,9 +193,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     };
     let mut batcher = Batcher::new(dest, args.batch_rows, Duration::from_millis(args.batch_ms));
     let mut report = Reporter::new("ilp", global);
-    let inputs = crate::shell::open_inputs(&args.files, &mut report);
-    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = crate::shell::progress_bar(global, total);
+    let (inputs, bar) = input::open_counted(&args.files, global, true, &mut report);
     let mut stats = crate::shell::Stats::new(global);
     let format = args.from.map(|f| match f {
         From::Ndjson => ilp::Format::Ndjson,
@@ -213,11 +211,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             path: Some(format!("line {line}")),
             ..Loc::default()
         };
-        let reader = crate::shell::Counting {
-            inner: input.reader,
-            bar: bar.clone(),
-        };
-        let read = ilp::read_rows(reader, format, |event| match event {
+        let read = ilp::read_rows(input.reader, format, |event| match event {
             Event::Row { line, fields } => {
                 rows += 1;
                 if rows.is_multiple_of(1024) {
@@ -254,13 +248,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             }
         });
         if let Err(e) = read {
-            report.error(
-                &Loc {
-                    file: name.clone(),
-                    ..Loc::default()
-                },
-                &format!("read error: {e}"),
-            );
+            input::read_error(&mut report, name.as_deref(), &e);
         }
         if stop.is_some() {
             break;

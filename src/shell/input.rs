@@ -1,5 +1,6 @@
 //! Reading the inputs: files and stdin ([`open_inputs`]), stdin as a live pipe
-//! ([`LiveStdin`]), the splitter for `--from`.
+//! ([`LiveStdin`]), and [`Reading::run`], the loop every message filter (parse, flatten,
+//! convert, ack) reads through, so that each of them says only what it does with a message.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -8,7 +9,41 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{Loc, Reporter};
+use hl7::model::message::{Message, MessageError};
+use hl7::transform::json;
+use hl7::transform::split::{self, Item, Splitter};
+use indicatif::ProgressBar;
+
+use super::{Counting, Exit, Global, Loc, Reporter, Result, Stats, progress_bar};
+
+/// The input formats of `--from`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FromFormat {
+    /// Raw HL7: segments ended by \r, \n or \r\n; several messages; FHS/BHS batches
+    Hl7,
+    /// MLLP-framed capture: 0x0B message 0x1C 0x0D
+    Mllp,
+    /// One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`
+    Ndjson,
+}
+
+impl FromFormat {
+    pub fn format(self) -> split::Format {
+        match self {
+            FromFormat::Hl7 => split::Format::Hl7,
+            FromFormat::Mllp => split::Format::Mllp,
+            FromFormat::Ndjson => split::Format::Ndjson,
+        }
+    }
+}
+
+/// A splitter for a `--from` choice (`None`: detect the format).
+pub fn splitter<R: Read>(reader: R, from: Option<FromFormat>) -> Splitter<R> {
+    match from {
+        Some(f) => Splitter::with_format(reader, f.format()),
+        None => Splitter::new(reader),
+    }
+}
 
 /// One input: a file or stdin.
 pub struct Input {
@@ -77,6 +112,57 @@ fn stdin_input() -> Input {
         reader: Box::new(stdin),
         size: None,
         pause: Some(pause),
+    }
+}
+
+/// Opens the inputs with one progress bar over them all (hidden unless `progress`), each
+/// input's reader moving it.
+pub fn open_counted(
+    files: &[PathBuf],
+    global: &Global,
+    progress: bool,
+    report: &mut Reporter,
+) -> (Vec<Input>, ProgressBar) {
+    let mut inputs = open_inputs(files, report);
+    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
+    let bar = match progress {
+        true => progress_bar(global, total),
+        false => ProgressBar::hidden(),
+    };
+    for input in &mut inputs {
+        let inner = std::mem::replace(&mut input.reader, Box::new(io::empty()));
+        input.reader = Box::new(Counting {
+            inner,
+            bar: bar.clone(),
+        });
+    }
+    (inputs, bar)
+}
+
+/// Reports a read error of an input; the rest of that input is given up.
+pub fn read_error(report: &mut Reporter, file: Option<&str>, e: &io::Error) {
+    report.error(
+        &Loc {
+            file: file.map(str::to_string),
+            ..Loc::default()
+        },
+        &format!("read error: {e}"),
+    );
+}
+
+/// The next item of an input: `None` at its end, or after a read error, which is reported
+/// with the input's name (the rest of that input is given up; the next input is read).
+fn next_item<'s, R: Read>(
+    splitter: &'s mut Splitter<R>,
+    report: &mut Reporter,
+    file: &Option<String>,
+) -> Option<Item<'s>> {
+    match splitter.next_item() {
+        Ok(item) => item,
+        Err(e) => {
+            read_error(report, file.as_deref(), &e);
+            None
+        }
     }
 }
 
@@ -215,58 +301,286 @@ mod threaded {
     }
 }
 
-/// The input formats of `--from`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FromFormat {
-    /// Raw HL7: segments ended by \r, \n or \r\n; several messages; FHS/BHS batches
+// ---- the driver ----
+
+/// Where a message is: its input, its number in that input (from 1), its byte offset. Made
+/// for every message without an allocation; a [`Loc`] is made from it only for a report.
+#[derive(Clone, Copy, Debug)]
+pub struct At<'a> {
+    pub file: Option<&'a str>,
+    /// For [`Bad::NotMessage`]: the number of the message before it.
+    pub message: u64,
+    pub byte: u64,
+    /// The message was read from an NDJSON line (and rebuilt from its JSON).
+    pub json: bool,
+}
+
+impl At<'_> {
+    pub fn loc(&self) -> Loc {
+        self.loc_path(None)
+    }
+
+    /// The location of a field path of the message.
+    pub fn loc_path(&self, path: Option<String>) -> Loc {
+        Loc {
+            file: self.file.map(str::to_string),
+            message: Some(self.message),
+            byte: Some(self.byte),
+            path,
+        }
+    }
+
+    /// `bytes` further on.
+    pub fn plus(self, bytes: u64) -> Self {
+        At {
+            byte: self.byte + bytes,
+            ..self
+        }
+    }
+}
+
+/// Why something on the input is not handed to a filter as a message. It has been reported
+/// (as an error) by then.
+#[derive(Debug)]
+pub enum Bad<'a> {
+    /// Bytes that are not part of any message (junk between messages, segments with no MSH
+    /// before them), and why.
+    NotMessage(&'a [u8], String),
+    /// An NDJSON line that is not a message in JSON, and why.
+    Json(String),
+    /// Bytes that do not parse as a message.
+    Unparsable(&'a [u8], MessageError),
+    /// A message that parses but does not validate (its charset resolved all the same).
+    Invalid(Message<'a>, MessageError),
+}
+
+/// A message as the driver hands it over: parsed, validated and its MSH-18 charset resolved,
+/// or why not.
+pub type Checked<'a> = std::result::Result<Message<'a>, Bad<'a>>;
+
+/// Which messages get a warning when their bytes do not match MSH-18 (or it names an unknown
+/// charset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CharsetWarnings {
+    /// None: an ACK answers a message whatever its charset.
+    Never,
+    /// Messages read as HL7, not those rebuilt from NDJSON (whose charset was warned about
+    /// when the NDJSON was written).
     Hl7,
-    /// MLLP-framed capture: 0x0B message 0x1C 0x0D
-    Mllp,
-    /// One JSON document a line, as written by `hl7 parse` or `hl7 listen --meta`
-    Ndjson,
+    Always,
 }
 
-/// A splitter for a `--from` choice (`None`: detect the format).
-/// The next item of an input: `None` at its end, or after a read error, which is reported
-/// with the input's name (the rest of that input is given up; the next input is read).
-pub fn next_item<'s, R: Read>(
-    splitter: &'s mut hl7::transform::split::Splitter<R>,
+/// What a filter says after a message: read on, or stop reading (its `--strict`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    Stop,
+}
+
+/// What a filter does with the messages of its inputs; [`Reading::run`] does the reading.
+pub trait Filter {
+    /// See [`CharsetWarnings`].
+    const CHARSET_WARNINGS: CharsetWarnings = CharsetWarnings::Hl7;
+    /// Errors in a message rebuilt from NDJSON are reported at the line's offset plus the
+    /// error's offset in the rebuilt HL7, as for raw HL7 (flatten and ack have always said
+    /// so), instead of at the line's offset.
+    const JSON_ERROR_OFFSET: bool = false;
+    /// NDJSON lines go to [`Filter::json_line`] as they are, instead of each being read as a
+    /// message in JSON and handed to [`Filter::message`].
+    const JSON_LINES: bool = false;
+    /// A progress bar on stderr (see [`progress_bar`]).
+    const PROGRESS: bool = true;
+
+    /// One message, or why there is none at this place of the input.
+    fn message(&mut self, msg: Checked<'_>, at: At<'_>, report: &mut Reporter) -> Result<Flow>;
+
+    /// One NDJSON line, with [`Filter::JSON_LINES`].
+    fn json_line(&mut self, _line: &[u8], _at: At<'_>, _report: &mut Reporter) -> Result<Flow> {
+        Ok(Flow::Go)
+    }
+
+    /// An input ended (its end, or a read error); not called once reading has stopped.
+    fn end_of_input(&mut self, _file: Option<&str>, _report: &mut Reporter) {}
+
+    /// The input has nothing more ready (a live pipe paused): pass on what is buffered.
+    fn flush(&mut self) -> Result<()>;
+
+    /// All inputs are read: write what is left and flush.
+    fn finish(&mut self) -> Result<()>;
+
+    /// The `--stats` line, given the bytes of the messages and NDJSON lines read, and at the
+    /// end the seconds taken. `None`: the filter keeps no counters.
+    fn counters(&self, _bytes: u64, _secs: Option<f64>) -> Option<String> {
+        None
+    }
+}
+
+/// The inputs of a filter and how to read them.
+pub struct Reading<'a> {
+    /// Files; stdin when empty or `-`.
+    pub files: &'a [PathBuf],
+    pub from: Option<FromFormat>,
+    /// Stop at the first thing that is not a valid message (`--strict`).
+    pub strict: bool,
+}
+
+impl Reading<'_> {
+    /// Reads every input through `filter`, reporting read errors, split problems and messages
+    /// that do not parse or validate. Exit 1 when any error was reported.
+    pub fn run<F: Filter>(
+        &self,
+        global: &Global,
+        report: &mut Reporter,
+        filter: &mut F,
+    ) -> Result<Exit> {
+        let (inputs, bar) = open_counted(self.files, global, F::PROGRESS, report);
+        let mut stats = Stats::new(global);
+        let mut bytes = 0u64;
+        // messages rebuilt from NDJSON, one at a time
+        let mut rebuilt = Vec::new();
+        'inputs: for input in inputs {
+            let file = input.name.as_deref();
+            let mut splitter = splitter(input.reader, self.from);
+            let mut at = At {
+                file,
+                message: 0,
+                byte: 0,
+                json: false,
+            };
+            // to the end of this input, or a read error (reported): then on to the next input
+            while let Some(item) = next_item(&mut splitter, report, &input.name) {
+                let (checked, at) = match item {
+                    Item::Warning { offset, what } => {
+                        report.warn(&not_message(file, offset), &what);
+                        (None, at)
+                    }
+                    Item::Invalid(chunk, why) => {
+                        report.error(&not_message(file, chunk.offset), &why);
+                        let bad = Bad::NotMessage(chunk.bytes, why);
+                        let at = At {
+                            byte: chunk.offset,
+                            ..at
+                        };
+                        (Some(Err(bad)), at)
+                    }
+                    Item::Message(chunk) => {
+                        bytes += chunk.bytes.len() as u64;
+                        at = next(at, chunk.offset, false);
+                        let checked = check::<F>(chunk.bytes, chunk.lines_checked, at, report);
+                        (Some(checked), at)
+                    }
+                    Item::Json(chunk) if F::JSON_LINES => {
+                        bytes += chunk.bytes.len() as u64;
+                        at = next(at, chunk.offset, true);
+                        if filter.json_line(chunk.bytes, at, report)? == Flow::Stop {
+                            break 'inputs;
+                        }
+                        (None, at)
+                    }
+                    Item::Json(chunk) => {
+                        bytes += chunk.bytes.len() as u64;
+                        at = next(at, chunk.offset, true);
+                        rebuilt.clear();
+                        let checked = match json::line_to_hl7(chunk.bytes, &mut rebuilt) {
+                            Ok(_) => check::<F>(&rebuilt, false, at, report),
+                            Err(e) => {
+                                let e = e.to_string();
+                                report.error(&at.loc(), &e);
+                                Err(Bad::Json(e))
+                            }
+                        };
+                        (Some(checked), at)
+                    }
+                };
+                if let Some(checked) = checked {
+                    let bad = checked.is_err();
+                    if filter.message(checked, at, report)? == Flow::Stop || (bad && self.strict) {
+                        break 'inputs;
+                    }
+                }
+                stats.tick(report, || filter.counters(bytes, None));
+                if Input::paused(&input.pause) {
+                    filter.flush()?;
+                }
+            }
+            filter.end_of_input(file, report);
+        }
+        filter.finish()?;
+        bar.finish_and_clear();
+        report.finish();
+        stats.finish(report, |secs| filter.counters(bytes, Some(secs)));
+        Ok(if report.errors > 0 {
+            Exit::Failure
+        } else {
+            Exit::Ok
+        })
+    }
+}
+
+/// The next message of an input.
+fn next(at: At<'_>, byte: u64, json: bool) -> At<'_> {
+    At {
+        message: at.message + 1,
+        byte,
+        json,
+        ..at
+    }
+}
+
+/// Where something that is not a message is: no message number.
+fn not_message(file: Option<&str>, byte: u64) -> Loc {
+    Loc {
+        file: file.map(str::to_string),
+        message: None,
+        byte: Some(byte),
+        path: None,
+    }
+}
+
+/// Parses and validates a message, reporting why not, and resolves its charset.
+#[allow(
+    clippy::result_large_err,
+    reason = "the Ok side, a Message, is as large: boxing the Err would only add an allocation"
+)]
+fn check<'m, F: Filter>(
+    bytes: &'m [u8],
+    lines_checked: bool,
+    at: At<'_>,
     report: &mut Reporter,
-    file: &Option<String>,
-) -> Option<hl7::transform::split::Item<'s>> {
-    match splitter.next_item() {
-        Ok(item) => item,
+) -> Checked<'m> {
+    let error = |report: &mut Reporter, e: &MessageError| {
+        let offset = match !at.json || F::JSON_ERROR_OFFSET {
+            true => e.offset as u64,
+            false => 0,
+        };
+        report.error(&at.plus(offset).loc_path(e.path.clone()), &e.what);
+    };
+    let mut msg = match Message::parse(bytes) {
+        Ok(msg) => msg,
         Err(e) => {
-            report.error(
-                &Loc {
-                    file: file.clone(),
-                    ..Loc::default()
-                },
-                &format!("read error: {e}"),
-            );
-            None
+            error(report, &e);
+            return Err(Bad::Unparsable(bytes, e));
         }
+    };
+    // The splitter may have checked every line already (it looks at each).
+    let valid = match lines_checked {
+        true => msg.validate_header(),
+        false => msg.validate(),
+    };
+    let warning = msg.resolve_charset();
+    if let Err(e) = valid {
+        error(report, &e);
+        return Err(Bad::Invalid(msg, e));
     }
-}
-
-pub fn splitter<R: Read>(
-    reader: R,
-    from: Option<FromFormat>,
-) -> hl7::transform::split::Splitter<R> {
-    match from {
-        Some(f) => hl7::transform::split::Splitter::with_format(reader, f.format()),
-        None => hl7::transform::split::Splitter::new(reader),
+    let warn = match F::CHARSET_WARNINGS {
+        CharsetWarnings::Never => false,
+        CharsetWarnings::Hl7 => !at.json,
+        CharsetWarnings::Always => true,
+    };
+    if let Some(w) = warning.filter(|_| warn) {
+        report.warn(&at.loc_path(Some("MSH-18".into())), &w);
     }
-}
-
-impl FromFormat {
-    pub fn format(self) -> hl7::transform::split::Format {
-        match self {
-            FromFormat::Hl7 => hl7::transform::split::Format::Hl7,
-            FromFormat::Mllp => hl7::transform::split::Format::Mllp,
-            FromFormat::Ndjson => hl7::transform::split::Format::Ndjson,
-        }
-    }
+    Ok(msg)
 }
 
 #[cfg(test)]

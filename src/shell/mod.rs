@@ -10,7 +10,7 @@ pub mod progress;
 pub mod report;
 
 pub use exit::{EXIT_CODES_HELP, Error, Exit, Result};
-pub use input::{FromFormat, Input, next_item, open_inputs, splitter};
+pub use input::{FromFormat, open_inputs, splitter};
 pub use progress::{Counting, progress_bar};
 pub use report::{Loc, Reporter, Stats};
 

@@ -126,18 +126,22 @@ impl Stats {
         }
     }
 
-    /// Prints `line()` when a second has passed since the last print.
-    pub fn tick(&mut self, report: &Reporter, line: impl FnOnce() -> String) {
+    /// Prints `line()` when a second has passed since the last print (`None`: nothing to say).
+    pub fn tick<L: Into<Option<String>>>(&mut self, report: &Reporter, line: impl FnOnce() -> L) {
         if self.enabled && self.last.elapsed() >= Duration::from_secs(1) {
             self.last = Instant::now();
-            report.info(&line());
+            if let Some(line) = line().into() {
+                report.info(&line);
+            }
         }
     }
 
-    /// Prints the final counters.
-    pub fn finish(&self, report: &Reporter, line: impl FnOnce(f64) -> String) {
-        if self.enabled {
-            report.info(&line(self.start.elapsed().as_secs_f64()));
+    /// Prints the final counters, given the seconds since the start.
+    pub fn finish<L: Into<Option<String>>>(&self, report: &Reporter, line: impl FnOnce(f64) -> L) {
+        if self.enabled
+            && let Some(line) = line(self.start.elapsed().as_secs_f64()).into()
+        {
+            report.info(&line);
         }
     }
 }
