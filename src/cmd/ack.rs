@@ -106,11 +106,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     });
     // An explicit code in the other mode's family picks that mode.
     let stdout = io::stdout();
-    let reading = Reading {
-        files: &args.files,
-        from: args.from,
-        strict: false,
-    };
+    let reading = Reading::new(&args.files, args.from);
     let mut acks = Acks {
         args: &args,
         out: BufWriter::with_capacity(64 * 1024, stdout.lock()),

@@ -188,11 +188,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         written: HashMap::new(),
         files: 0,
     };
-    let reading = Reading {
-        files: &args.files,
-        from: args.from,
-        strict: false,
-    };
+    let reading = Reading::new(&args.files, args.from);
     let mut convert = Convert {
         mode,
         sink,

@@ -146,11 +146,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut report = Reporter::new("flatten", global);
-    let reading = Reading {
-        files: &args.files,
-        from: args.from,
-        strict: args.strict,
-    };
+    let reading = Reading::new(&args.files, args.from).strict(args.strict);
     let mut flatten = Flatten {
         flat,
         w,

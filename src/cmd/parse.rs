@@ -167,11 +167,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         tty: io::stdout().is_terminal(),
         table_rows: Vec::new(),
     };
-    let reading = Reading {
-        files: &args.files,
-        from: args.from,
-        strict: args.strict,
-    };
+    let reading = Reading::new(&args.files, args.from).strict(args.strict);
     let mut parser = Parser {
         out,
         count: Counts::default(),

@@ -424,7 +424,20 @@ pub struct Reading<'a> {
     pub strict: bool,
 }
 
-impl Reading<'_> {
+impl<'a> Reading<'a> {
+    pub fn new(files: &'a [PathBuf], from: Option<FromFormat>) -> Self {
+        Reading {
+            files,
+            from,
+            strict: false,
+        }
+    }
+
+    /// Stops at the first thing that is not a valid message when `strict`.
+    pub fn strict(self, strict: bool) -> Self {
+        Reading { strict, ..self }
+    }
+
     /// Reads every input through `filter`, reporting read errors, split problems and messages
     /// that do not parse or validate. Exit 1 when any error was reported.
     pub fn run<F: Filter>(
