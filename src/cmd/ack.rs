@@ -7,7 +7,7 @@ use hl7::ack;
 use hl7::time::Time;
 
 use crate::shell::input::{At, Bad, CharsetWarnings, Checked, Filter, Flow, Reading};
-use crate::shell::{Error, Exit, Global, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Reporter, Result, exit};
 
 /// Build one ACK (or NAK) for each input message
 ///
@@ -19,9 +19,11 @@ use crate::shell::{Error, Exit, Global, Reporter, Result};
 /// not validate gets AE/CE with an ERR naming the field (101 required field missing, ...);
 /// bytes that are not a message get an AR/CR NAK with what could be salvaged of the header.
 #[derive(clap::Args, Debug)]
-#[command(
-    after_long_help = "Examples:\n  hl7 ack messages.hl7\n  hl7 ack --code AE --error-code 207 --text 'database down' < message.hl7\n  hl7 simulate --count 3 | hl7 ack --to mllp > acks.bin\n\nExit codes: 0 ok; 1 invalid input seen (it still gets a NAK) or I/O failure; 2 usage error."
-)]
+#[command(after_long_help = exit::after_help(
+    "Examples:\n  hl7 ack messages.hl7\n  hl7 ack --code AE --error-code 207 --text 'database down' < message.hl7\n  hl7 simulate --count 3 | hl7 ack --to mllp > acks.bin",
+    &Exit::BASIC,
+    &[(Exit::Failure, "invalid input still gets its NAK")],
+))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,

@@ -14,7 +14,7 @@ use hl7::transform::template::{self, Env, Escape, Input, Renderer, Template};
 use serde_json::Value as Json;
 
 use crate::shell::input::{At, Checked, Filter, Flow, Reading};
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
 
 /// Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text
 ///
@@ -28,7 +28,11 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// column, reported before any input is read.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["template", "to"])))]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(
+    AFTER_HELP,
+    &Exit::BASIC,
+    &[(Exit::Failure, "also: a failed filter, or (--strict) a missing value")],
+))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -101,10 +105,7 @@ Samples (samples/templates/ in the source tree):
   hl7 convert --template samples/templates/adt_vendor_a_to_b.hl7 adt.hl7
 Other modes:
   hl7 parse messages.hl7 | hl7 convert --to hl7          # the same HL7 bytes back
-  hl7 convert --to hl7 --output '%Y/%m/{MSH-10}.hl7' captured.ndjson
-
-Exit codes: 0 ok; 1 invalid input, a failed filter or (--strict) a missing value seen, or an
-I/O failure; 2 usage error (including a template that does not parse).";
+  hl7 convert --to hl7 --output '%Y/%m/{MSH-10}.hl7' captured.ndjson";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvertTo {

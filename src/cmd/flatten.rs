@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use hl7::transform::flatten::{Flattener, Format, Issue, Map, Options, Shape};
 
 use crate::shell::input::{At, CharsetWarnings, Checked, Filter, Flow, Reading};
-use crate::shell::{Error, Exit, Global, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Reporter, Result, exit};
 
 /// Turn OBX observations into flat rows (NDJSON or CSV)
 ///
@@ -26,7 +26,11 @@ use crate::shell::{Error, Exit, Global, Reporter, Result};
 /// input is read. A value that does not fit its declared type is reported with the message
 /// number and path; the row is written without that column and the exit code is 1.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(
+    AFTER_HELP,
+    &Exit::BASIC,
+    &[(Exit::Failure, "also: values that do not fit their declared type")],
+))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -92,9 +96,7 @@ Examples:
   hl7 flatten results.hl7 --to csv
   hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml --wide
   hl7 flatten --map samples/elisa.toml --check
-  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp --map samples/elisa.toml http://localhost:9000
-
-Exit codes: 0 ok; 1 invalid input, misfit values or I/O failure; 2 usage error (also a bad map).";
+  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp --map samples/elisa.toml http://localhost:9000";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlatTo {

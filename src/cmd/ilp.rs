@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hl7::transform::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, input};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit, input};
 
 /// Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol
 ///
@@ -18,7 +18,7 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, input};
 /// so rows can be lost without notice: use HTTP where loss matters. A row that cannot be
 /// encoded is reported with its line number and skipped (exit 1 at the end).
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(AFTER_HELP, &Exit::ALL, &[]))]
 pub struct Args {
     /// Database address
     #[arg(default_value = "localhost:9009")]
@@ -105,10 +105,7 @@ Examples:
   hl7 ilp --map samples/elisa.toml --print-ddl
   hl7 listen :2575 | hl7 flatten --map elisa.toml --wide | hl7 ilp --map elisa.toml --wide http://localhost:9000
   hl7 ilp --table vent --symbols device_serial,variable_id --print-ddl
-  hl7 ilp 'http::addr=db:9000;username=u;password=p;retry_timeout=60000;' --input rows.csv
-
-Exit codes: 0 ok; 1 invalid rows seen, or the database could not be reached; 2 usage error;
-3 the database refused rows.";
+  hl7 ilp 'http::addr=db:9000;username=u;password=p;retry_timeout=60000;' --input rows.csv";
 
 /// The table, symbols, timestamp, column types and deduplication keys: from the flatten map
 /// when one is given (for its long rows, or wide with `--wide`), then from the flags.

@@ -10,7 +10,7 @@ use hl7::model::path::{DotStyle, Occurrence, Path};
 use hl7::transform::json::{self, Notes, Shape};
 
 use crate::shell::input::{At, Bad, Checked, Filter, Flow, Reading};
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
 
 /// Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)
 ///
@@ -20,7 +20,7 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// the stream is still read; the exit code is then 1. Values are decoded: escapes resolved
 /// (formatting escapes such as \.br\ kept as written) and bytes read in the MSH-18 charset.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(AFTER_HELP, &Exit::BASIC, &[]))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -68,9 +68,7 @@ Examples:
   hl7 parse --select MSH-10,PID-3.1,PID-5.1 --to csv messages.hl7
   hl7 parse --select MSH-10,OBX-3.1,OBX-5,OBX-6.1 --to csv results.hl7
   hl7 parse --to table message.hl7
-  hl7 parse messages.hl7 | hl7 parse --to hl7        # NDJSON back to the same HL7
-
-Exit codes: 0 ok; 1 invalid input seen or I/O failure; 2 usage error.";
+  hl7 parse messages.hl7 | hl7 parse --to hl7        # NDJSON back to the same HL7";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum To {

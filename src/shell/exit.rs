@@ -1,28 +1,61 @@
-//! How a subcommand ends: [`Error`], and [`Exit`], the table of exit codes.
+//! How a subcommand ends: [`Error`], and [`Exit`], the one table of exit codes. `hl7 --help`,
+//! each subcommand's `--help` and the man pages (rendered from the same clap tree) print the
+//! text made here from it, so the codes are described in one place.
 
 use std::fmt;
 use std::io;
 
-/// The exit codes, in one place; `--help` and the manual print [`EXIT_CODES_HELP`].
+/// The exit codes. What each means, as users read it, is [`Exit::meaning`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// Success, also when the downstream pipe closed.
     Ok = 0,
-    /// Runtime failure: I/O, network, or invalid input seen.
     Failure = 1,
-    /// Usage error: bad flag, path, map or template, found before any I/O.
     Usage = 2,
-    /// A peer or the database rejected something (used by send and ilp).
-    #[allow(dead_code)]
     Rejected = 3,
 }
 
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  success (also when the downstream pipe closed)
-  1  runtime failure: I/O, network, or invalid input seen (after finishing the stream unless --strict)
-  2  usage error: bad flag, path, map or template, found before any I/O
-  3  a peer or database rejected something (AE/AR/CE/CR, refused rows)";
+impl Exit {
+    /// Every code, in order.
+    pub const ALL: [Exit; 4] = [Exit::Ok, Exit::Failure, Exit::Usage, Exit::Rejected];
+    /// The codes of a subcommand that has no peer or database to reject anything.
+    pub const BASIC: [Exit; 3] = [Exit::Ok, Exit::Failure, Exit::Usage];
+
+    /// What the code means, for every subcommand; a subcommand that means more by it says so
+    /// in a note of its own (see [`after_help`]).
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "success (also when the downstream pipe closed)",
+            // short enough for one line of `--help` (100 columns)
+            Exit::Failure => {
+                "runtime failure: I/O, network, or invalid input seen (after the whole input unless --strict)"
+            }
+            Exit::Usage => "usage error: bad flag, path, map or template, found before any I/O",
+            Exit::Rejected => "a peer or database rejected something (AE/AR/CE/CR, refused rows)",
+        }
+    }
+}
+
+/// The exit-code table of `hl7 --help`: every code.
+pub fn codes_help() -> String {
+    table(&Exit::ALL, &[])
+}
+
+/// A subcommand's `after_long_help`: its own text, then the table of the codes it can end
+/// with, each note (what the code also means for it) on a line under its code.
+pub fn after_help(text: &str, codes: &[Exit], notes: &[(Exit, &str)]) -> String {
+    format!("{text}\n\n{}", table(codes, notes))
+}
+
+fn table(codes: &[Exit], notes: &[(Exit, &str)]) -> String {
+    let mut s = String::from("Exit codes:");
+    for &code in codes {
+        s.push_str(&format!("\n  {}  {}", code as u8, code.meaning()));
+        for (_, note) in notes.iter().filter(|(c, _)| *c == code) {
+            s.push_str(&format!("\n     {note}"));
+        }
+    }
+    s
+}
 
 /// An error that ends a subcommand, with the exit code it means.
 #[derive(Debug)]
@@ -67,3 +100,25 @@ impl From<io::Error> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_the_codes_with_their_notes() {
+        assert_eq!(
+            after_help(
+                "Examples:\n  x",
+                &[Exit::Ok, Exit::Failure],
+                &[(Exit::Failure, "also y")]
+            ),
+            format!(
+                "Examples:\n  x\n\nExit codes:\n  0  {}\n  1  {}\n     also y",
+                Exit::Ok.meaning(),
+                Exit::Failure.meaning()
+            )
+        );
+        assert_eq!(codes_help().lines().count(), 1 + Exit::ALL.len());
+    }
+}

@@ -9,7 +9,7 @@ pub mod input;
 pub mod progress;
 pub mod report;
 
-pub use exit::{EXIT_CODES_HELP, Error, Exit, Result};
+pub use exit::{Error, Exit, Result};
 pub use input::{FromFormat, open_inputs, splitter};
 pub use progress::{Counting, progress_bar};
 pub use report::{Loc, Reporter, Stats};
