@@ -26,7 +26,7 @@ use crate::shell::{self, Exit, Global};
 /// Invoked as hl7-<command> (a symlink or copy), the binary runs that subcommand.
 #[derive(Parser, Debug)]
 #[command(name = "hl7", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = shell::EXIT_CODES_HELP)]
+#[command(after_help = shell::exit::codes_help())]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -4,11 +4,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use hl7::ack;
-use hl7::model::message::Message;
 use hl7::time::Time;
-use hl7::transform::split::Item;
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::input::{At, Bad, CharsetWarnings, Checked, Filter, Flow, Reading};
+use crate::shell::{Error, Exit, Global, Reporter, Result, exit};
 
 /// Build one ACK (or NAK) for each input message
 ///
@@ -20,9 +19,11 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// not validate gets AE/CE with an ERR naming the field (101 required field missing, ...);
 /// bytes that are not a message get an AR/CR NAK with what could be salvaged of the header.
 #[derive(clap::Args, Debug)]
-#[command(
-    after_long_help = "Examples:\n  hl7 ack messages.hl7\n  hl7 ack --code AE --error-code 207 --text 'database down' < message.hl7\n  hl7 simulate --count 3 | hl7 ack --to mllp > acks.bin\n\nExit codes: 0 ok; 1 invalid input seen (it still gets a NAK) or I/O failure; 2 usage error."
-)]
+#[command(after_long_help = exit::after_help(
+    "Examples:\n  hl7 ack messages.hl7\n  hl7 ack --code AE --error-code 207 --text 'database down' < message.hl7\n  hl7 simulate --count 3 | hl7 ack --to mllp > acks.bin",
+    &Exit::BASIC,
+    &[(Exit::Failure, "invalid input still gets its NAK")],
+))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -107,150 +108,99 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     });
     // An explicit code in the other mode's family picks that mode.
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut n_acks = 0u64;
-    let mut control_id = String::new();
-    let inputs = crate::shell::open_inputs(&args.files, &mut report);
-    for input in inputs {
-        let name = input.name.clone();
-        let pause = input.pause.clone();
-        let mut splitter = crate::shell::splitter(input.reader, args.from);
-        let mut n = 0u64;
-        // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
-            let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
-                file: name.clone(),
-                message,
-                byte: Some(byte),
-                path,
+    let reading = Reading::new(&args.files, args.from);
+    let mut acks = Acks {
+        args: &args,
+        out: BufWriter::with_capacity(64 * 1024, stdout.lock()),
+        now,
+        id_seed,
+        mode,
+        code,
+        n_acks: 0,
+        control_id: String::new(),
+    };
+    reading.run(global, &mut report, &mut acks)
+}
+
+/// What `hl7 ack` does with each message, and with what is not one: answer it.
+struct Acks<'a> {
+    args: &'a Args,
+    out: BufWriter<io::StdoutLock<'a>>,
+    now: String,
+    id_seed: u64,
+    mode: ack::Mode,
+    code: Option<ack::Code>,
+    n_acks: u64,
+    control_id: String,
+}
+
+impl Filter for Acks<'_> {
+    const CHARSET_WARNINGS: CharsetWarnings = CharsetWarnings::Never;
+    const JSON_ERROR_OFFSET: bool = true;
+    const PROGRESS: bool = false;
+
+    fn message(&mut self, msg: Checked<'_>, _at: At<'_>, _report: &mut Reporter) -> Result<Flow> {
+        let Acks {
+            args,
+            out,
+            now,
+            id_seed,
+            mode,
+            code,
+            n_acks,
+            control_id,
+        } = self;
+        let opts = options(now, id(control_id, *id_seed, *n_acks), args, *mode, *code);
+        let nak = |raw: &[u8], text: String| {
+            let problem = ack::Problem {
+                code: 100,
+                location: None,
+                text,
             };
-            let (bytes, offset): (Vec<u8>, u64) = match item {
-                Item::Warning { offset, what } => {
-                    report.warn(&loc(None, offset, None), &what);
-                    continue;
-                }
-                Item::Message(c) => (c.bytes.to_vec(), c.offset),
-                Item::Json(c) => {
-                    let mut v = Vec::new();
-                    let built = hl7::transform::json::line_to_hl7(c.bytes, &mut v)
-                        .map_err(|e| e.to_string());
-                    if let Err(e) = built {
-                        n += 1;
-                        report.error(&loc(Some(n), c.offset, None), &e);
-                        let problem = ack::Problem {
-                            code: 100,
-                            location: None,
-                            text: e,
-                        };
-                        emit(
-                            &mut out,
-                            args.to,
-                            &ack::nak(
-                                b"",
-                                &problem,
-                                &options(
-                                    &now,
-                                    id(&mut control_id, id_seed, n_acks),
-                                    &args,
-                                    mode,
-                                    code,
-                                ),
-                            ),
-                        )?;
-                        n_acks += 1;
-                        continue;
-                    }
-                    (v, c.offset)
-                }
-                Item::Invalid(c, why) => {
-                    report.error(&loc(None, c.offset, None), &why);
-                    let problem = ack::Problem {
-                        code: 100,
-                        location: None,
-                        text: why,
-                    };
-                    emit(
-                        &mut out,
-                        args.to,
-                        &ack::nak(
-                            c.bytes,
-                            &problem,
-                            &options(
-                                &now,
-                                id(&mut control_id, id_seed, n_acks),
-                                &args,
-                                mode,
-                                code,
-                            ),
-                        ),
-                    )?;
-                    n_acks += 1;
-                    continue;
-                }
-            };
-            n += 1;
-            let opts = options(
-                &now,
-                id(&mut control_id, id_seed, n_acks),
-                &args,
-                mode,
-                code,
-            );
-            let reply = match Message::parse(&bytes) {
-                Ok(mut msg) => {
-                    msg.resolve_charset();
-                    match msg.validate() {
-                        Ok(()) => {
-                            let problem = args.error_code.map(|c| ack::Problem {
-                                code: c,
-                                location: None,
-                                text: args
-                                    .text
-                                    .clone()
-                                    .unwrap_or_else(|| ack::error_text(c).to_string()),
-                            });
-                            let outcome = code.map(outcome_of).unwrap_or(ack::Outcome::Accept);
-                            ack::build(&msg, outcome, problem.as_ref(), &opts)
-                        }
-                        Err(e) => {
-                            report.error(
-                                &loc(Some(n), offset + e.offset as u64, e.path.clone()),
-                                &e.what,
-                            );
-                            let problem = ack::problem_for(&e);
-                            ack::build(&msg, ack::Outcome::Error, Some(&problem), &opts)
-                        }
-                    }
-                }
-                Err(e) => {
-                    report.error(
-                        &loc(Some(n), offset + e.offset as u64, e.path.clone()),
-                        &e.what,
-                    );
-                    let problem = ack::Problem {
-                        code: 100,
-                        location: e.path.clone(),
-                        text: e.to_string(),
-                    };
-                    Some(ack::nak(&bytes, &problem, &opts))
-                }
-            };
-            if let Some(reply) = reply {
-                emit(&mut out, args.to, &reply)?;
-                n_acks += 1;
+            Some(ack::nak(raw, &problem, &opts))
+        };
+        let reply = match msg {
+            Ok(msg) => {
+                let problem = args.error_code.map(|c| ack::Problem {
+                    code: c,
+                    location: None,
+                    text: args
+                        .text
+                        .clone()
+                        .unwrap_or_else(|| ack::error_text(c).to_string()),
+                });
+                let outcome = code.map(outcome_of).unwrap_or(ack::Outcome::Accept);
+                ack::build(&msg, outcome, problem.as_ref(), &opts)
             }
-            if crate::shell::Input::paused(&pause) {
-                out.flush()?;
+            Err(Bad::Invalid(msg, e)) => {
+                let problem = ack::problem_for(&e);
+                ack::build(&msg, ack::Outcome::Error, Some(&problem), &opts)
             }
+            Err(Bad::Unparsable(bytes, e)) => {
+                let problem = ack::Problem {
+                    code: 100,
+                    location: e.path.clone(),
+                    text: e.to_string(),
+                };
+                Some(ack::nak(bytes, &problem, &opts))
+            }
+            Err(Bad::NotMessage(bytes, why)) => nak(bytes, why),
+            Err(Bad::Json(why)) => nak(b"", why),
+        };
+        if let Some(reply) = reply {
+            emit(out, args.to, &reply)?;
+            *n_acks += 1;
         }
+        Ok(Flow::Go)
     }
-    out.flush()?;
-    report.finish();
-    Ok(if report.errors > 0 {
-        Exit::Failure
-    } else {
-        Exit::Ok
-    })
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(self.out.flush()?)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flush()
+    }
 }
 
 fn outcome_of(code: ack::Code) -> ack::Outcome {

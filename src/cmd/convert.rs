@@ -10,11 +10,11 @@ use hl7::model::message::Message;
 use hl7::time::Stamp;
 use hl7::transform::json::{self, Notes, Shape};
 use hl7::transform::pattern::Pattern;
-use hl7::transform::split::Item;
 use hl7::transform::template::{self, Env, Escape, Input, Renderer, Template};
 use serde_json::Value as Json;
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::input::{At, Checked, Filter, Flow, Reading};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
 
 /// Rewrite messages through a template: HL7 to HL7, HL7 to JSON, JSON to HL7, any text
 ///
@@ -28,7 +28,11 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// column, reported before any input is read.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["template", "to"])))]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(
+    AFTER_HELP,
+    &Exit::BASIC,
+    &[(Exit::Failure, "also: a failed filter, or (--strict) a missing value")],
+))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -101,10 +105,7 @@ Samples (samples/templates/ in the source tree):
   hl7 convert --template samples/templates/adt_vendor_a_to_b.hl7 adt.hl7
 Other modes:
   hl7 parse messages.hl7 | hl7 convert --to hl7          # the same HL7 bytes back
-  hl7 convert --to hl7 --output '%Y/%m/{MSH-10}.hl7' captured.ndjson
-
-Exit codes: 0 ok; 1 invalid input, a failed filter or (--strict) a missing value seen, or an
-I/O failure; 2 usage error (including a template that does not parse).";
+  hl7 convert --to hl7 --output '%Y/%m/{MSH-10}.hl7' captured.ndjson";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvertTo {
@@ -143,7 +144,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             "--escape, --strict and --legacy-placeholders go with --template, not --to",
         ));
     }
-    let mut mode = match (&args.template, args.to) {
+    let mode = match (&args.template, args.to) {
         (Some(path), None) => {
             let src = fs::read(path).map_err(|e| {
                 Error::usage(format!("cannot read the template {}: {e}", path.display()))
@@ -180,134 +181,125 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         None => None,
     };
     let mut report = Reporter::new("convert", global);
-    let inputs = crate::shell::open_inputs(&args.files, &mut report);
-    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = crate::shell::progress_bar(global, total);
-    let mut stats = crate::shell::Stats::new(global);
     let stdout = io::stdout();
-    let mut sink = Sink {
+    let sink = Sink {
         stdout: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         pattern,
         append: args.append,
         written: HashMap::new(),
         files: 0,
     };
-    let mut counts = Counts::default();
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut hl7_buf = Vec::new();
-    let mut docs = Vec::new();
-    for input in inputs {
-        let name = input.name.clone();
-        let pause = input.pause.clone();
-        let reader = crate::shell::Counting {
-            inner: input.reader,
-            bar: bar.clone(),
+    let reading = Reading::new(&args.files, args.from);
+    let mut convert = Convert {
+        mode,
+        sink,
+        counts: Counts::default(),
+        out: Vec::with_capacity(64 * 1024),
+        hl7_buf: Vec::new(),
+        docs: Vec::new(),
+        n: 0,
+        pending: None,
+    };
+    reading.run(global, &mut report, &mut convert)
+}
+
+/// What `hl7 convert` does with each message or JSON document: convert it and write it.
+struct Convert<'a> {
+    mode: Mode,
+    sink: Sink<'a>,
+    counts: Counts,
+    out: Vec<u8>,
+    hl7_buf: Vec<u8>,
+    docs: Vec<Found>,
+    /// JSON documents of this input so far.
+    n: u64,
+    /// A JSON document that spans lines, gathered until it parses: its text and offset.
+    pending: Option<(Vec<u8>, u64)>,
+}
+
+impl Filter for Convert<'_> {
+    const JSON_LINES: bool = true;
+
+    fn message(&mut self, msg: Checked<'_>, at: At<'_>, report: &mut Reporter) -> Result<Flow> {
+        let Ok(msg) = msg else {
+            self.counts.bad += 1;
+            return Ok(Flow::Go);
         };
-        let mut splitter = crate::shell::splitter(reader, args.from);
-        let mut n = 0u64;
-        // A JSON document that spans lines, gathered until it parses: its text and offset.
-        let mut pending: Option<(Vec<u8>, u64)> = None;
-        let loc = |message: Option<u64>, byte: u64| Loc {
-            file: name.clone(),
-            message,
-            byte: Some(byte),
-            path: None,
+        let input = Input {
+            message: Some(msg),
+            json: None,
         };
-        // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
-            match item {
-                Item::Warning { offset, what } => report.warn(&loc(None, offset), &what),
-                Item::Invalid(chunk, why) => {
-                    counts.bad += 1;
-                    report.error(&loc(None, chunk.offset), &why);
+        one(
+            &mut self.mode,
+            input,
+            &mut self.out,
+            &mut self.sink,
+            report,
+            &at.loc(),
+            at.message,
+            &mut self.counts,
+        )?;
+        Ok(Flow::Go)
+    }
+
+    fn json_line(&mut self, line: &[u8], at: At<'_>, report: &mut Reporter) -> Result<Flow> {
+        read_json(&mut self.pending, line, at.byte, &mut self.docs);
+        for found in self.docs.drain(..) {
+            self.n += 1;
+            let at = At {
+                message: self.n,
+                ..at
+            };
+            match found {
+                Ok((doc, offset)) => json_doc(
+                    &mut self.mode,
+                    &doc,
+                    &mut self.hl7_buf,
+                    &mut self.out,
+                    &mut self.sink,
+                    report,
+                    &At { byte: offset, ..at }.loc(),
+                    self.n,
+                    &mut self.counts,
+                )?,
+                Err((why, offset)) => {
+                    self.counts.bad += 1;
+                    report.error(&At { byte: offset, ..at }.loc(), &why);
                 }
-                Item::Message(chunk) => {
-                    n += 1;
-                    counts.bytes += chunk.bytes.len() as u64;
-                    let l = loc(Some(n), chunk.offset);
-                    match Message::parse(chunk.bytes).and_then(|m| m.validate().map(|_| m)) {
-                        Ok(mut msg) => {
-                            if let Some(w) = msg.resolve_charset() {
-                                report.warn(&with_path(&l, "MSH-18"), &w);
-                            }
-                            let input = Input {
-                                message: Some(msg),
-                                json: None,
-                            };
-                            one(
-                                &mut mode,
-                                input,
-                                &mut out,
-                                &mut sink,
-                                &mut report,
-                                &l,
-                                n,
-                                &mut counts,
-                            )?;
-                        }
-                        Err(e) => {
-                            counts.bad += 1;
-                            report.error(
-                                &Loc {
-                                    byte: Some(chunk.offset + e.offset as u64),
-                                    path: e.path.clone(),
-                                    ..l
-                                },
-                                &e.what,
-                            );
-                        }
-                    }
-                }
-                Item::Json(chunk) => {
-                    counts.bytes += chunk.bytes.len() as u64;
-                    read_json(&mut pending, chunk.bytes, chunk.offset, &mut docs);
-                    for found in docs.drain(..) {
-                        n += 1;
-                        match found {
-                            Ok((doc, offset)) => json_doc(
-                                &mut mode,
-                                &doc,
-                                &mut hl7_buf,
-                                &mut out,
-                                &mut sink,
-                                &mut report,
-                                &loc(Some(n), offset),
-                                n,
-                                &mut counts,
-                            )?,
-                            Err((why, offset)) => {
-                                counts.bad += 1;
-                                report.error(&loc(Some(n), offset), &why);
-                            }
-                        }
-                    }
-                }
-            }
-            stats.tick(&report, || counts.line(None));
-            if crate::shell::Input::paused(&pause) {
-                // a live pipe paused: pass on what we have
-                sink.stdout.flush()?;
             }
         }
-        if let Some((_, offset)) = pending.take() {
-            n += 1;
-            counts.bad += 1;
+        Ok(Flow::Go)
+    }
+
+    fn end_of_input(&mut self, file: Option<&str>, report: &mut Reporter) {
+        if let Some((_, offset)) = self.pending.take() {
+            self.n += 1;
+            self.counts.bad += 1;
+            let at = At {
+                file,
+                message: self.n,
+                byte: offset,
+                json: true,
+            };
             report.error(
-                &loc(Some(n), offset),
+                &at.loc(),
                 &"a JSON document is not complete at the end of the input",
             );
         }
+        self.n = 0;
     }
-    sink.stdout.flush()?;
-    bar.finish_and_clear();
-    report.finish();
-    counts.files = sink.files;
-    stats.finish(&report, |secs| counts.line(Some(secs)));
-    Ok(if report.errors > 0 {
-        Exit::Failure
-    } else {
-        Exit::Ok
-    })
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(self.sink.stdout.flush()?)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flush()
+    }
+
+    fn counters(&self, bytes: u64, secs: Option<f64>) -> Option<String> {
+        Some(self.counts.line(bytes, self.sink.files, secs))
+    }
 }
 
 fn with_path(l: &Loc, path: &str) -> Loc {
@@ -564,18 +556,16 @@ struct Counts {
     ok: u64,
     bad: u64,
     empty: u64,
-    bytes: u64,
-    files: u64,
 }
 
 impl Counts {
-    fn line(&self, secs: Option<f64>) -> String {
+    fn line(&self, bytes: u64, files: u64, secs: Option<f64>) -> String {
         let mut s = format!(
-            "{} converted, {} empty renderings, {} invalid or incomplete, {} bytes read",
-            self.ok, self.empty, self.bad, self.bytes
+            "{} converted, {} empty renderings, {} invalid or incomplete, {bytes} bytes read",
+            self.ok, self.empty, self.bad
         );
-        if self.files > 0 {
-            s.push_str(&format!(", {} files written", self.files));
+        if files > 0 {
+            s.push_str(&format!(", {files} files written"));
         }
         if let Some(secs) = secs {
             s.push_str(&format!(

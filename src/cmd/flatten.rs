@@ -4,12 +4,10 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use hl7::model::message::Message;
-use hl7::transform::flatten::{Flattener, Format, Map, Options, Shape};
-use hl7::transform::json;
-use hl7::transform::split::Item;
+use hl7::transform::flatten::{Flattener, Format, Issue, Map, Options, Shape};
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::input::{At, CharsetWarnings, Checked, Filter, Flow, Reading};
+use crate::shell::{Error, Exit, Global, Reporter, Result, exit};
 
 /// Turn OBX observations into flat rows (NDJSON or CSV)
 ///
@@ -28,7 +26,11 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// input is read. A value that does not fit its declared type is reported with the message
 /// number and path; the row is written without that column and the exit code is 1.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(
+    AFTER_HELP,
+    &Exit::BASIC,
+    &[(Exit::Failure, "also: values that do not fit their declared type")],
+))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -94,9 +96,7 @@ Examples:
   hl7 flatten results.hl7 --to csv
   hl7 simulate --profile vent --count 10 | hl7 flatten --map samples/elisa.toml --wide
   hl7 flatten --map samples/elisa.toml --check
-  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp --map samples/elisa.toml http://localhost:9000
-
-Exit codes: 0 ok; 1 invalid input, misfit values or I/O failure; 2 usage error (also a bad map).";
+  hl7 listen :2575 | hl7 flatten --map samples/elisa.toml | hl7 ilp --map samples/elisa.toml http://localhost:9000";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlatTo {
@@ -118,7 +118,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         },
         timezone: args.tz.clone(),
     };
-    let mut flat = Flattener::new(map.as_ref(), opts).map_err(|e| {
+    let flat = Flattener::new(map.as_ref(), opts).map_err(|e| {
         Error::usage(match &args.tz {
             Some(_) => format!("--tz: {e}"),
             None => e,
@@ -148,126 +148,83 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut report = Reporter::new("flatten", global);
-    let inputs = crate::shell::open_inputs(&args.files, &mut report);
-    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = crate::shell::progress_bar(global, total);
-    let mut stats = crate::shell::Stats::new(global);
-    let (mut messages, mut rows, mut skipped) = (0u64, 0u64, 0u64);
-    let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut issues = Vec::new();
-    let mut stop = false;
-    'inputs: for input in inputs {
-        let name = input.name.clone();
-        let pause = input.pause.clone();
-        let reader = crate::shell::Counting {
-            inner: input.reader,
-            bar: bar.clone(),
+    let reading = Reading::new(&args.files, args.from).strict(args.strict);
+    let mut flatten = Flatten {
+        flat,
+        w,
+        out: Vec::with_capacity(1 << 20),
+        issues: Vec::new(),
+        strict: args.strict,
+        messages: 0,
+        rows: 0,
+        skipped: 0,
+    };
+    reading.run(global, &mut report, &mut flatten)
+}
+
+/// What `hl7 flatten` does with each message: its rows, gathered in `out` and written in
+/// large pieces, and its issues reported.
+struct Flatten<'a, 'm> {
+    flat: Flattener<'m>,
+    w: BufWriter<io::StdoutLock<'a>>,
+    out: Vec<u8>,
+    issues: Vec<Issue>,
+    strict: bool,
+    messages: u64,
+    rows: u64,
+    skipped: u64,
+}
+
+impl Filter for Flatten<'_, '_> {
+    const CHARSET_WARNINGS: CharsetWarnings = CharsetWarnings::Always;
+    const JSON_ERROR_OFFSET: bool = true;
+
+    fn message(&mut self, msg: Checked<'_>, at: At<'_>, report: &mut Reporter) -> Result<Flow> {
+        let Ok(msg) = msg else {
+            return Ok(Flow::Go);
         };
-        let mut splitter = crate::shell::splitter(reader, args.from);
-        let mut n = 0u64;
-        let mut scratch = Vec::new();
-        // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
-            let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
-                file: name.clone(),
-                message,
-                byte: Some(byte),
-                path,
-            };
-            let (bytes, offset) = match item {
-                Item::Warning { offset, what } => {
-                    report.warn(&loc(None, offset, None), &what);
-                    continue;
-                }
-                Item::Invalid(chunk, why) => {
-                    report.error(&loc(None, chunk.offset, None), &why);
-                    if args.strict {
-                        break 'inputs;
-                    }
-                    continue;
-                }
-                Item::Message(chunk) => {
-                    n += 1;
-                    (chunk.bytes, chunk.offset)
-                }
-                Item::Json(chunk) => {
-                    n += 1;
-                    scratch.clear();
-                    if let Err(e) = json::line_to_hl7(chunk.bytes, &mut scratch) {
-                        report.error(&loc(Some(n), chunk.offset, None), &e.to_string());
-                        if args.strict {
-                            break 'inputs;
-                        }
-                        continue;
-                    }
-                    (&scratch[..], chunk.offset)
-                }
-            };
-            let msg = match Message::parse(bytes).and_then(|m| m.validate().map(|_| m)) {
-                Ok(mut m) => {
-                    if let Some(w) = m.resolve_charset() {
-                        report.warn(&loc(Some(n), offset, Some("MSH-18".into())), &w);
-                    }
-                    m
-                }
-                Err(e) => {
-                    report.error(
-                        &loc(Some(n), offset + e.offset as u64, e.path.clone()),
-                        &e.what,
-                    );
-                    if args.strict {
-                        break 'inputs;
-                    }
-                    continue;
-                }
-            };
-            messages += 1;
-            let k = flat.message(&msg, &mut out, &mut issues);
-            if k == 0 {
-                skipped += 1;
-            }
-            rows += k;
-            for i in issues.drain(..) {
-                let l = loc(Some(n), offset, Some(i.path).filter(|p| !p.is_empty()));
-                if i.error {
-                    report.error(&l, &i.what);
-                    stop |= args.strict;
-                } else {
-                    report.warn(&l, &i.what);
-                }
-            }
-            if out.len() >= 256 * 1024 {
-                w.write_all(&out)?;
-                out.clear();
-            }
-            if stop {
-                break 'inputs;
-            }
-            stats.tick(&report, || {
-                format!("{messages} messages, {rows} rows, {skipped} without rows")
-            });
-            if crate::shell::Input::paused(&pause) {
-                // a live pipe paused: pass on what we have
-                w.write_all(&out)?;
-                out.clear();
-                w.flush()?;
+        self.messages += 1;
+        let k = self.flat.message(&msg, &mut self.out, &mut self.issues);
+        if k == 0 {
+            self.skipped += 1;
+        }
+        self.rows += k;
+        let mut stop = false;
+        for i in self.issues.drain(..) {
+            let l = at.loc_path(Some(i.path).filter(|p| !p.is_empty()));
+            if i.error {
+                report.error(&l, &i.what);
+                stop |= self.strict;
+            } else {
+                report.warn(&l, &i.what);
             }
         }
+        if self.out.len() >= 256 * 1024 {
+            self.w.write_all(&self.out)?;
+            self.out.clear();
+        }
+        Ok(if stop { Flow::Stop } else { Flow::Go })
     }
-    flat.finish(&mut out);
-    w.write_all(&out)?;
-    w.flush()?;
-    bar.finish_and_clear();
-    report.finish();
-    stats.finish(&report, |secs| {
-        format!(
-            "{messages} messages, {rows} rows, {skipped} without rows in {secs:.3} s ({:.0} rows/s)",
-            rows as f64 / secs.max(1e-9)
-        )
-    });
-    Ok(if report.errors > 0 {
-        Exit::Failure
-    } else {
-        Exit::Ok
-    })
+
+    fn flush(&mut self) -> Result<()> {
+        self.w.write_all(&self.out)?;
+        self.out.clear();
+        Ok(self.w.flush()?)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flat.finish(&mut self.out);
+        self.flush()
+    }
+
+    fn counters(&self, _bytes: u64, secs: Option<f64>) -> Option<String> {
+        let (messages, rows, skipped) = (self.messages, self.rows, self.skipped);
+        Some(match secs {
+            None => format!("{messages} messages, {rows} rows, {skipped} without rows"),
+            Some(secs) => format!(
+                "{messages} messages, {rows} rows, {skipped} without rows in {secs:.3} s ({:.0} rows/s)",
+                rows as f64 / secs.max(1e-9)
+            ),
+        })
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hl7::transform::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit, input};
 
 /// Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol
 ///
@@ -18,7 +18,7 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// so rows can be lost without notice: use HTTP where loss matters. A row that cannot be
 /// encoded is reported with its line number and skipped (exit 1 at the end).
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(AFTER_HELP, &Exit::ALL, &[]))]
 pub struct Args {
     /// Database address
     #[arg(default_value = "localhost:9009")]
@@ -105,10 +105,7 @@ Examples:
   hl7 ilp --map samples/elisa.toml --print-ddl
   hl7 listen :2575 | hl7 flatten --map elisa.toml --wide | hl7 ilp --map elisa.toml --wide http://localhost:9000
   hl7 ilp --table vent --symbols device_serial,variable_id --print-ddl
-  hl7 ilp 'http::addr=db:9000;username=u;password=p;retry_timeout=60000;' --input rows.csv
-
-Exit codes: 0 ok; 1 invalid rows seen, or the database could not be reached; 2 usage error;
-3 the database refused rows.";
+  hl7 ilp 'http::addr=db:9000;username=u;password=p;retry_timeout=60000;' --input rows.csv";
 
 /// The table, symbols, timestamp, column types and deduplication keys: from the flatten map
 /// when one is given (for its long rows, or wide with `--wide`), then from the flags.
@@ -193,9 +190,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     };
     let mut batcher = Batcher::new(dest, args.batch_rows, Duration::from_millis(args.batch_ms));
     let mut report = Reporter::new("ilp", global);
-    let inputs = open_inputs(&args.files, &mut report);
-    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = crate::shell::progress_bar(global, total);
+    let (inputs, bar) = input::open_counted(&args.files, global, true, &mut report);
     let mut stats = crate::shell::Stats::new(global);
     let format = args.from.map(|f| match f {
         From::Ndjson => ilp::Format::Ndjson,
@@ -213,11 +208,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             path: Some(format!("line {line}")),
             ..Loc::default()
         };
-        let reader = crate::shell::Counting {
-            inner: input.reader,
-            bar: bar.clone(),
-        };
-        let read = ilp::read_rows(reader, format, |event| match event {
+        let read = ilp::read_rows(input.reader, format, |event| match event {
             Event::Row { line, fields } => {
                 rows += 1;
                 if rows.is_multiple_of(1024) {
@@ -254,13 +245,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
             }
         });
         if let Err(e) = read {
-            report.error(
-                &Loc {
-                    file: name.clone(),
-                    ..Loc::default()
-                },
-                &format!("read error: {e}"),
-            );
+            input::read_error(&mut report, name.as_deref(), &e);
         }
         if stop.is_some() {
             break;
@@ -338,59 +323,6 @@ fn flushed(
         Err(FlushError::Io(e)) => {
             *stop = Some(e.into());
             false
-        }
-    }
-}
-
-/// Opens the inputs like [`crate::shell::open_inputs`], but reads stdin with [`PolledStdin`].
-fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<crate::shell::Input> {
-    let stdin = || crate::shell::Input {
-        name: None,
-        reader: Box::new(PolledStdin),
-        size: None,
-        pause: None,
-    };
-    if files.is_empty() {
-        return vec![stdin()];
-    }
-    let mut out = Vec::new();
-    for f in files {
-        if f.as_os_str() == "-" {
-            out.push(stdin());
-            continue;
-        }
-        out.extend(crate::shell::open_inputs(std::slice::from_ref(f), report));
-    }
-    out
-}
-
-/// stdin read in this thread, with `poll(2)` first: when nothing arrives for 100 ms the read
-/// fails with `TimedOut`, so that rows waiting in a batch can be flushed while a live pipe is
-/// quiet. Unlike the shared stdin reader (a thread handing over copies), this reads straight
-/// into the row reader's buffer, which matters at millions of rows a second.
-struct PolledStdin;
-
-impl io::Read for PolledStdin {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        use std::os::fd::AsFd;
-        let stdin = io::stdin();
-        let fd = stdin.as_fd();
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        let timeout = Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => return Err(io::ErrorKind::Interrupted.into()),
-            Err(e) => return Err(e.into()),
-        }
-        match rustix::io::read(fd, buf) {
-            Ok(n) => Ok(n),
-            Err(rustix::io::Errno::AGAIN) => Err(io::ErrorKind::WouldBlock.into()),
-            Err(e) => Err(e.into()),
         }
     }
 }

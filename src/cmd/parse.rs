@@ -8,9 +8,9 @@ use comfy_table::{ContentArrangement, Table, presets};
 use hl7::model::message::{Message, Segment};
 use hl7::model::path::{DotStyle, Occurrence, Path};
 use hl7::transform::json::{self, Notes, Shape};
-use hl7::transform::split::Item;
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::input::{At, Bad, Checked, Filter, Flow, Reading};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
 
 /// Parse HL7 into NDJSON, CSV, a table or normalized HL7 (and NDJSON back into HL7)
 ///
@@ -20,7 +20,7 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 /// the stream is still read; the exit code is then 1. Values are decoded: escapes resolved
 /// (formatting escapes such as \.br\ kept as written) and bytes read in the MSH-18 charset.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(AFTER_HELP, &Exit::BASIC, &[]))]
 pub struct Args {
     /// Input files; stdin when none or -
     pub files: Vec<PathBuf>,
@@ -68,9 +68,7 @@ Examples:
   hl7 parse --select MSH-10,PID-3.1,PID-5.1 --to csv messages.hl7
   hl7 parse --select MSH-10,OBX-3.1,OBX-5,OBX-6.1 --to csv results.hl7
   hl7 parse --to table message.hl7
-  hl7 parse messages.hl7 | hl7 parse --to hl7        # NDJSON back to the same HL7
-
-Exit codes: 0 ok; 1 invalid input seen or I/O failure; 2 usage error.";
+  hl7 parse messages.hl7 | hl7 parse --to hl7        # NDJSON back to the same HL7";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum To {
@@ -152,12 +150,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         ));
     }
     let mut report = Reporter::new("parse", global);
-    let inputs = crate::shell::open_inputs(&args.files, &mut report);
-    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
-    let bar = crate::shell::progress_bar(global, total);
-    let mut stats = crate::shell::Stats::new(global);
     let stdout = io::stdout();
-    let mut out = Out {
+    let out = Out {
         w: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         to: args.to,
         shape: match args.shape {
@@ -171,125 +165,56 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         tty: io::stdout().is_terminal(),
         table_rows: Vec::new(),
     };
-    let mut count = Counts::default();
-    'inputs: for input in inputs {
-        let name = input.name.clone();
-        let pause = input.pause.clone();
-        let reader = crate::shell::Counting {
-            inner: input.reader,
-            bar: bar.clone(),
+    let reading = Reading::new(&args.files, args.from).strict(args.strict);
+    let mut parser = Parser {
+        out,
+        count: Counts::default(),
+    };
+    reading.run(global, &mut report, &mut parser)
+}
+
+/// What `hl7 parse` does with each message: write it out, and count.
+struct Parser<'a> {
+    out: Out<'a>,
+    count: Counts,
+}
+
+impl Filter for Parser<'_> {
+    fn message(&mut self, msg: Checked<'_>, at: At<'_>, report: &mut Reporter) -> Result<Flow> {
+        let msg = match msg {
+            Ok(msg) => msg,
+            Err(Bad::NotMessage(..)) => {
+                self.count.invalid += 1;
+                return Ok(Flow::Go);
+            }
+            Err(_) => {
+                self.count.tally(false);
+                return Ok(Flow::Go);
+            }
         };
-        let mut splitter = crate::shell::splitter(reader, args.from);
-        let mut n = 0u64;
-        // to the end of this input, or a read error (reported): then on to the next input
-        while let Some(item) = crate::shell::next_item(&mut splitter, &mut report, &name) {
-            let loc = |message: Option<u64>, byte: u64, path: Option<String>| Loc {
-                file: name.clone(),
-                message,
-                byte: Some(byte),
-                path,
-            };
-            match item {
-                Item::Warning { offset, what } => report.warn(&loc(None, offset, None), &what),
-                Item::Invalid(chunk, why) => {
-                    count.invalid += 1;
-                    report.error(&loc(None, chunk.offset, None), &why);
-                    if args.strict {
-                        break 'inputs;
-                    }
-                }
-                Item::Message(chunk) => {
-                    n += 1;
-                    count.bytes += chunk.bytes.len() as u64;
-                    // The splitter may have checked every line already (it looks at each).
-                    let valid = |m: Message<'_>| match chunk.lines_checked {
-                        true => m.validate_header(),
-                        false => m.validate(),
-                    };
-                    let ok = match Message::parse(chunk.bytes).and_then(|m| valid(m).map(|_| m)) {
-                        Ok(mut msg) => {
-                            if let Some(w) = msg.resolve_charset() {
-                                report.warn(&loc(Some(n), chunk.offset, Some("MSH-18".into())), &w);
-                            }
-                            let declared = msg.separators().declared;
-                            if declared < 4 {
-                                report.warn(
-                                    &loc(Some(n), chunk.offset + 4, Some("MSH-2".into())),
-                                    &format!("{declared} encoding characters declared where 4 are expected; the missing delimiters are not used"),
-                                );
-                            }
-                            out.message(&msg, n, &mut report, &loc(Some(n), chunk.offset, None))?;
-                            true
-                        }
-                        Err(e) => {
-                            report.error(
-                                &loc(Some(n), chunk.offset + e.offset as u64, e.path.clone()),
-                                &e.what,
-                            );
-                            false
-                        }
-                    };
-                    count.tally(ok);
-                    if !ok && args.strict {
-                        break 'inputs;
-                    }
-                }
-                Item::Json(chunk) => {
-                    n += 1;
-                    count.bytes += chunk.bytes.len() as u64;
-                    let mut bytes = Vec::new();
-                    let built = json::line_to_hl7(chunk.bytes, &mut bytes)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string());
-                    let ok = match built {
-                        Ok(()) => {
-                            match Message::parse(&bytes).and_then(|m| m.validate().map(|_| m)) {
-                                Ok(mut msg) => {
-                                    msg.resolve_charset();
-                                    out.message(
-                                        &msg,
-                                        n,
-                                        &mut report,
-                                        &loc(Some(n), chunk.offset, None),
-                                    )?;
-                                    true
-                                }
-                                Err(e) => {
-                                    report.error(
-                                        &loc(Some(n), chunk.offset, e.path.clone()),
-                                        &e.what,
-                                    );
-                                    false
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            report.error(&loc(Some(n), chunk.offset, None), &e);
-                            false
-                        }
-                    };
-                    count.tally(ok);
-                    if !ok && args.strict {
-                        break 'inputs;
-                    }
-                }
-            }
-            stats.tick(&report, || count.line(None));
-            if crate::shell::Input::paused(&pause) {
-                // a live pipe paused: pass on what we have
-                out.w.flush()?;
-            }
+        let declared = msg.separators().declared;
+        if declared < 4 && !at.json {
+            report.warn(
+                &at.plus(4).loc_path(Some("MSH-2".into())),
+                &format!("{declared} encoding characters declared where 4 are expected; the missing delimiters are not used"),
+            );
         }
+        self.out.message(&msg, at.message, report, &at.loc())?;
+        self.count.tally(true);
+        Ok(Flow::Go)
     }
-    out.finish()?;
-    bar.finish_and_clear();
-    report.finish();
-    stats.finish(&report, |secs| count.line(Some(secs)));
-    Ok(if report.errors > 0 {
-        Exit::Failure
-    } else {
-        Exit::Ok
-    })
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(self.out.w.flush()?)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.out.finish()
+    }
+
+    fn counters(&self, bytes: u64, secs: Option<f64>) -> Option<String> {
+        Some(self.count.line(bytes, secs))
+    }
 }
 
 #[derive(Default)]
@@ -297,7 +222,6 @@ struct Counts {
     ok: u64,
     bad: u64,
     invalid: u64,
-    bytes: u64,
 }
 
 impl Counts {
@@ -305,15 +229,15 @@ impl Counts {
         if ok { self.ok += 1 } else { self.bad += 1 }
     }
 
-    fn line(&self, secs: Option<f64>) -> String {
+    fn line(&self, bytes: u64, secs: Option<f64>) -> String {
         let mut s = format!(
-            "{} messages parsed, {} invalid, {} chunks not HL7, {} bytes",
-            self.ok, self.bad, self.invalid, self.bytes
+            "{} messages parsed, {} invalid, {} chunks not HL7, {bytes} bytes",
+            self.ok, self.bad, self.invalid
         );
         if let Some(secs) = secs {
             s.push_str(&format!(
                 " in {secs:.3} s ({:.1} MB/s)",
-                self.bytes as f64 / 1e6 / secs.max(1e-9)
+                bytes as f64 / 1e6 / secs.max(1e-9)
             ));
         }
         s

@@ -12,7 +12,7 @@ use hl7::time::{Rate, Time};
 use hl7::transform::json::{Notes, Shape, Writer};
 use hl7::transform::split::{Item, Splitter};
 
-use crate::shell::{Error, Exit, Global, Result};
+use crate::shell::{Error, Exit, Global, Result, exit};
 
 /// Generate realistic, seeded HL7 traffic
 ///
@@ -29,7 +29,7 @@ use crate::shell::{Error, Exit, Global, Result};
 /// advance by the profile's own cadence (vent: one message per device per second), not by
 /// the wall clock, so paced and unpaced runs write the same messages.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(AFTER_HELP, &Exit::BASIC, &[]))]
 pub struct Args {
     /// Traffic profile
     #[arg(long, value_enum, default_value_t = Profile::Vent)]
@@ -73,9 +73,7 @@ Examples:
   hl7 simulate --profile vent --devices 4 --rate 4/s | hl7 send localhost:2575
   hl7 simulate --profile pacs --rate 0.5/s --to mllp > capture.bin
   hl7 simulate --profile cycle --from-file samples.hl7 --rate 1/s | hl7 send localhost:2575
-  hl7 simulate --profile adt --count 100000 --seed 7 | hl7 parse --select MSH-9,PID-3.1 --to csv
-
-Exit codes: 0 ok (also when the downstream pipe closed); 1 I/O failure; 2 usage error.";
+  hl7 simulate --profile adt --count 100000 --seed 7 | hl7 parse --select MSH-9,PID-3.1 --to csv";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
