@@ -6,8 +6,9 @@
 //! characters, 4 encoding characters, or 5 with the v2.7 truncation character.
 //!
 //! Segments may end in `\r` (the standard), `\n` or `\r\n`, mixed; blank lines are not segments
-//! (docs/conformance.md "Segments and line ends"). MSH-1 is the field separator itself and MSH-2 the encoding characters, so `MSH-9` is
-//! the message type as users expect; FHS and BHS are numbered the same way.
+//! (docs/conformance.md "Segments and line ends"). MSH-1 is the field separator itself and
+//! MSH-2 the encoding characters, so `MSH-9` is the message type as users expect; FHS and BHS
+//! are numbered the same way.
 
 use std::borrow::Cow;
 
