@@ -2,9 +2,9 @@
 //! answers, and the committed man pages and completions, which must not drift from the tree.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
+use crate::util::{TempDir, hl7, root, run};
 
 const SUBCOMMANDS: [&str; 10] = [
     "listen",
@@ -19,15 +19,11 @@ const SUBCOMMANDS: [&str; 10] = [
     "man",
 ];
 
-fn hl7() -> Command {
-    Command::cargo_bin("hl7").unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hl7-cli-test-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+/// The stdout of `hl7 ARGS`, which must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    let o = run(args, b"");
+    assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    o.text().to_string()
 }
 
 fn same_dirs(generated: &Path, committed: &Path, regenerate: &str) {
@@ -60,13 +56,9 @@ fn same_dirs(generated: &Path, committed: &Path, regenerate: &str) {
 
 #[test]
 fn man_pages_match_the_clap_tree() {
-    let dir = scratch("man");
-    hl7().arg("man").arg(&dir).assert().success();
-    same_dirs(
-        &dir,
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("man").as_path(),
-        "cargo run -- man man",
-    );
+    let dir = TempDir::new("man");
+    hl7().arg("man").arg(dir.path()).assert().success();
+    same_dirs(dir.path(), &root().join("man"), "cargo run -- man man");
     let top = fs::read_to_string(dir.join("hl7.1")).unwrap();
     for sub in SUBCOMMANDS {
         assert!(
@@ -78,95 +70,58 @@ fn man_pages_match_the_clap_tree() {
 
 #[test]
 fn completions_match_the_clap_tree() {
-    let dir = scratch("completions");
+    let dir = TempDir::new("completions");
     hl7()
         .args(["completions", "--dir"])
-        .arg(&dir)
+        .arg(dir.path())
         .assert()
         .success();
     same_dirs(
-        &dir,
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("completions")
-            .as_path(),
+        dir.path(),
+        &root().join("completions"),
         "cargo run -- completions --dir completions",
     );
-    let bash = hl7()
-        .args(["completions", "bash"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let bash = String::from_utf8(bash).unwrap();
+    let bash = stdout_of(&["completions", "bash"]);
     assert!(bash.contains("--select") && bash.contains("parse"));
 }
 
 #[test]
 fn man_without_dir_prints_the_main_page() {
-    let out = hl7()
-        .arg("man")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert!(String::from_utf8(out).unwrap().contains(".TH hl7 1"));
+    assert!(stdout_of(&["man"]).contains(".TH hl7 1"));
 }
 
 #[test]
 fn every_subcommand_has_help() {
-    let top = hl7()
-        .arg("--help")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let top = String::from_utf8(top).unwrap();
+    let top = stdout_of(&["--help"]);
     for sub in SUBCOMMANDS {
         assert!(top.contains(sub), "hl7 --help does not list {sub}");
-        let help = hl7()
-            .args([sub, "--help"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
         assert!(
-            String::from_utf8(help).unwrap().contains("Usage: hl7 "),
+            stdout_of(&[sub, "--help"]).contains("Usage: hl7 "),
             "{sub} --help"
         );
     }
-    let parse = hl7()
-        .args(["parse", "--help"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let parse = String::from_utf8(parse).unwrap();
-    for flag in ["--to", "--shape", "--select", "--strict", "--from"] {
-        assert!(parse.contains(flag), "parse --help lacks {flag}");
-    }
-    let listen = hl7()
-        .args(["listen", "--help"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let listen = String::from_utf8(listen).unwrap();
-    for flag in [
-        "--archive",
-        "--ack-mode",
-        "--max-message-size",
-        "--idle-timeout",
-        "--allow",
-        "--count",
-        "--tls-cert",
+    for (sub, flags) in [
+        (
+            "parse",
+            &["--to", "--shape", "--select", "--strict", "--from"][..],
+        ),
+        (
+            "listen",
+            &[
+                "--archive",
+                "--ack-mode",
+                "--max-message-size",
+                "--idle-timeout",
+                "--allow",
+                "--count",
+                "--tls-cert",
+            ],
+        ),
     ] {
-        assert!(listen.contains(flag), "listen --help lacks {flag}");
+        let help = stdout_of(&[sub, "--help"]);
+        for flag in flags {
+            assert!(help.contains(flag), "{sub} --help lacks {flag}");
+        }
     }
 }
 

@@ -12,3 +12,4 @@ mod no_panic;
 mod parse;
 mod send;
 mod simulate;
+mod util;
