@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::util::{Out, TempDir, corpus, corpus_path, hl7_python, root, run, sample};
+use crate::util::{Out, TempDir, corpus, corpus_path, hl7_python, root, run, sample, simulate};
 
 /// The real capture, as stored (segments separated by `\n`).
 fn capture() -> String {
@@ -187,22 +187,17 @@ fn capture_units_alarm_limits_and_types() {
 
 #[test]
 fn simulated_vent_traffic_flattens_with_the_same_map() {
-    let sim = run(
-        &[
-            "simulate",
-            "--profile",
-            "vent",
-            "--count",
-            "4",
-            "--seed",
-            "7",
-            "--devices",
-            "2",
-        ],
-        b"",
-    );
-    assert_eq!(sim.code, 0);
-    let out = flatten(&["--map", &elisa()], &sim.stdout);
+    let sim = simulate(&[
+        "--profile",
+        "vent",
+        "--count",
+        "4",
+        "--seed",
+        "7",
+        "--devices",
+        "2",
+    ]);
+    let out = flatten(&["--map", &elisa()], &sim);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     let rows = out.rows();
@@ -223,7 +218,7 @@ fn simulated_vent_traffic_flattens_with_the_same_map() {
             .filter(|r| r["variable_id"] == "1320")
             .all(|r| r["setting"] == true)
     );
-    let wide = flatten(&["--map", &elisa(), "--wide"], &sim.stdout);
+    let wide = flatten(&["--map", &elisa(), "--wide"], &sim);
     assert_eq!(wide.code, 0, "{}", wide.stderr);
     let w = wide.rows();
     assert_eq!(w.len(), 4);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::util::api::parse_rfc3339;
 use crate::util::{
     DEADLINE, Feed, TempDir, bin, close_stdout_after_a_line, free_port, hl7, lines_of, run, sample,
-    spawn, victoria_metrics,
+    simulate, spawn, victoria_metrics,
 };
 
 /// A VictoriaMetrics server of its own; killed and its data removed on drop.
@@ -552,20 +552,8 @@ fn simulate_flatten_ilp_pipeline() {
     };
     let map = &sample("elisa.toml");
     let dir = TempDir::new("ilp-pipeline");
-    let sim = run(
-        &[
-            "simulate",
-            "--profile",
-            "vent",
-            "--count",
-            "20",
-            "--seed",
-            "7",
-        ],
-        b"",
-    );
-    assert_eq!(sim.code, 0);
-    let traffic = dir.write("vent.hl7", &sim.stdout);
+    let sim = simulate(&["--profile", "vent", "--count", "20", "--seed", "7"]);
+    let traffic = dir.write("vent.hl7", &sim);
     let tags = [
         "sending_app",
         "device_guid",

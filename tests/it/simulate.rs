@@ -5,47 +5,17 @@
 //! named by `HL7_PYTHON`).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command as Std, Stdio};
 
-use assert_cmd::Command;
+use crate::util::{
+    Feed, TempDir, close_stdout_after_a_line, count, hl7, ndjson, py_script, python, sample,
+    simulate,
+};
 
 const PROFILES: [&str; 8] = [
     "vent", "monitor", "lab", "adt", "orm", "pacs", "mdm", "cycle",
 ];
 const START: &str = "2024-08-14T11:46:36+02:00";
-
-fn hl7() -> Command {
-    Command::cargo_bin("hl7").unwrap()
-}
-
-fn simulate(args: &[&str]) -> Vec<u8> {
-    let out = hl7()
-        .arg("simulate")
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("HL7_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyhl7/bin/python");
-    assert!(
-        venv.exists(),
-        "python-hl7 is missing: run `bash .ci/run`, which installs it into target/pyhl7"
-    );
-    venv
-}
 
 /// Parses `hl7 parse --select` NDJSON rows.
 fn select(input: &[u8], paths: &str) -> Vec<serde_json::Value> {
@@ -56,11 +26,7 @@ fn select(input: &[u8], paths: &str) -> Vec<serde_json::Value> {
         .success()
         .get_output()
         .clone();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    ndjson(&out.stdout)
 }
 
 #[test]
@@ -78,7 +44,7 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
             "--devices",
             "2",
         ]);
-        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40, "{profile}");
+        assert_eq!(count(&out, b'\n'), 40, "{profile}");
         // our parser: every message valid, nothing on stderr
         let parsed = hl7()
             .arg("parse")
@@ -92,17 +58,10 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
             "{profile}: {}",
             String::from_utf8_lossy(&parsed.stderr)
         );
-        assert_eq!(
-            parsed.stdout.iter().filter(|&&b| b == b'\n').count(),
-            40,
-            "{profile}"
-        );
+        assert_eq!(count(&parsed.stdout, b'\n'), 40, "{profile}");
         // python-hl7
         let mut child = Std::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/py/pyhl7_read.py"
-            ))
+            .arg(py_script("pyhl7_read.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,11 +129,7 @@ fn same_seed_same_bytes_whatever_the_rate() {
 
 #[test]
 fn vent_has_the_structure_of_the_real_capture() {
-    let capture = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/samples/oru_r01_vent.hl7"
-    ))
-    .unwrap();
+    let capture = std::fs::read(sample("oru_r01_vent.hl7")).unwrap();
     let ids = |raw: &[u8]| -> Vec<String> {
         select(raw, "OBX-3")
             .iter()
@@ -276,7 +231,7 @@ fn output_formats() {
         "--to",
         "mllp",
     ]);
-    assert_eq!(mllp.iter().filter(|&&b| b == 0x0b).count(), 3);
+    assert_eq!(count(&mllp, 0x0b), 3);
     assert!(mllp.starts_with(b"\x0bMSH|") && mllp.ends_with(b"\x1c\r"));
     let ndjson = simulate(&[
         "--profile",
@@ -309,14 +264,10 @@ fn output_formats() {
 #[test]
 fn counts_rates_and_defaults() {
     let out = simulate(&["--profile", "lab", "--seed", "1"]);
-    assert_eq!(
-        out.iter().filter(|&&b| b == b'\n').count(),
-        100,
-        "100 messages by default"
-    );
+    assert_eq!(count(&out, b'\n'), 100, "100 messages by default");
     // a rate with a count ends after the count (the pacing itself is unit-tested on its schedule)
     let out = simulate(&["--profile", "cycle", "--count", "5", "--rate", "1000/s"]);
-    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 5);
+    assert_eq!(count(&out, b'\n'), 5);
     for bad in [
         vec!["--rate", "fast"],
         vec!["--rate", "0/s"],
@@ -341,23 +292,13 @@ fn counts_rates_and_defaults() {
 
 #[test]
 fn a_closed_pipe_ends_the_run_quietly() {
-    let mut child = Std::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["simulate", "--profile", "vent", "--count", "1000000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 3];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
-    assert_eq!(&first, b"MSH");
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (first, status, err) = close_stdout_after_a_line(
+        &["simulate", "--profile", "vent", "--count", "1000000"],
+        Feed::Nothing,
     );
+    assert!(first.starts_with("MSH"), "{first:?}");
+    assert!(status.success());
+    assert!(err.is_empty(), "{err}");
 }
 
 #[test]
@@ -415,15 +356,13 @@ fn mdm_attachment_is_a_pdf() {
 
 #[test]
 fn cycle_reads_a_file_and_refreshes_ids_and_times() {
-    let dir = std::env::temp_dir().join(format!("hl7-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("two.hl7");
-    std::fs::write(&file, b"MSH|^~\\&|A|B|C|D|20200101000000||ADT^A01|ORIG1|P|2.5\nPID|1||X\n\nMSH|^~\\&|A|B|C|D|20200101000000||ORU^R01|ORIG2|P|2.5\nOBX|1|NM|X||1\n").unwrap();
+    let dir = TempDir::new("simulate-cycle");
+    let file = dir.write("two.hl7", b"MSH|^~\\&|A|B|C|D|20200101000000||ADT^A01|ORIG1|P|2.5\nPID|1||X\n\nMSH|^~\\&|A|B|C|D|20200101000000||ORU^R01|ORIG2|P|2.5\nOBX|1|NM|X||1\n");
     let out = simulate(&[
         "--profile",
         "cycle",
         "--from-file",
-        file.to_str().unwrap(),
+        &file,
         "--count",
         "5",
         "--seed",
@@ -445,16 +384,9 @@ fn cycle_reads_a_file_and_refreshes_ids_and_times() {
         rows.iter()
             .all(|r| r["MSH-7"].as_str().unwrap().starts_with("20240814"))
     );
-    let bad = dir.join("bad.hl7");
-    std::fs::write(&bad, b"PID|1||X\n").unwrap();
+    let bad = dir.write("bad.hl7", b"PID|1||X\n");
     hl7()
-        .args([
-            "simulate",
-            "--profile",
-            "cycle",
-            "--from-file",
-            bad.to_str().unwrap(),
-        ])
+        .args(["simulate", "--profile", "cycle", "--from-file", &bad])
         .assert()
         .code(2);
 }

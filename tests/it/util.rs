@@ -113,6 +113,14 @@ pub fn send(addr: &str, args: &[&str], stdin: &[u8]) -> Out {
     output(hl7().args(["send", addr]).args(args).write_stdin(stdin))
 }
 
+/// `hl7 simulate ARGS`: its output, which must come with exit 0 and nothing on stderr.
+pub fn simulate(args: &[&str]) -> Vec<u8> {
+    let o = run(&[&["simulate"], args].concat(), b"");
+    assert_eq!(o.code, 0, "simulate {args:?}: {}", o.stderr);
+    assert!(o.stderr.is_empty(), "simulate {args:?}: {}", o.stderr);
+    o.stdout
+}
+
 /// NDJSON: one JSON value a line.
 pub fn ndjson(text: &[u8]) -> Vec<Value> {
     std::str::from_utf8(text)
