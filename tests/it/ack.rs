@@ -38,10 +38,13 @@ fn original_mode_swaps_and_echoes() {
     assert_ne!(field(r, "MSH", 10), "CNTRL-3456", "a new control id");
 }
 
+/// (segment, field number, value)
+type Fields = &'static [(&'static str, usize, &'static str)];
+
 /// A reply's fields, per message and options: (options, corpus file, how the reply starts,
-/// (segment, field, value)).
+/// fields).
 #[rustfmt::skip]
-const REPLIES: &[(&[&str], &str, &str, &[(&str, usize, &str)])] = &[
+const REPLIES: &[(&[&str], &str, &str, Fields)] = &[
     // the mode from MSH-15 and MSH-16: AL/NE, a commit ACK
     (&[], "nodehl7c__athena_oru_lf_only.hl7", "MSH|", &[("MSA", 1, "CA")]),
     // NE/AL: an application ACK

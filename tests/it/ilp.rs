@@ -462,9 +462,12 @@ fn several_inputs_and_one_missing() {
     );
 }
 
+/// Where a transport reaches a database.
+type Address = fn(&Vm) -> String;
+
 /// The rows of [`rows`] over each transport into a database of its own: (transport, rows,
 /// --batch-rows, the flushes that makes, the address).
-const TRANSPORTS: &[(&str, usize, &str, usize, fn(&Vm) -> String)] = &[
+const TRANSPORTS: &[(&str, usize, &str, usize, Address)] = &[
     ("tcp", 5000, "700", 8, |vm| {
         format!("127.0.0.1:{}", vm.influx)
     }),
@@ -770,10 +773,13 @@ fn send_and_kill_midway(
     (child.wait().unwrap(), err)
 }
 
+/// Texts looked for in stderr.
+type Needles = &'static [&'static str];
+
 /// The database taken away mid-stream, per transport: (transport, rows sent, the address,
 /// what stderr must say, what it must not).
 #[rustfmt::skip]
-const GOING_AWAY: &[(&str, usize, fn(&Vm) -> String, &[&str], &[&str])] = &[
+const GOING_AWAY: &[(&str, usize, Address, Needles, Needles)] = &[
     (
         "http", 80,
         |vm| format!("http::addr=127.0.0.1:{};protocol_version=1;retry_timeout=500;", vm.http),

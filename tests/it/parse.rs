@@ -848,11 +848,14 @@ fn repetitions_and_subcomponents() {
     assert_eq!(m["segments"][1]["fields"][3], json!(["Repeat1", "Repeat2"]));
 }
 
+/// (column, value) of a `--select` row.
+type Columns = &'static [(&'static str, &'static str)];
+
 /// What `--select` finds in a one-message corpus file: (file, the paths selected, (column,
 /// value)). Every path selected must parse; the columns checked are named as the output
 /// names them.
 #[rustfmt::skip]
-const SELECTED: &[(&str, &str, &[(&str, &str)])] = &[
+const SELECTED: &[(&str, &str, Columns)] = &[
     // charsets: 8859/1 with raw Latin-1 bytes (invalid UTF-8)
     ("synthetic__adt_a08_msh18_8859-1_latin1_bytes.hl7", "PID-5.1,PID-5.2,PID-5.3,PID-11.1", &[
         ("PID-5.1", "Lefèvre"), ("PID-5.2", "Hélène"), ("PID-5.3", "Zoé"), ("PID-11.1", "12 rue de la Gaîté"),
