@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::util::api::parse_rfc3339;
 use crate::util::{
     DEADLINE, Feed, TempDir, bin, close_stdout_after_a_line, free_port, hl7, lines_of, run, sample,
-    simulate, spawn, victoria_metrics,
+    simulate, spawn, victoria_metrics, wait_with_stderr,
 };
 
 /// A VictoriaMetrics server of its own; killed and its data removed on drop.
@@ -706,17 +706,15 @@ fn print_ddl_from_the_map() {
 fn database_down_at_the_start() {
     let port = free_port();
     // HTTP: the rows are read, the flush fails after the client's retries.
-    let out = hl7()
-        .args([
+    let out = run(
+        &[
             "ilp",
             &format!("http::addr=127.0.0.1:{port};protocol_version=1;retry_timeout=300;"),
-        ])
-        .write_stdin(stdin_of(&rows(5, 0)))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+        ],
+        stdin_of(&rows(5, 0)).as_bytes(),
+    );
+    let err = out.stderr;
+    assert_eq!(out.code, 1, "{err}");
     assert!(err.contains("could not be reached"), "{err}");
     assert!(
         err.contains("5 rows from line 1 on were not delivered"),
@@ -725,14 +723,12 @@ fn database_down_at_the_start() {
     assert!(err.contains("0 rows sent in 0 flushes"), "{err}");
     assert!(err.contains("5 not delivered"), "{err}");
     // TCP: the connection is made before any input is read.
-    let out = hl7()
-        .args(["ilp", &format!("127.0.0.1:{port}")])
-        .write_stdin(stdin_of(&rows(5, 0)))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let out = run(
+        &["ilp", &format!("127.0.0.1:{port}")],
+        stdin_of(&rows(5, 0)).as_bytes(),
+    );
+    let err = out.stderr;
+    assert_eq!(out.code, 1, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
     assert!(err.contains("no rows were read"), "{err}");
 }
@@ -763,14 +759,7 @@ fn send_and_kill_midway(
     vm.kill();
     let _ = stdin.write_all(stdin_of(&all[50..]).as_bytes());
     drop(stdin);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (child.wait().unwrap(), err)
+    wait_with_stderr(child)
 }
 
 /// Texts looked for in stderr.
@@ -870,19 +859,17 @@ fn refusing_peer() -> u16 {
 #[test]
 fn refused_batches_are_counted_and_exit_3() {
     let port = refusing_peer();
-    let out = hl7()
-        .args([
+    let out = run(
+        &[
             "ilp",
             &format!("http://127.0.0.1:{port}"),
             "--batch-rows",
             "4",
-        ])
-        .write_stdin(stdin_of(&rows(10, 0)))
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+        ],
+        stdin_of(&rows(10, 0)).as_bytes(),
+    );
+    let err = out.stderr;
+    assert_eq!(out.code, 3, "{err}");
     assert!(
         err.contains("refused a batch of 4 rows (from line 1)"),
         "{err}"

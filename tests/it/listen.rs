@@ -2,12 +2,12 @@
 //! (stdout before AA), NAKs for bad frames, the corpus MLLP streams, options, signals, and
 //! python-hl7's `mllp_send` as a peer.
 
-use std::process::Command;
+use assert_cmd::Command;
 use std::thread;
 
 use crate::util::{
-    Listener, Mllp, Out, TempDir, corpus_path, count, msa, ndjson, python, python_bin, read_corpus,
-    run, sample, send, tls,
+    Listener, Mllp, Out, TempDir, corpus_path, count, msa, ndjson, output, python, python_bin,
+    read_corpus, run, sample, send, tls,
 };
 
 fn msg(id: &str) -> Vec<u8> {
@@ -222,7 +222,7 @@ fn sigterm_stops_cleanly_after_acking() {
     let mut s = l.connect();
     s.send(&msg("T1")).unwrap();
     assert_eq!(msa(&s.recv().unwrap()).0, "AA");
-    Command::new("kill")
+    std::process::Command::new("kill")
         .args(["-TERM", &l.child.id().to_string()])
         .status()
         .unwrap();
@@ -275,23 +275,16 @@ fn usage_error(args: &[&str]) {
 #[test]
 fn python_hl7_mllp_send_is_answered() {
     let l = Listener::start(&["127.0.0.1:0", "--count", "2"]);
-    let out = Command::new(python_bin("mllp_send"))
-        .args([
-            "-p",
-            &l.port(),
-            "--file",
-            &corpus_path("mllp__two_frames_back_to_back.bin"),
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let replies = String::from_utf8(out.stdout).unwrap();
-    let acks: Vec<(String, String)> = replies
+    let out = output(Command::new(python_bin("mllp_send")).args([
+        "-p",
+        &l.port(),
+        "--file",
+        &corpus_path("mllp__two_frames_back_to_back.bin"),
+        "127.0.0.1",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let acks: Vec<(String, String)> = out
+        .text()
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| msa(l.as_bytes()))
@@ -442,16 +435,9 @@ async def main():
 asyncio.run(main())
 "#;
     let text = String::from_utf8(msg("PY-TLS-1")).unwrap();
-    let out = Command::new(python())
-        .args(["-c", script, &port, &tls("ca.pem"), &text])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply = String::from_utf8(out.stdout).unwrap();
+    let out = output(Command::new(python()).args(["-c", script, &port, &tls("ca.pem"), &text]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reply = out.text();
     assert!(reply.starts_with("MSA|AA|PY-TLS-1"), "{reply}");
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);

@@ -113,6 +113,13 @@ impl Peer {
         self.addr.to_string()
     }
 
+    /// Runs `hl7 send PEER ARGS` against the peer, `stdin` on its standard input, then stops
+    /// the peer: what the run did, and the frames the peer received.
+    fn exchange(self, args: &[&str], stdin: &[u8]) -> (Out, Vec<(usize, Vec<u8>)>) {
+        let out = send(&self.addr(), args, stdin);
+        (out, self.stop())
+    }
+
     /// Stops the peer once the client is gone and returns what it received: (connection,
     /// frame) in arrival order. Every connection of the client is served to its end.
     fn stop(mut self) -> Vec<(usize, Vec<u8>)> {
@@ -192,13 +199,14 @@ fn every_message_is_acked_and_sent_normalized() {
             .iter()
             .all(|m| !m.contains(&b'\n') && m.ends_with(b"\r"))
     );
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &[&lf, &batches], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&[&lf, &batches], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), expected, "the exact normalized bytes");
     assert!(got.iter().all(|(c, _)| *c == 0), "one connection");
@@ -223,9 +231,7 @@ fn every_message_is_acked_and_sent_normalized() {
 #[test]
 fn mllp_captures_go_frame_by_frame_and_ndjson_back_to_hl7() {
     let file = corpus_path("mllp__two_frames_back_to_back.bin");
-    let peer = Peer::acking(Code::AA);
-    let Out { code, stderr, .. } = send(&peer.addr(), &[&file], b"");
-    let got = peer.stop();
+    let (Out { code, stderr, .. }, got) = Peer::acking(Code::AA).exchange(&[&file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     assert_eq!(got.len(), 2);
@@ -233,26 +239,21 @@ fn mllp_captures_go_frame_by_frame_and_ndjson_back_to_hl7() {
     // NDJSON from parse is turned back into the same HL7.
     let lab = sample("oru_r01_lab.hl7");
     let ndjson = run(&["parse", &lab], b"").stdout;
-    let peer = Peer::acking(Code::AA);
-    let Out { code, stderr, .. } = send(&peer.addr(), &[], &ndjson);
-    let got = peer.stop();
+    let (Out { code, stderr, .. }, got) = Peer::acking(Code::AA).exchange(&[], &ndjson);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&lab));
 }
 
 #[test]
 fn application_error_exits_3() {
-    let peer = Peer::acking(Code::AE);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(
-        &peer.addr(),
-        &["--retries", "2", &sample("adt_a01.hl7")],
-        b"",
-    );
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AE).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(got.len(), 1, "AE is never retried");
     let rows = ndjson(&stdout);
@@ -265,22 +266,19 @@ fn application_error_exits_3() {
 #[test]
 fn reject_is_retried_only_when_asked() {
     let file = sample("adt_a01.hl7");
-    let peer = Peer::acking(Code::AR);
-    let Out { code, stderr, .. } = send(&peer.addr(), &["--retries", "2", &file], b"");
-    assert_eq!(peer.stop().len(), 1, "AR is not retried by default");
+    let (Out { code, stderr, .. }, got) =
+        Peer::acking(Code::AR).exchange(&["--retries", "2", &file], b"");
+    assert_eq!(got.len(), 1, "AR is not retried by default");
     assert_eq!(code, 3, "{stderr}");
 
-    let peer = Peer::acking(Code::AR);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(
-        &peer.addr(),
-        &["--retries", "2", "--retry-rejected", &file],
-        b"",
-    );
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AR).exchange(&["--retries", "2", "--retry-rejected", &file], b"");
     assert_eq!(got.len(), 3, "one try and two retries");
     assert!(
         got.iter().all(|(c, _)| *c == 0),
@@ -293,17 +291,14 @@ fn reject_is_retried_only_when_asked() {
 
 #[test]
 fn a_peer_that_closes_without_replying_is_retried_then_fails() {
-    let peer = Peer::new(|_| Act::Close);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(
-        &peer.addr(),
-        &["--retries", "2", &sample("adt_a01.hl7")],
-        b"",
-    );
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::Close).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 3, "one try and two retries");
     let conns: std::collections::BTreeSet<usize> = got.iter().map(|(c, _)| *c).collect();
@@ -321,14 +316,15 @@ fn a_peer_that_closes_without_replying_is_retried_then_fails() {
 #[test]
 fn a_dropped_connection_is_reopened() {
     // Like a receiver that serves one message per connection, without --connection-per-message.
-    let peer = Peer::new(|_| Act::AckThenClose(Code::AA));
     let file = sample("batch.hl7");
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--retries", "1", &file], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::AckThenClose(Code::AA)).exchange(&["--retries", "1", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let ids: Vec<String> = ndjson(&stdout)
         .iter()
@@ -344,13 +340,14 @@ fn a_dropped_connection_is_reopened() {
 
 #[test]
 fn a_reply_for_another_message_is_an_error() {
-    let peer = Peer::new(|_| Act::WrongId);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &[&sample("adt_a01.hl7")], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::WrongId).exchange(&[&sample("adt_a01.hl7")], b"");
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 1, "a mismatch is not retried");
     let row = &ndjson(&stdout)[0];
@@ -364,14 +361,15 @@ fn a_reply_for_another_message_is_an_error() {
 
 #[test]
 fn an_ack_split_byte_by_byte_is_read_whole() {
-    let peer = Peer::new(|_| Act::AckByteByByte(Code::AA));
     let file = sample("batch.hl7");
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--to", "hl7", &file], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::AckByteByByte(Code::AA)).exchange(&["--to", "hl7", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(got.len(), 3);
     let acks: Vec<&[u8]> = stdout
@@ -388,13 +386,15 @@ fn an_ack_split_byte_by_byte_is_read_whole() {
 fn r2_commit_blocks_count_as_accept_and_reject() {
     // (the peer's block, exit code, the result's "ack")
     for (block, exit, ack) in [(0x06, 0, "ACK"), (0x15, 3, "NAK")] {
-        let peer = Peer::new(move |_| Act::Raw(vec![0x0B, block, 0x1C, 0x0D]));
-        let Out {
-            code,
-            stdout,
-            stderr,
-        } = send(&peer.addr(), &[&sample("adt_a01.hl7")], b"");
-        peer.stop();
+        let (
+            Out {
+                code,
+                stdout,
+                stderr,
+            },
+            _,
+        ) = Peer::new(move |_| Act::Raw(vec![0x0B, block, 0x1C, 0x0D]))
+            .exchange(&[&sample("adt_a01.hl7")], b"");
         assert_eq!(code, exit, "{ack}: {stderr}");
         assert_eq!(ndjson(&stdout)[0]["ack"], ack);
     }
@@ -402,14 +402,16 @@ fn r2_commit_blocks_count_as_accept_and_reject() {
 
 #[test]
 fn a_second_ack_for_the_message_before_is_skipped() {
-    let peer = Peer::new(|_| Act::Twice(Code::CA, Code::AA));
     let file = sample("batch.hl7");
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &[&file], b"");
-    assert_eq!(peer.stop().len(), 3);
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::Twice(Code::CA, Code::AA)).exchange(&[&file], b"");
+    assert_eq!(got.len(), 3);
     assert_eq!(code, 0, "{stderr}");
     let rows = ndjson(&stdout);
     assert_eq!(rows.len(), 3);
@@ -422,10 +424,9 @@ fn a_second_ack_for_the_message_before_is_skipped() {
 
 #[test]
 fn connection_per_message() {
-    let peer = Peer::acking(Code::AA);
     let file = sample("batch.hl7");
-    let Out { code, stderr, .. } = send(&peer.addr(), &["--connection-per-message", &file], b"");
-    let got = peer.stop();
+    let (Out { code, stderr, .. }, got) =
+        Peer::acking(Code::AA).exchange(&["--connection-per-message", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     let conns: Vec<usize> = got.iter().map(|(c, _)| *c).collect();
@@ -435,13 +436,14 @@ fn connection_per_message() {
 #[test]
 fn several_connections_keep_their_order() {
     let input = simulate(&["--profile", "adt", "--count", "30", "--seed", "5"]);
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--connections", "3"], &input);
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&["--connections", "3"], &input);
     assert_eq!(code, 0, "{stderr}");
     let sent: Vec<String> = ndjson(&stdout)
         .iter()
@@ -485,14 +487,15 @@ fn several_connections_keep_their_order() {
 #[test]
 fn no_ack_writes_and_does_not_wait() {
     // A peer that never answers: without --no-ack this would time out.
-    let peer = Peer::new(|_| Act::Silent);
     let file = sample("batch.hl7");
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--no-ack", "--timeout", "5", &file], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::Silent).exchange(&["--no-ack", "--timeout", "5", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     let rows = ndjson(&stdout);
@@ -503,9 +506,9 @@ fn no_ack_writes_and_does_not_wait() {
     );
 
     // A peer that answers anyway: its ACKs are read and dropped.
-    let peer = Peer::acking(Code::AA);
-    let Out { code, stderr, .. } = send(&peer.addr(), &["--no-ack", &file], b"");
-    assert_eq!(peer.stop().len(), 3);
+    let (Out { code, stderr, .. }, got) =
+        Peer::acking(Code::AA).exchange(&["--no-ack", &file], b"");
+    assert_eq!(got.len(), 3);
     assert_eq!(code, 0, "{stderr}");
 }
 
@@ -513,13 +516,15 @@ fn no_ack_writes_and_does_not_wait() {
 fn pass_writes_exactly_the_accepted_messages() {
     let file = sample("batch.hl7");
     let messages = normalized(&file);
-    let peer = Peer::new(|c| Act::Ack(if c.total == 1 { Code::AE } else { Code::AA }));
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--pass", &file], b"");
-    peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        _,
+    ) = Peer::new(|c| Act::Ack(if c.total == 1 { Code::AE } else { Code::AA }))
+        .exchange(&["--pass", &file], b"");
     assert_eq!(code, 3, "{stderr}");
     let mut expected = Vec::new();
     for m in [&messages[0], &messages[2]] {
@@ -536,13 +541,14 @@ fn pass_writes_exactly_the_accepted_messages() {
 #[test]
 fn to_hl7_writes_the_acks() {
     let file = sample("batch.hl7");
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--to", "hl7", &file], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&["--to", "hl7", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let mut expected = Vec::new();
     for (_, m) in &got {
@@ -551,25 +557,25 @@ fn to_hl7_writes_the_acks() {
     }
     assert_eq!(stdout, expected);
 
-    let peer = Peer::acking(Code::AA);
-    let Out { code, stdout, .. } = send(&peer.addr(), &["--to", "none", &file], b"");
-    peer.stop();
+    let (Out { code, stdout, .. }, _) =
+        Peer::acking(Code::AA).exchange(&["--to", "none", &file], b"");
     assert_eq!((code, stdout.len()), (0, 0));
 }
 
 #[test]
 fn no_ack_within_the_timeout_fails() {
-    let peer = Peer::new(|_| Act::Silent);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(
-        &peer.addr(),
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::new(|_| Act::Silent).exchange(
         &["--timeout", "0.3", "--retries", "0", &sample("adt_a01.hl7")],
         b"",
     );
-    assert_eq!(peer.stop().len(), 1);
+    assert_eq!(got.len(), 1);
     assert_eq!(code, 1, "{stderr}");
     let row = &ndjson(&stdout)[0];
     assert!(row["ack"].is_null());
@@ -605,13 +611,14 @@ fn loop_with_count() {
     let file = corpus_path("nodehl7c__dft_p03_two_msgs_blank_line.hl7");
     let messages = normalized(&file);
     assert_eq!(messages.len(), 2);
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--loop", "--count", "5", &file], b"");
-    let got = peer.stop();
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&["--loop", "--count", "5", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let (a, b) = (&messages[0], &messages[1]);
     assert_eq!(payloads(&got), [a, b, a, b, a].map(|m| m.clone()));
@@ -623,9 +630,9 @@ fn loop_with_count() {
 
     // stdin is kept for the next passes.
     let input = std::fs::read(&file).unwrap();
-    let peer = Peer::acking(Code::AA);
-    let Out { code, stderr, .. } = send(&peer.addr(), &["--loop", "--count", "3"], &input);
-    assert_eq!(payloads(&peer.stop()), [a, b, a].map(|m| m.clone()));
+    let (Out { code, stderr, .. }, got) =
+        Peer::acking(Code::AA).exchange(&["--loop", "--count", "3"], &input);
+    assert_eq!(payloads(&got), [a, b, a].map(|m| m.clone()));
     assert_eq!(code, 0, "{stderr}");
 }
 
@@ -641,13 +648,15 @@ fn loop_needs_a_bound_or_a_pace() {
 #[test]
 fn rate_paces_and_completes() {
     let input = simulate(&["--profile", "lab", "--count", "5", "--seed", "1"]);
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &["--rate", "1000/s"], &input);
-    assert_eq!(peer.stop().len(), 5);
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&["--rate", "1000/s"], &input);
+    assert_eq!(got.len(), 5);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(ndjson(&stdout).len(), 5);
 }
@@ -660,24 +669,21 @@ fn invalid_input_is_reported_and_skipped() {
         &std::fs::read(corpus_path("bad__msh_missing_control_id_and_version.hl7")).unwrap(),
     );
     input.extend_from_slice(&std::fs::read(sample("oru_r01_lab.hl7")).unwrap());
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &[], &input);
-    assert_eq!(peer.stop().len(), 2);
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&[], &input);
+    assert_eq!(got.len(), 2);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(ndjson(&stdout).len(), 2);
     assert!(stderr.contains("MSH-10"), "{stderr}");
 
-    let peer = Peer::acking(Code::AA);
-    let Out { code, .. } = send(&peer.addr(), &["--strict"], &input);
-    assert_eq!(
-        peer.stop().len(),
-        1,
-        "--strict stops at the first invalid input"
-    );
+    let (Out { code, .. }, got) = Peer::acking(Code::AA).exchange(&["--strict"], &input);
+    assert_eq!(got.len(), 1, "--strict stops at the first invalid input");
     assert_eq!(code, 1);
 }
 
@@ -689,13 +695,15 @@ fn each_message_is_checked_before_it_is_framed() {
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|SB1|P|2.5\rPID|1||1\x0b23\r\n\
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|\xc4X1|P|2.5\rPID|1||1\r\n\
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|OK1|P|2.5\rPID|1||1\r\n";
-    let peer = Peer::acking(Code::AA);
-    let Out {
-        code,
-        stdout,
-        stderr,
-    } = send(&peer.addr(), &[], input);
-    let got = payloads(&peer.stop());
+    let (
+        Out {
+            code,
+            stdout,
+            stderr,
+        },
+        got,
+    ) = Peer::acking(Code::AA).exchange(&[], input);
+    let got = payloads(&got);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 2, "{stderr}");
     assert!(got[0].ends_with(b"|\xc4X1|P|2.5\rPID|1||1\r"));

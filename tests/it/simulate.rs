@@ -4,12 +4,11 @@
 //! python-hl7 comes from the venv that `.ci/run` makes under `target/pyhl7` (or the python
 //! named by `HL7_PYTHON`).
 
-use std::io::Write;
-use std::process::{Command as Std, Stdio};
+use assert_cmd::Command;
 
 use crate::util::{
-    Feed, TempDir, close_stdout_after_a_line, count, hl7, ndjson, py_script, python, sample,
-    simulate,
+    Feed, TempDir, close_stdout_after_a_line, count, hl7, ndjson, output, py_script, python,
+    sample, simulate,
 };
 
 const PROFILES: [&str; 8] = [
@@ -60,25 +59,13 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
         );
         assert_eq!(count(&parsed.stdout, b'\n'), 40, "{profile}");
         // python-hl7
-        let mut child = Std::new(python())
-            .arg(py_script("pyhl7_read.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&out).unwrap();
-        let res = child.wait_with_output().unwrap();
-        assert!(
-            res.status.success(),
-            "{profile}: {}",
-            String::from_utf8_lossy(&res.stderr)
+        let res = output(
+            Command::new(python())
+                .arg(py_script("pyhl7_read.py"))
+                .write_stdin(out.clone()),
         );
-        assert_eq!(
-            String::from_utf8_lossy(&res.stdout).trim(),
-            "40 messages",
-            "{profile}"
-        );
+        assert_eq!(res.code, 0, "{profile}: {}", res.stderr);
+        assert_eq!(res.text().trim(), "40 messages", "{profile}");
         // control ids are unique
         let ids = select(&out, "MSH-10");
         let unique: std::collections::HashSet<String> =
@@ -90,39 +77,23 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
 #[test]
 fn same_seed_same_bytes_whatever_the_rate() {
     for profile in PROFILES {
-        let a = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "25",
-            "--seed",
-            "11",
-            "--start",
-            START,
-        ]);
-        let b = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "25",
-            "--seed",
-            "11",
-            "--start",
-            START,
-            "--rate",
-            "5000/s",
-        ]);
+        let run = |seed: &str, extra: &[&str]| {
+            let args = [
+                "--profile",
+                profile,
+                "--count",
+                "25",
+                "--seed",
+                seed,
+                "--start",
+                START,
+            ];
+            simulate(&[&args[..], extra].concat())
+        };
+        let a = run("11", &[]);
+        let b = run("11", &["--rate", "5000/s"]);
         assert_eq!(a, b, "{profile}");
-        let c = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "25",
-            "--seed",
-            "12",
-            "--start",
-            START,
-        ]);
+        let c = run("12", &[]);
         assert_ne!(a, c, "{profile}");
     }
 }
@@ -209,42 +180,24 @@ fn vent_devices_interleave_with_their_own_identity() {
 
 #[test]
 fn output_formats() {
-    let hl7_out = simulate(&[
-        "--profile",
-        "adt",
-        "--count",
-        "3",
-        "--seed",
-        "4",
-        "--start",
-        START,
-    ]);
-    let mllp = simulate(&[
-        "--profile",
-        "adt",
-        "--count",
-        "3",
-        "--seed",
-        "4",
-        "--start",
-        START,
-        "--to",
-        "mllp",
-    ]);
+    let adt = |to: &[&str]| {
+        let args = [
+            "--profile",
+            "adt",
+            "--count",
+            "3",
+            "--seed",
+            "4",
+            "--start",
+            START,
+        ];
+        simulate(&[&args[..], to].concat())
+    };
+    let hl7_out = adt(&[]);
+    let mllp = adt(&["--to", "mllp"]);
     assert_eq!(count(&mllp, 0x0b), 3);
     assert!(mllp.starts_with(b"\x0bMSH|") && mllp.ends_with(b"\x1c\r"));
-    let ndjson = simulate(&[
-        "--profile",
-        "adt",
-        "--count",
-        "3",
-        "--seed",
-        "4",
-        "--start",
-        START,
-        "--to",
-        "ndjson",
-    ]);
+    let ndjson = adt(&["--to", "ndjson"]);
     // all three read back to the same messages
     let back = |input: &[u8]| {
         hl7()

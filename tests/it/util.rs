@@ -222,6 +222,14 @@ pub fn close_stdout_after_a_line(args: &[&str], feed: Feed) -> (String, ExitStat
         .read_line(&mut first)
         .unwrap();
     // stdout is closed here: the reader is dropped
+    let (status, err) = wait_with_stderr(child);
+    feeder.join().unwrap();
+    (first, status, err)
+}
+
+/// Reads the stderr of a process to its end, then waits for the process: how it ended, and
+/// its stderr.
+pub fn wait_with_stderr(mut child: Child) -> (ExitStatus, String) {
     let mut err = String::new();
     child
         .stderr
@@ -229,9 +237,7 @@ pub fn close_stdout_after_a_line(args: &[&str], feed: Feed) -> (String, ExitStat
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    let status = child.wait().unwrap();
-    feeder.join().unwrap();
-    (first, status, err)
+    (child.wait().unwrap(), err)
 }
 
 // ---------------------------------------------------------------------------------------------
