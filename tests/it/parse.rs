@@ -34,14 +34,7 @@ fn run(args: &[&str]) -> Out {
 
 /// `hl7 parse --select PATHS FILE`: one JSON object per row.
 fn select(file: &str, paths: &str) -> Vec<Map<String, Value>> {
-    let o = run(&["--select", paths, file]);
-    o.json()
-        .into_iter()
-        .map(|v| match v {
-            Value::Object(m) => m,
-            other => panic!("{file}: row is not an object: {other}"),
-        })
-        .collect()
+    run(&["--select", paths, file]).rows()
 }
 
 /// The single row of a one-message file.

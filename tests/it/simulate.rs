@@ -257,16 +257,20 @@ fn a_closed_pipe_ends_the_run_quietly() {
 #[test]
 fn mdm_attachment_is_a_pdf() {
     use base64::Engine;
-    let out = simulate(&[
-        "--profile",
-        "mdm",
-        "--count",
-        "2",
-        "--seed",
-        "9",
-        "--start",
-        START,
-    ]);
+    let mdm = |extra: &[&str]| {
+        let args = [
+            "--profile",
+            "mdm",
+            "--count",
+            "2",
+            "--seed",
+            "9",
+            "--start",
+            START,
+        ];
+        simulate(&[&args[..], extra].concat())
+    };
+    let out = mdm(&[]);
     for row in select(&out, "OBX-2,OBX-5.2,OBX-5.3,OBX-5.4,OBX-5.5") {
         assert_eq!(row["OBX-2"], "ED");
         assert_eq!(row["OBX-5.4"], "Base64");
@@ -277,18 +281,7 @@ fn mdm_attachment_is_a_pdf() {
         assert!(pdf.windows(5).any(|w| w == b"%%EOF"));
     }
     // Padded to a size, for benchmarks of big attachments: the same messages otherwise.
-    let big = simulate(&[
-        "--profile",
-        "mdm",
-        "--count",
-        "2",
-        "--seed",
-        "9",
-        "--start",
-        START,
-        "--attachment-size",
-        "200kB",
-    ]);
+    let big = mdm(&["--attachment-size", "200kB"]);
     let small_rows = select(&out, "MSH-10,TXA-12");
     assert_eq!(select(&big, "MSH-10,TXA-12"), small_rows);
     for row in select(&big, "OBX-5.5") {
