@@ -4,8 +4,7 @@
 //! `tests/py/pyhl7_listener.py`. Nothing asserts on timing: timeouts and backoffs only make a
 //! test take longer.
 //!
-//! python-hl7 comes from the venv that `.ci/run` makes under `target/pyhl7` (or the python
-//! named by `HL7_PYTHON`).
+//! python-hl7 is the one `util::python` finds (`HL7_PYTHON`, or the venv of `.ci/run`).
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,7 +23,7 @@ use crate::util::{
 /// What the peer does with one frame.
 #[derive(Clone, Debug)]
 enum Act {
-    /// An ACK built by `hl7::ack::build` with this code.
+    /// The library's ACK with this code (`util::ack_for`).
     Ack(Code),
     /// The same, written one byte per write.
     AckByteByByte(Code),

@@ -1,8 +1,7 @@
 //! Black-box tests of `hl7 simulate`: every profile is read back by our own parser and by
 //! python-hl7, the same seed gives the same bytes, and the output formats and options work.
 //!
-//! python-hl7 comes from the venv that `.ci/run` makes under `target/pyhl7` (or the python
-//! named by `HL7_PYTHON`).
+//! python-hl7 is the one `util::python` finds (`HL7_PYTHON`, or the venv of `.ci/run`).
 
 use assert_cmd::Command;
 
