@@ -47,8 +47,9 @@ struct Ctx {
 }
 
 type Script = Arc<dyn Fn(&Ctx) -> Act + Send + Sync>;
-/// The frames received: (connection number from 0, payload), in arrival order.
-type Received = Mutex<Vec<(usize, Vec<u8>)>>;
+/// Frames as the peer received them: (connection number from 0, payload), in arrival order.
+type Frames = Vec<(usize, Vec<u8>)>;
+type Received = Mutex<Frames>;
 
 /// An MLLP peer: accepts connections until stopped, records every frame with its connection.
 struct Peer {
@@ -113,15 +114,19 @@ impl Peer {
     }
 
     /// Runs `hl7 send PEER ARGS` against the peer, `stdin` on its standard input, then stops
-    /// the peer: what the run did, and the frames the peer received.
-    fn exchange(self, args: &[&str], stdin: &[u8]) -> (Out, Vec<(usize, Vec<u8>)>) {
-        let out = send(&self.addr(), args, stdin);
-        (out, self.stop())
+    /// the peer: the run's exit code, stdout and stderr, and the frames the peer received.
+    fn exchange(self, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String, Frames) {
+        let Out {
+            code,
+            stdout,
+            stderr,
+        } = send(&self.addr(), args, stdin);
+        (code, stdout, stderr, self.stop())
     }
 
     /// Stops the peer once the client is gone and returns what it received: (connection,
     /// frame) in arrival order. Every connection of the client is served to its end.
-    fn stop(mut self) -> Vec<(usize, Vec<u8>)> {
+    fn stop(mut self) -> Frames {
         self.stop.store(true, Ordering::SeqCst);
         // wakes the accept loop; the connection itself is served as one without frames
         drop(TcpStream::connect(self.addr));
@@ -198,14 +203,7 @@ fn every_message_is_acked_and_sent_normalized() {
             .iter()
             .all(|m| !m.contains(&b'\n') && m.ends_with(b"\r"))
     );
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&[&lf, &batches], b"");
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&[&lf, &batches], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), expected, "the exact normalized bytes");
     assert!(got.iter().all(|(c, _)| *c == 0), "one connection");
@@ -230,7 +228,7 @@ fn every_message_is_acked_and_sent_normalized() {
 #[test]
 fn mllp_captures_go_frame_by_frame_and_ndjson_back_to_hl7() {
     let file = corpus_path("mllp__two_frames_back_to_back.bin");
-    let (Out { code, stderr, .. }, got) = Peer::acking(Code::AA).exchange(&[&file], b"");
+    let (code, _, stderr, got) = Peer::acking(Code::AA).exchange(&[&file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     assert_eq!(got.len(), 2);
@@ -238,21 +236,15 @@ fn mllp_captures_go_frame_by_frame_and_ndjson_back_to_hl7() {
     // NDJSON from parse is turned back into the same HL7.
     let lab = sample("oru_r01_lab.hl7");
     let ndjson = run(&["parse", &lab], b"").stdout;
-    let (Out { code, stderr, .. }, got) = Peer::acking(Code::AA).exchange(&[], &ndjson);
+    let (code, _, stderr, got) = Peer::acking(Code::AA).exchange(&[], &ndjson);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&lab));
 }
 
 #[test]
 fn application_error_exits_3() {
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AE).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AE).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(got.len(), 1, "AE is never retried");
     let rows = ndjson(&stdout);
@@ -265,19 +257,12 @@ fn application_error_exits_3() {
 #[test]
 fn reject_is_retried_only_when_asked() {
     let file = sample("adt_a01.hl7");
-    let (Out { code, stderr, .. }, got) =
-        Peer::acking(Code::AR).exchange(&["--retries", "2", &file], b"");
+    let (code, _, stderr, got) = Peer::acking(Code::AR).exchange(&["--retries", "2", &file], b"");
     assert_eq!(got.len(), 1, "AR is not retried by default");
     assert_eq!(code, 3, "{stderr}");
 
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AR).exchange(&["--retries", "2", "--retry-rejected", &file], b"");
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AR).exchange(&["--retries", "2", "--retry-rejected", &file], b"");
     assert_eq!(got.len(), 3, "one try and two retries");
     assert!(
         got.iter().all(|(c, _)| *c == 0),
@@ -290,14 +275,8 @@ fn reject_is_retried_only_when_asked() {
 
 #[test]
 fn a_peer_that_closes_without_replying_is_retried_then_fails() {
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::Close).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Close).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 3, "one try and two retries");
     let conns: std::collections::BTreeSet<usize> = got.iter().map(|(c, _)| *c).collect();
@@ -316,14 +295,8 @@ fn a_peer_that_closes_without_replying_is_retried_then_fails() {
 fn a_dropped_connection_is_reopened() {
     // Like a receiver that serves one message per connection, without --connection-per-message.
     let file = sample("batch.hl7");
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::AckThenClose(Code::AA)).exchange(&["--retries", "1", &file], b"");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::AckThenClose(Code::AA)).exchange(&["--retries", "1", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let ids: Vec<String> = ndjson(&stdout)
         .iter()
@@ -339,14 +312,8 @@ fn a_dropped_connection_is_reopened() {
 
 #[test]
 fn a_reply_for_another_message_is_an_error() {
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::WrongId).exchange(&[&sample("adt_a01.hl7")], b"");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::WrongId).exchange(&[&sample("adt_a01.hl7")], b"");
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 1, "a mismatch is not retried");
     let row = &ndjson(&stdout)[0];
@@ -361,14 +328,8 @@ fn a_reply_for_another_message_is_an_error() {
 #[test]
 fn an_ack_split_byte_by_byte_is_read_whole() {
     let file = sample("batch.hl7");
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::AckByteByByte(Code::AA)).exchange(&["--to", "hl7", &file], b"");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::AckByteByByte(Code::AA)).exchange(&["--to", "hl7", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(got.len(), 3);
     let acks: Vec<&[u8]> = stdout
@@ -385,14 +346,7 @@ fn an_ack_split_byte_by_byte_is_read_whole() {
 fn r2_commit_blocks_count_as_accept_and_reject() {
     // (the peer's block, exit code, the result's "ack")
     for (block, exit, ack) in [(0x06, 0, "ACK"), (0x15, 3, "NAK")] {
-        let (
-            Out {
-                code,
-                stdout,
-                stderr,
-            },
-            _,
-        ) = Peer::new(move |_| Act::Raw(vec![0x0B, block, 0x1C, 0x0D]))
+        let (code, stdout, stderr, _) = Peer::new(move |_| Act::Raw(vec![0x0B, block, 0x1C, 0x0D]))
             .exchange(&[&sample("adt_a01.hl7")], b"");
         assert_eq!(code, exit, "{ack}: {stderr}");
         assert_eq!(ndjson(&stdout)[0]["ack"], ack);
@@ -402,14 +356,8 @@ fn r2_commit_blocks_count_as_accept_and_reject() {
 #[test]
 fn a_second_ack_for_the_message_before_is_skipped() {
     let file = sample("batch.hl7");
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::Twice(Code::CA, Code::AA)).exchange(&[&file], b"");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Twice(Code::CA, Code::AA)).exchange(&[&file], b"");
     assert_eq!(got.len(), 3);
     assert_eq!(code, 0, "{stderr}");
     let rows = ndjson(&stdout);
@@ -424,7 +372,7 @@ fn a_second_ack_for_the_message_before_is_skipped() {
 #[test]
 fn connection_per_message() {
     let file = sample("batch.hl7");
-    let (Out { code, stderr, .. }, got) =
+    let (code, _, stderr, got) =
         Peer::acking(Code::AA).exchange(&["--connection-per-message", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
@@ -435,14 +383,8 @@ fn connection_per_message() {
 #[test]
 fn several_connections_keep_their_order() {
     let input = simulate(&["--profile", "adt", "--count", "30", "--seed", "5"]);
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&["--connections", "3"], &input);
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--connections", "3"], &input);
     assert_eq!(code, 0, "{stderr}");
     let sent: Vec<String> = ndjson(&stdout)
         .iter()
@@ -487,14 +429,8 @@ fn several_connections_keep_their_order() {
 fn no_ack_writes_and_does_not_wait() {
     // A peer that never answers: without --no-ack this would time out.
     let file = sample("batch.hl7");
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::Silent).exchange(&["--no-ack", "--timeout", "5", &file], b"");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Silent).exchange(&["--no-ack", "--timeout", "5", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     let rows = ndjson(&stdout);
@@ -505,8 +441,7 @@ fn no_ack_writes_and_does_not_wait() {
     );
 
     // A peer that answers anyway: its ACKs are read and dropped.
-    let (Out { code, stderr, .. }, got) =
-        Peer::acking(Code::AA).exchange(&["--no-ack", &file], b"");
+    let (code, _, stderr, got) = Peer::acking(Code::AA).exchange(&["--no-ack", &file], b"");
     assert_eq!(got.len(), 3);
     assert_eq!(code, 0, "{stderr}");
 }
@@ -515,15 +450,9 @@ fn no_ack_writes_and_does_not_wait() {
 fn pass_writes_exactly_the_accepted_messages() {
     let file = sample("batch.hl7");
     let messages = normalized(&file);
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        _,
-    ) = Peer::new(|c| Act::Ack(if c.total == 1 { Code::AE } else { Code::AA }))
-        .exchange(&["--pass", &file], b"");
+    let (code, stdout, stderr, _) =
+        Peer::new(|c| Act::Ack(if c.total == 1 { Code::AE } else { Code::AA }))
+            .exchange(&["--pass", &file], b"");
     assert_eq!(code, 3, "{stderr}");
     let mut expected = Vec::new();
     for m in [&messages[0], &messages[2]] {
@@ -540,14 +469,7 @@ fn pass_writes_exactly_the_accepted_messages() {
 #[test]
 fn to_hl7_writes_the_acks() {
     let file = sample("batch.hl7");
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&["--to", "hl7", &file], b"");
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&["--to", "hl7", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let mut expected = Vec::new();
     for (_, m) in &got {
@@ -556,21 +478,13 @@ fn to_hl7_writes_the_acks() {
     }
     assert_eq!(stdout, expected);
 
-    let (Out { code, stdout, .. }, _) =
-        Peer::acking(Code::AA).exchange(&["--to", "none", &file], b"");
+    let (code, stdout, _, _) = Peer::acking(Code::AA).exchange(&["--to", "none", &file], b"");
     assert_eq!((code, stdout.len()), (0, 0));
 }
 
 #[test]
 fn no_ack_within_the_timeout_fails() {
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::new(|_| Act::Silent).exchange(
+    let (code, stdout, stderr, got) = Peer::new(|_| Act::Silent).exchange(
         &["--timeout", "0.3", "--retries", "0", &sample("adt_a01.hl7")],
         b"",
     );
@@ -610,14 +524,8 @@ fn loop_with_count() {
     let file = corpus_path("nodehl7c__dft_p03_two_msgs_blank_line.hl7");
     let messages = normalized(&file);
     assert_eq!(messages.len(), 2);
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&["--loop", "--count", "5", &file], b"");
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--loop", "--count", "5", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let (a, b) = (&messages[0], &messages[1]);
     assert_eq!(payloads(&got), [a, b, a, b, a].map(|m| m.clone()));
@@ -629,7 +537,7 @@ fn loop_with_count() {
 
     // stdin is kept for the next passes.
     let input = std::fs::read(&file).unwrap();
-    let (Out { code, stderr, .. }, got) =
+    let (code, _, stderr, got) =
         Peer::acking(Code::AA).exchange(&["--loop", "--count", "3"], &input);
     assert_eq!(payloads(&got), [a, b, a].map(|m| m.clone()));
     assert_eq!(code, 0, "{stderr}");
@@ -647,14 +555,8 @@ fn loop_needs_a_bound_or_a_pace() {
 #[test]
 fn rate_paces_and_completes() {
     let input = simulate(&["--profile", "lab", "--count", "5", "--seed", "1"]);
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&["--rate", "1000/s"], &input);
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--rate", "1000/s"], &input);
     assert_eq!(got.len(), 5);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(ndjson(&stdout).len(), 5);
@@ -668,20 +570,13 @@ fn invalid_input_is_reported_and_skipped() {
         &std::fs::read(corpus_path("bad__msh_missing_control_id_and_version.hl7")).unwrap(),
     );
     input.extend_from_slice(&std::fs::read(sample("oru_r01_lab.hl7")).unwrap());
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&[], &input);
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&[], &input);
     assert_eq!(got.len(), 2);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(ndjson(&stdout).len(), 2);
     assert!(stderr.contains("MSH-10"), "{stderr}");
 
-    let (Out { code, .. }, got) = Peer::acking(Code::AA).exchange(&["--strict"], &input);
+    let (code, _, _, got) = Peer::acking(Code::AA).exchange(&["--strict"], &input);
     assert_eq!(got.len(), 1, "--strict stops at the first invalid input");
     assert_eq!(code, 1);
 }
@@ -694,14 +589,7 @@ fn each_message_is_checked_before_it_is_framed() {
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|SB1|P|2.5\rPID|1||1\x0b23\r\n\
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|\xc4X1|P|2.5\rPID|1||1\r\n\
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|OK1|P|2.5\rPID|1||1\r\n";
-    let (
-        Out {
-            code,
-            stdout,
-            stderr,
-        },
-        got,
-    ) = Peer::acking(Code::AA).exchange(&[], input);
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&[], input);
     let got = payloads(&got);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 2, "{stderr}");

@@ -15,6 +15,21 @@ const PROFILES: [&str; 8] = [
 ];
 const START: &str = "2024-08-14T11:46:36+02:00";
 
+/// `hl7 simulate --profile PROFILE --count COUNT --seed SEED --start START EXTRA...`.
+fn seeded(profile: &str, count: &str, seed: &str, extra: &[&str]) -> Vec<u8> {
+    let args = [
+        "--profile",
+        profile,
+        "--count",
+        count,
+        "--seed",
+        seed,
+        "--start",
+        START,
+    ];
+    simulate(&[&args[..], extra].concat())
+}
+
 /// Parses `hl7 parse --select` NDJSON rows.
 fn select(input: &[u8], paths: &str) -> Vec<serde_json::Value> {
     let out = hl7()
@@ -30,18 +45,7 @@ fn select(input: &[u8], paths: &str) -> Vec<serde_json::Value> {
 #[test]
 fn every_profile_is_read_by_our_parser_and_python_hl7() {
     for profile in PROFILES {
-        let out = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "40",
-            "--seed",
-            "5",
-            "--start",
-            START,
-            "--devices",
-            "2",
-        ]);
+        let out = seeded(profile, "40", "5", &["--devices", "2"]);
         assert_eq!(count(&out, b'\n'), 40, "{profile}");
         // our parser: every message valid, nothing on stderr
         let parsed = hl7()
@@ -76,19 +80,7 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
 #[test]
 fn same_seed_same_bytes_whatever_the_rate() {
     for profile in PROFILES {
-        let run = |seed: &str, extra: &[&str]| {
-            let args = [
-                "--profile",
-                profile,
-                "--count",
-                "25",
-                "--seed",
-                seed,
-                "--start",
-                START,
-            ];
-            simulate(&[&args[..], extra].concat())
-        };
+        let run = |seed: &str, extra: &[&str]| seeded(profile, "25", seed, extra);
         let a = run("11", &[]);
         let b = run("11", &["--rate", "5000/s"]);
         assert_eq!(a, b, "{profile}");
@@ -156,18 +148,7 @@ fn vent_has_the_structure_of_the_real_capture() {
 
 #[test]
 fn vent_devices_interleave_with_their_own_identity() {
-    let out = simulate(&[
-        "--profile",
-        "vent",
-        "--count",
-        "6",
-        "--seed",
-        "2",
-        "--devices",
-        "3",
-        "--start",
-        START,
-    ]);
+    let out = seeded("vent", "6", "2", &["--devices", "3"]);
     let rows = select(&out, "OBR-10.1,PV1-3");
     let guid = |i: usize| rows[i]["OBR-10.1"].as_str().unwrap().to_string();
     assert_eq!(guid(0), guid(3));
@@ -179,19 +160,7 @@ fn vent_devices_interleave_with_their_own_identity() {
 
 #[test]
 fn output_formats() {
-    let adt = |to: &[&str]| {
-        let args = [
-            "--profile",
-            "adt",
-            "--count",
-            "3",
-            "--seed",
-            "4",
-            "--start",
-            START,
-        ];
-        simulate(&[&args[..], to].concat())
-    };
+    let adt = |to: &[&str]| seeded("adt", "3", "4", to);
     let hl7_out = adt(&[]);
     let mllp = adt(&["--to", "mllp"]);
     assert_eq!(count(&mllp, 0x0b), 3);
@@ -256,19 +225,7 @@ fn a_closed_pipe_ends_the_run_quietly() {
 #[test]
 fn mdm_attachment_is_a_pdf() {
     use base64::Engine;
-    let mdm = |extra: &[&str]| {
-        let args = [
-            "--profile",
-            "mdm",
-            "--count",
-            "2",
-            "--seed",
-            "9",
-            "--start",
-            START,
-        ];
-        simulate(&[&args[..], extra].concat())
-    };
+    let mdm = |extra: &[&str]| seeded("mdm", "2", "9", extra);
     let out = mdm(&[]);
     for row in select(&out, "OBX-2,OBX-5.2,OBX-5.3,OBX-5.4,OBX-5.5") {
         assert_eq!(row["OBX-2"], "ED");
@@ -303,18 +260,7 @@ fn mdm_attachment_is_a_pdf() {
 fn cycle_reads_a_file_and_refreshes_ids_and_times() {
     let dir = TempDir::new("simulate-cycle");
     let file = dir.write("two.hl7", b"MSH|^~\\&|A|B|C|D|20200101000000||ADT^A01|ORIG1|P|2.5\nPID|1||X\n\nMSH|^~\\&|A|B|C|D|20200101000000||ORU^R01|ORIG2|P|2.5\nOBX|1|NM|X||1\n");
-    let out = simulate(&[
-        "--profile",
-        "cycle",
-        "--from-file",
-        &file,
-        "--count",
-        "5",
-        "--seed",
-        "1",
-        "--start",
-        START,
-    ]);
+    let out = seeded("cycle", "5", "1", &["--from-file", &file]);
     let rows = select(&out, "MSH-9,MSH-10,MSH-7");
     let types: Vec<&str> = rows.iter().map(|r| r["MSH-9"].as_str().unwrap()).collect();
     assert_eq!(
