@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An MLLP listener built only from python-hl7 (hl7.mllp.start_hl7_server and
-Message.create_ack), the interop peer of tests/send.rs.
+Message.create_ack), the interop peer of tests/it/send.rs.
 
 usage: pyhl7_listener.py CODE [N] [CERT KEY]
 

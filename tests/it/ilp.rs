@@ -11,69 +11,36 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command as Std, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-
-fn hl7() -> Command {
-    Command::cargo_bin("hl7").unwrap()
-}
-
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("hl7")
-}
-
-const VM: &str = "/usr/bin/victoria-metrics";
-/// How long a wait may take before the test fails instead of hanging.
-const CAP: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::util::api::parse_rfc3339;
+use crate::util::{
+    DEADLINE, Feed, TempDir, bin, close_stdout_after_a_line, free_port, hl7, lines_of, run, sample,
+    simulate, spawn, victoria_metrics, wait_with_stderr,
+};
 
 /// A VictoriaMetrics server of its own; killed and its data removed on drop.
 struct Vm {
     child: Child,
     http: u16,
     influx: u16,
-    dir: PathBuf,
+    /// The data directory, removed after the server is killed.
+    _dir: TempDir,
 }
 
 impl Vm {
     /// Starts a server, or returns None (after saying so loudly) when none is installed and
     /// `HL7_REQUIRE_VM` is unset.
     fn start(test: &str) -> Option<Vm> {
-        if !std::path::Path::new(VM).exists() {
-            if std::env::var_os("HL7_REQUIRE_VM").is_some() {
-                panic!(
-                    "{VM} is missing and HL7_REQUIRE_VM is set: apt-get install victoria-metrics"
-                );
-            }
-            eprintln!(
-                "\n*** SKIPPED {test}: {VM} is not installed (apt-get install victoria-metrics; \
-                 set HL7_REQUIRE_VM=1 to make this a failure) ***\n"
-            );
-            return None;
-        }
+        let vm = victoria_metrics(test)?;
         // A port picked free may be taken again before the server binds it: try a few times.
-        for attempt in 0..5 {
-            let dir = std::env::temp_dir().join(format!(
-                "hl7-ilp-vm-{}-{test}-{attempt}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+        for _ in 0..5 {
+            let dir = TempDir::new(&format!("vm-{test}"));
             let (http, influx) = (free_port(), free_port());
-            let child = Std::new(VM)
-                .arg(format!("-storageDataPath={}", dir.display()))
+            let child = Std::new(vm)
+                .arg(format!("-storageDataPath={}", dir.path().display()))
                 .arg(format!("-httpListenAddr=127.0.0.1:{http}"))
                 .arg(format!("-influxListenAddr=127.0.0.1:{influx}"))
                 .arg("-retentionPeriod=100y")
@@ -86,7 +53,7 @@ impl Vm {
                 child,
                 http,
                 influx,
-                dir,
+                _dir: dir,
             };
             if vm.wait_ready() {
                 return Some(vm);
@@ -107,7 +74,10 @@ impl Vm {
             if healthy && TcpStream::connect(("127.0.0.1", self.influx)).is_ok() {
                 return true;
             }
-            assert!(start.elapsed() < CAP, "victoria-metrics never became ready");
+            assert!(
+                start.elapsed() < DEADLINE,
+                "victoria-metrics never became ready"
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -158,7 +128,7 @@ impl Vm {
         loop {
             let got = self.export(selector);
             let count: usize = got.values().map(Vec::len).sum();
-            if count >= n || start.elapsed() > CAP {
+            if count >= n || start.elapsed() > DEADLINE {
                 return got;
             }
             thread::sleep(Duration::from_millis(50));
@@ -169,7 +139,6 @@ impl Vm {
 impl Drop for Vm {
     fn drop(&mut self) {
         self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -189,7 +158,7 @@ fn form_encode(s: &str) -> String {
 /// A minimal HTTP/1.0 client (no chunked bodies to decode): status and body.
 fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(CAP))?;
+    s.set_read_timeout(Some(DEADLINE))?;
     write!(
         s,
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
@@ -403,26 +372,13 @@ fn usage_errors_exit_2_before_reading() {
 fn a_quiet_live_pipe_is_flushed_after_batch_ms() {
     // stdin stays open: the row must come out because it waited --batch-ms, not because the
     // input ended.
-    let mut child = Std::new(bin())
-        .args(["ilp", "--dry-run", "--batch-ms", "50"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["ilp", "--dry-run", "--batch-ms", "50"]);
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"{\"ts\":\"2024-08-14T09:46:36Z\",\"v\":1}\n")
         .unwrap();
     stdin.flush().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(CAP);
+    let line = lines_of(child.stdout.take().unwrap()).recv_timeout(DEADLINE);
     drop(stdin);
     let _ = child.wait();
     assert_eq!(
@@ -433,153 +389,121 @@ fn a_quiet_live_pipe_is_flushed_after_batch_ms() {
 
 #[test]
 fn a_trickling_live_pipe_is_flushed_after_batch_ms() {
-    // Rows keep coming, a few a second, never pausing long enough to count as idle: the
+    // Rows keep coming, one every 30 ms or so, never pausing long enough to count as idle: the
     // waiting rows must still come out once the first has waited --batch-ms, long before
-    // --batch-rows is reached.
-    let mut child = Std::new(bin())
-        .args(["ilp", "--dry-run", "--batch-ms", "200"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // --batch-rows (10000 by default) is reached. The rows go on until one comes out.
+    let mut child = spawn(&["ilp", "--dry-run", "--batch-ms", "200"]);
     let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let _ = tx.send(line);
-    });
+    let lines = lines_of(child.stdout.take().unwrap());
+    let start = Instant::now();
     let mut got = None;
-    for i in 0..200 {
+    for i in 0..10_000 {
         stdin
             .write_all(format!("{{\"ts\":{i},\"v\":1}}\n").as_bytes())
             .unwrap();
         stdin.flush().unwrap();
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(30)) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(30)) {
             got = Some((i, line));
+            break;
+        }
+        if start.elapsed() > DEADLINE {
             break;
         }
     }
     drop(stdin);
     let _ = child.wait();
     let (i, line) = got.expect("no row came out while rows kept trickling in");
-    assert!(i < 199);
+    assert!(i < 9_999, "flushed by --batch-rows, not --batch-ms");
     assert_eq!(line, "observations v=1.0 0\n");
 }
 
 #[test]
 fn a_closed_downstream_pipe_is_success() {
-    let mut child = Std::new(bin())
-        .args(["ilp", "--dry-run", "--batch-rows", "100"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = thread::spawn(move || {
-        let rows = stdin_of(&rows(1000, 0));
+    let (first, status, err) = close_stdout_after_a_line(
+        &["ilp", "--dry-run", "--batch-rows", "100"],
         // Until hl7 ilp is gone and the pipe breaks.
-        while stdin.write_all(rows.as_bytes()).is_ok() {}
-    });
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+        Feed::Forever(stdin_of(&rows(1000, 0)).into_bytes()),
+    );
     assert!(first.starts_with("observations "), "{first}");
-    // stdout is closed here (the reader is dropped).
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
-    feeder.join().unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
     assert_eq!(err, "");
 }
 
 #[test]
 fn several_inputs_and_one_missing() {
-    let dir = std::env::temp_dir().join(format!("hl7-ilp-inputs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let a = dir.join("a.ndjson");
-    let b = dir.join("b.csv");
-    std::fs::write(&a, "{\"ts\":1,\"v\":1}\n{\"ts\":2,\"v\":\"x\"}\n").unwrap();
-    std::fs::write(&b, "ts,w\n3,true\n").unwrap();
-    let out = hl7()
-        .args(["ilp", "--dry-run", "--input"])
-        .arg(&a)
-        .arg("--input")
-        .arg(dir.join("missing.ndjson"))
-        .arg("--input")
-        .arg(&b)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "observations v=1.0 1\nobservations w=t 3\n"
+    let dir = TempDir::new("ilp-inputs");
+    let a = dir.write("a.ndjson", "{\"ts\":1,\"v\":1}\n{\"ts\":2,\"v\":\"x\"}\n");
+    let b = dir.write("b.csv", "ts,w\n3,true\n");
+    let missing = dir.join("missing.ndjson").display().to_string();
+    let out = run(
+        &[
+            "ilp",
+            "--dry-run",
+            "--input",
+            &a,
+            "--input",
+            &missing,
+            "--input",
+            &b,
+        ],
+        b"",
     );
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("a.ndjson: line 2: column \"v\""), "{err}");
-    assert!(err.contains("missing.ndjson: cannot open"), "{err}");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.text(), "observations v=1.0 1\nobservations w=t 3\n");
+    assert!(
+        out.stderr.contains("a.ndjson: line 2: column \"v\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("missing.ndjson: cannot open"),
+        "{}",
+        out.stderr
+    );
 }
 
-#[test]
-fn tcp_rows_arrive_with_their_values_and_timestamps() {
-    let Some(vm) = Vm::start("tcp") else { return };
-    let rows = rows(5000, 0);
-    let out = hl7()
-        .args([
-            "ilp",
-            &format!("127.0.0.1:{}", vm.influx),
-            "--table",
-            "vent",
-            "--symbols",
-            "device_serial,variable_id",
-            "--batch-rows",
-            "700",
-        ])
-        .write_stdin(stdin_of(&rows))
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("5000 rows sent in 8 flushes"), "{err}");
-    check_rows(&vm, "vent", 5000, 0);
-}
+/// Where a transport reaches a database.
+type Address = fn(&Vm) -> String;
+
+/// The rows of [`rows`] over each transport into a database of its own: (transport, rows,
+/// --batch-rows, the flushes that makes, the address).
+const TRANSPORTS: &[(&str, usize, &str, usize, Address)] = &[
+    ("tcp", 5000, "700", 8, |vm| {
+        format!("127.0.0.1:{}", vm.influx)
+    }),
+    ("http", 3000, "1000", 3, |vm| {
+        format!("http://127.0.0.1:{}", vm.http)
+    }),
+];
 
 #[test]
-fn http_rows_arrive_with_their_values_and_timestamps() {
-    let Some(vm) = Vm::start("http") else { return };
-    let rows = rows(3000, 0);
-    let out = hl7()
-        .args([
-            "ilp",
-            &format!("http://127.0.0.1:{}", vm.http),
-            "--table",
-            "vent",
-            "--symbols",
-            "device_serial,variable_id",
-            "--batch-rows",
-            "1000",
-        ])
-        .write_stdin(stdin_of(&rows))
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("3000 rows sent in 3 flushes"), "{err}");
-    check_rows(&vm, "vent", 3000, 0);
+fn rows_arrive_with_their_values_and_timestamps() {
+    for (transport, n, batch, flushes, addr) in TRANSPORTS {
+        let Some(vm) = Vm::start(transport) else {
+            return;
+        };
+        let out = run(
+            &[
+                "ilp",
+                &addr(&vm),
+                "--table",
+                "vent",
+                "--symbols",
+                "device_serial,variable_id",
+                "--batch-rows",
+                batch,
+            ],
+            stdin_of(&rows(*n, 0)).as_bytes(),
+        );
+        assert_eq!(out.code, 0, "{transport}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("{n} rows sent in {flushes} flushes")),
+            "{transport}: {}",
+            out.stderr
+        );
+        check_rows(&vm, "vent", *n, 0);
+    }
 }
 
 #[test]
@@ -629,24 +553,10 @@ fn simulate_flatten_ilp_pipeline() {
     let Some(vm) = Vm::start("pipeline") else {
         return;
     };
-    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/elisa.toml");
-    let dir = std::env::temp_dir().join(format!("hl7-ilp-pipeline-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let traffic = dir.join("vent.hl7");
-    let sim = hl7()
-        .args([
-            "simulate",
-            "--profile",
-            "vent",
-            "--count",
-            "20",
-            "--seed",
-            "7",
-        ])
-        .output()
-        .unwrap();
-    assert!(sim.status.success());
-    std::fs::write(&traffic, &sim.stdout).unwrap();
+    let map = &sample("elisa.toml");
+    let dir = TempDir::new("ilp-pipeline");
+    let sim = simulate(&["--profile", "vent", "--count", "20", "--seed", "7"]);
+    let traffic = dir.write("vent.hl7", &sim);
     let tags = [
         "sending_app",
         "device_guid",
@@ -665,17 +575,9 @@ fn simulate_flatten_ilp_pipeline() {
             tags.to_vec(),
         ),
     ] {
-        let rows = hl7()
-            .args(["flatten", "--map", map, shape])
-            .arg(&traffic)
-            .output()
-            .unwrap();
-        assert!(
-            rows.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rows.stderr)
-        );
-        let rows = String::from_utf8(rows.stdout).unwrap();
+        let rows = run(&["flatten", "--map", map, shape, &traffic], b"");
+        assert_eq!(rows.code, 0, "{}", rows.stderr);
+        let rows = rows.text();
         // A real pipeline, as a user types it.
         let wide = if shape == "--wide" { "--wide" } else { "" };
         let status = Std::new("sh")
@@ -693,8 +595,7 @@ fn simulate_flatten_ilp_pipeline() {
         for line in rows.lines() {
             let row: serde_json::Value = serde_json::from_str(line).unwrap();
             let row = row.as_object().unwrap();
-            let ts = hl7::transform::ilp::parse_rfc3339(row["ts"].as_str().unwrap()).unwrap()
-                / 1_000_000;
+            let ts = parse_rfc3339(row["ts"].as_str().unwrap()).unwrap() / 1_000_000;
             let mut labels: Vec<String> = symbols
                 .iter()
                 .map(|s| format!("{s}={}", row[*s].as_str().unwrap()))
@@ -730,18 +631,14 @@ fn simulate_flatten_ilp_pipeline() {
         assert_eq!(count, n, "{shape}");
         assert_eq!(got, want, "{shape}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn print_ddl_from_the_map() {
-    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/elisa.toml");
-    let long = hl7()
-        .args(["ilp", "--print-ddl", "--map", map])
-        .output()
-        .unwrap();
-    assert!(long.status.success());
-    let long = String::from_utf8(long.stdout).unwrap();
+    let map = &sample("elisa.toml");
+    let long = run(&["ilp", "--print-ddl", "--map", map], b"");
+    assert_eq!(long.code, 0, "{}", long.stderr);
+    let long = long.text();
     assert!(
         long.starts_with("CREATE TABLE IF NOT EXISTS pdm_medical_device (\n  ts TIMESTAMP,\n"),
         "{long}"
@@ -757,11 +654,8 @@ fn print_ddl_from_the_map() {
     assert!(long.ends_with(
         "DEDUP UPSERT KEYS(ts, sending_app, device_guid, device_model, device_serial, variable);\n"
     ), "{long}");
-    let wide = hl7()
-        .args(["ilp", "--print-ddl", "--map", map, "--wide"])
-        .output()
-        .unwrap();
-    let wide = String::from_utf8(wide.stdout).unwrap();
+    let wide = run(&["ilp", "--print-ddl", "--map", map, "--wide"], b"");
+    let wide = wide.text();
     assert!(!wide.contains("variable SYMBOL"), "{wide}");
     assert!(wide.contains("gas_supplies_ok BOOLEAN"), "{wide}");
     assert!(
@@ -771,8 +665,8 @@ fn print_ddl_from_the_map() {
         "{wide}"
     );
     // Flags override the map.
-    let mine = hl7()
-        .args([
+    let mine = run(
+        &[
             "ilp",
             "--print-ddl",
             "--map",
@@ -781,10 +675,10 @@ fn print_ddl_from_the_map() {
             "t",
             "--symbols",
             "device_serial",
-        ])
-        .output()
-        .unwrap();
-    let mine = String::from_utf8(mine.stdout).unwrap();
+        ],
+        b"",
+    );
+    let mine = mine.text();
     assert!(mine.starts_with("CREATE TABLE IF NOT EXISTS t ("), "{mine}");
     assert!(
         mine.ends_with("DEDUP UPSERT KEYS(ts, device_serial);\n"),
@@ -812,17 +706,15 @@ fn print_ddl_from_the_map() {
 fn database_down_at_the_start() {
     let port = free_port();
     // HTTP: the rows are read, the flush fails after the client's retries.
-    let out = hl7()
-        .args([
+    let out = run(
+        &[
             "ilp",
             &format!("http::addr=127.0.0.1:{port};protocol_version=1;retry_timeout=300;"),
-        ])
-        .write_stdin(stdin_of(&rows(5, 0)))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+        ],
+        stdin_of(&rows(5, 0)).as_bytes(),
+    );
+    let err = out.stderr;
+    assert_eq!(out.code, 1, "{err}");
     assert!(err.contains("could not be reached"), "{err}");
     assert!(
         err.contains("5 rows from line 1 on were not delivered"),
@@ -831,14 +723,12 @@ fn database_down_at_the_start() {
     assert!(err.contains("0 rows sent in 0 flushes"), "{err}");
     assert!(err.contains("5 not delivered"), "{err}");
     // TCP: the connection is made before any input is read.
-    let out = hl7()
-        .args(["ilp", &format!("127.0.0.1:{port}")])
-        .write_stdin(stdin_of(&rows(5, 0)))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let out = run(
+        &["ilp", &format!("127.0.0.1:{port}")],
+        stdin_of(&rows(5, 0)).as_bytes(),
+    );
+    let err = out.stderr;
+    assert_eq!(out.code, 1, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
     assert!(err.contains("no rows were read"), "{err}");
 }
@@ -850,22 +740,16 @@ fn send_and_kill_midway(
     addr: &str,
     total: usize,
 ) -> (std::process::ExitStatus, String) {
-    let mut child = Std::new(bin())
-        .args([
-            "ilp",
-            addr,
-            "--table",
-            "vent",
-            "--symbols",
-            "device_serial,variable_id",
-            "--batch-rows",
-            "10",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&[
+        "ilp",
+        addr,
+        "--table",
+        "vent",
+        "--symbols",
+        "device_serial,variable_id",
+        "--batch-rows",
+        "10",
+    ]);
     let all = rows(total, 0);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(stdin_of(&all[..50]).as_bytes()).unwrap();
@@ -875,50 +759,54 @@ fn send_and_kill_midway(
     vm.kill();
     let _ = stdin.write_all(stdin_of(&all[50..]).as_bytes());
     drop(stdin);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (child.wait().unwrap(), err)
+    wait_with_stderr(child)
 }
 
-#[test]
-fn database_going_away_mid_stream_over_http() {
-    let Some(mut vm) = Vm::start("away") else {
-        return;
-    };
-    let addr = format!(
-        "http::addr=127.0.0.1:{};protocol_version=1;retry_timeout=500;",
-        vm.http
-    );
-    let (status, err) = send_and_kill_midway(&mut vm, &addr, 80);
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("could not be reached"), "{err}");
-    assert!(
-        err.contains("10 rows from line 51 on were not delivered"),
-        "{err}"
-    );
-    assert!(err.contains("50 rows sent in 5 flushes"), "{err}");
-    assert!(err.contains("10 not delivered"), "{err}");
-}
+/// Texts looked for in stderr.
+type Needles = &'static [&'static str];
 
-#[test]
-fn database_going_away_mid_stream_over_tcp() {
-    let Some(mut vm) = Vm::start("away-tcp") else {
-        return;
-    };
+/// The database taken away mid-stream, per transport: (transport, rows sent, the address,
+/// what stderr must say, what it must not).
+#[rustfmt::skip]
+const GOING_AWAY: &[(&str, usize, Address, Needles, Needles)] = &[
+    (
+        "http", 80,
+        |vm| format!("http::addr=127.0.0.1:{};protocol_version=1;retry_timeout=500;", vm.http),
+        &[
+            "could not be reached",
+            "10 rows from line 51 on were not delivered",
+            "50 rows sent in 5 flushes",
+            "10 not delivered",
+        ],
+        &[],
+    ),
     // TCP cannot tell at once that the peer is gone (a write into a closed connection may
     // still succeed), so send many batches: one of them fails, the reconnects are refused
     // for 10 s, and the run ends as undelivered.
-    let addr = format!("127.0.0.1:{}", vm.influx);
-    let (status, err) = send_and_kill_midway(&mut vm, &addr, 250);
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("could not be reached"), "{err}");
-    assert!(err.contains("10 not delivered"), "{err}");
-    assert!(!err.contains("250 rows sent"), "{err}");
+    (
+        "tcp", 250,
+        |vm| format!("127.0.0.1:{}", vm.influx),
+        &["could not be reached", "10 not delivered"],
+        &["250 rows sent"],
+    ),
+];
+
+#[test]
+fn database_going_away_mid_stream() {
+    for (transport, total, addr, must, must_not) in GOING_AWAY {
+        let Some(mut vm) = Vm::start(&format!("away-{transport}")) else {
+            return;
+        };
+        let addr = addr(&vm);
+        let (status, err) = send_and_kill_midway(&mut vm, &addr, *total);
+        assert_eq!(status.code(), Some(1), "{transport}: {err}");
+        for m in *must {
+            assert!(err.contains(m), "{transport}: no {m:?} in {err}");
+        }
+        for m in *must_not {
+            assert!(!err.contains(m), "{transport}: {m:?} in {err}");
+        }
+    }
 }
 
 /// An HTTP peer that answers every ILP request with 400 and a QuestDB-style JSON error.
@@ -971,19 +859,17 @@ fn refusing_peer() -> u16 {
 #[test]
 fn refused_batches_are_counted_and_exit_3() {
     let port = refusing_peer();
-    let out = hl7()
-        .args([
+    let out = run(
+        &[
             "ilp",
             &format!("http://127.0.0.1:{port}"),
             "--batch-rows",
             "4",
-        ])
-        .write_stdin(stdin_of(&rows(10, 0)))
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+        ],
+        stdin_of(&rows(10, 0)).as_bytes(),
+    );
+    let err = out.stderr;
+    assert_eq!(out.code, 3, "{err}");
     assert!(
         err.contains("refused a batch of 4 rows (from line 1)"),
         "{err}"

@@ -4,34 +4,26 @@
 //! `tests/py/pyhl7_listener.py`. Nothing asserts on timing: timeouts and backoffs only make a
 //! test take longer.
 //!
-//! python-hl7 comes from the venv that `.ci/run` makes under `target/pyhl7` (or the python
-//! named by `HL7_PYTHON`).
+//! python-hl7 is the one `util::python` finds (`HL7_PYTHON`, or the venv of `.ci/run`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command as Std, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use assert_cmd::Command;
-use hl7::ack::{self, Code, Mode, Options, Outcome};
-use hl7::model::message::Message;
-use hl7::wire::mllp::{self, Decoder, Event};
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus/");
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/");
-
-fn hl7() -> Command {
-    Command::cargo_bin("hl7").unwrap()
-}
+use crate::util::api::ack::Code;
+use crate::util::{
+    Feed, Mllp, Out, ack_for, close_stdout_after_a_line, control_id, corpus_path, frame, free_port,
+    messages, ndjson, py_script, python, run, sample, send, simulate, tls,
+};
 
 /// What the peer does with one frame.
 #[derive(Clone, Debug)]
 enum Act {
-    /// An ACK built by `hl7::ack::build` with this code.
+    /// The library's ACK with this code (`util::ack_for`).
     Ack(Code),
     /// The same, written one byte per write.
     AckByteByByte(Code),
@@ -55,12 +47,13 @@ struct Ctx {
 }
 
 type Script = Arc<dyn Fn(&Ctx) -> Act + Send + Sync>;
-/// The frames received: (connection number from 0, payload), in arrival order.
-type Received = Mutex<Vec<(usize, Vec<u8>)>>;
+/// Frames as the peer received them: (connection number from 0, payload), in arrival order.
+type Frames = Vec<(usize, Vec<u8>)>;
+type Received = Mutex<Frames>;
 
 /// An MLLP peer: accepts connections until stopped, records every frame with its connection.
 struct Peer {
-    port: u16,
+    addr: SocketAddr,
     stop: Arc<AtomicBool>,
     frames: Arc<Received>,
     accept: Option<JoinHandle<()>>,
@@ -70,8 +63,7 @@ impl Peer {
     fn new(script: impl Fn(&Ctx) -> Act + Send + Sync + 'static) -> Peer {
         let script: Script = Arc::new(script);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let frames = Arc::new(Mutex::new(Vec::new()));
         let total = Arc::new(AtomicUsize::new(0));
@@ -79,18 +71,25 @@ impl Peer {
         let accept = thread::spawn(move || {
             let mut conns = Vec::new();
             let mut n = 0;
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (s, f, t, script) =
-                            (s.clone(), f.clone(), total.clone(), script.clone());
-                        let id = n;
-                        n += 1;
-                        conns.push(thread::spawn(move || {
-                            serve(stream, id, &s, &f, &t, &script)
-                        }));
+            let mut serve_next = |stream: TcpStream| {
+                let (f, t, script) = (f.clone(), total.clone(), script.clone());
+                let id = n;
+                n += 1;
+                conns.push(thread::spawn(move || serve(stream, id, &f, &t, &script)));
+            };
+            for stream in listener.incoming() {
+                if let Ok(stream) = stream {
+                    serve_next(stream);
+                }
+                if s.load(Ordering::SeqCst) {
+                    // stop() connected to wake this loop: the connections of the run it
+                    // stopped were queued before that one. Take those still queued.
+                    listener.set_nonblocking(true).unwrap();
+                    while let Ok((stream, _)) = listener.accept() {
+                        stream.set_nonblocking(false).unwrap();
+                        serve_next(stream);
                     }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                    break;
                 }
             }
             for c in conns {
@@ -98,7 +97,7 @@ impl Peer {
             }
         });
         Peer {
-            port,
+            addr,
             stop,
             frames,
             accept: Some(accept),
@@ -111,167 +110,91 @@ impl Peer {
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.addr.to_string()
     }
 
-    /// Stops the peer and returns what it received: (connection, frame) in arrival order.
-    fn stop(mut self) -> Vec<(usize, Vec<u8>)> {
-        self.stop.store(true, Ordering::Relaxed);
+    /// Runs `hl7 send PEER ARGS` against the peer, `stdin` on its standard input, then stops
+    /// the peer: the run's exit code, stdout and stderr, and the frames the peer received.
+    fn exchange(self, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String, Frames) {
+        let Out {
+            code,
+            stdout,
+            stderr,
+        } = send(&self.addr(), args, stdin);
+        (code, stdout, stderr, self.stop())
+    }
+
+    /// Stops the peer once the client is gone and returns what it received: (connection,
+    /// frame) in arrival order. Every connection of the client is served to its end.
+    fn stop(mut self) -> Frames {
+        self.stop.store(true, Ordering::SeqCst);
+        // wakes the accept loop; the connection itself is served as one without frames
+        drop(TcpStream::connect(self.addr));
         self.accept.take().unwrap().join().unwrap();
         std::mem::take(&mut *self.frames.lock().unwrap())
     }
 }
 
-fn serve(
-    mut s: TcpStream,
-    conn: usize,
-    stop: &AtomicBool,
-    frames: &Received,
-    total: &AtomicUsize,
-    script: &Script,
-) {
-    s.set_nodelay(true).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-    let mut decoder = Decoder::new(16 << 20);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let got = match s.read(&mut buf) {
-            Ok(0) => return,
-            Ok(k) => k,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                continue;
-            }
-            Err(_) => return,
+/// Serves one connection until the client closes it (or the script closes it).
+fn serve(stream: TcpStream, conn: usize, frames: &Received, total: &AtomicUsize, script: &Script) {
+    stream.set_nodelay(true).unwrap();
+    let mut c = Mllp::over(stream);
+    while let Some(payload) = c.recv() {
+        frames.lock().unwrap().push((conn, payload.clone()));
+        let ctx = Ctx {
+            total: total.fetch_add(1, Ordering::SeqCst),
         };
-        decoder.feed(&buf[..got]);
-        while let Some(ev) = decoder.next_event() {
-            let Event::Frame { payload, .. } = ev else {
-                continue;
-            };
-            frames.lock().unwrap().push((conn, payload.to_vec()));
-            let ctx = Ctx {
-                total: total.fetch_add(1, Ordering::SeqCst),
-            };
-            let mut out = Vec::new();
-            match script(&ctx) {
-                Act::Ack(code) => mllp::encode(&ack_for(payload, code), &mut out),
-                Act::AckThenClose(code) => {
-                    mllp::encode(&ack_for(payload, code), &mut out);
-                    let _ = s.write_all(&out);
-                    return;
-                }
-                Act::AckByteByByte(code) => {
-                    mllp::encode(&ack_for(payload, code), &mut out);
-                    for b in &out {
-                        if s.write_all(&[*b]).is_err() {
-                            return;
-                        }
-                        thread::sleep(Duration::from_micros(200));
-                    }
-                    out.clear();
-                }
-                Act::WrongId => mllp::encode(
-                    b"MSH|^~\\&|R|F|S|F|20260101||ACK^A01^ACK|A1|P|2.5\rMSA|AA|SOMETHING-ELSE\r",
-                    &mut out,
-                ),
-                Act::Raw(bytes) => out = bytes,
-                Act::Twice(first, then) => {
-                    mllp::encode(&ack_for(payload, first), &mut out);
-                    mllp::encode(&ack_for(payload, then), &mut out);
-                }
-                Act::Close => return,
-                Act::Silent => {}
-            }
-            if !out.is_empty() && s.write_all(&out).is_err() {
+        let written = match script(&ctx) {
+            Act::Ack(code) => c.send(&ack_for(&payload, code)),
+            Act::AckThenClose(code) => {
+                let _ = c.send(&ack_for(&payload, code));
                 return;
             }
+            Act::AckByteByByte(code) => {
+                for b in frame(&ack_for(&payload, code)) {
+                    if c.write_bytes(&[b]).is_err() {
+                        return;
+                    }
+                    // spreads the bytes over many reads of the client; any pace passes
+                    thread::sleep(Duration::from_micros(200));
+                }
+                Ok(())
+            }
+            Act::WrongId => {
+                c.send(b"MSH|^~\\&|R|F|S|F|20260101||ACK^A01^ACK|A1|P|2.5\rMSA|AA|SOMETHING-ELSE\r")
+            }
+            Act::Raw(bytes) => c.write_bytes(&bytes),
+            // both in one write
+            Act::Twice(first, then) => c.write_bytes(
+                &[
+                    frame(&ack_for(&payload, first)),
+                    frame(&ack_for(&payload, then)),
+                ]
+                .concat(),
+            ),
+            Act::Close => return,
+            Act::Silent => Ok(()),
+        };
+        if written.is_err() {
+            return;
         }
     }
 }
 
-/// The ACK `hl7::ack` builds for a message, with this code.
-fn ack_for(payload: &[u8], code: Code) -> Vec<u8> {
-    let msg = Message::parse(payload).unwrap();
-    let opts = Options {
-        now: "20260101000000",
-        control_id: "ACK1",
-        app: None,
-        facility: None,
-        mode: Mode::Original,
-        code: Some(code),
-        text: None,
-    };
-    ack::build(&msg, Outcome::Accept, None, &opts).unwrap()
-}
-
-/// Runs `hl7 send ADDR ARGS...`: (exit code, stdout, stderr).
-fn send(addr: &str, args: &[&str]) -> (i32, Vec<u8>, String) {
-    let out = hl7().arg("send").arg(addr).args(args).output().unwrap();
-    (
-        out.status.code().unwrap(),
-        out.stdout,
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn send_stdin(addr: &str, args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
-    let out = hl7()
-        .arg("send")
-        .arg(addr)
-        .args(args)
-        .write_stdin(input.to_vec())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        out.stdout,
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn results(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8(stdout.to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The messages of a file as `hl7 parse --to hl7` normalizes them (segments ended by \r).
 fn normalized(path: &str) -> Vec<Vec<u8>> {
-    let out = hl7().args(["parse", "--to", "hl7", path]).output().unwrap();
-    out.stdout
-        .split(|&b| b == b'\n')
-        .filter(|m| !m.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
-fn control_id(msg: &[u8]) -> String {
-    Message::parse(msg).unwrap().control_id()
+    messages(&run(&["parse", "--to", "hl7", path], b"").stdout)
 }
 
 fn payloads(frames: &[(usize, Vec<u8>)]) -> Vec<Vec<u8>> {
     frames.iter().map(|(_, f)| f.clone()).collect()
 }
 
-fn corpus(file: &str) -> String {
-    format!("{CORPUS}{file}")
-}
-
 #[test]
 fn every_message_is_acked_and_sent_normalized() {
     // LF endings and a blank line; an FHS/BHS file of two batches.
-    let lf = corpus("nodehl7c__dft_p03_two_msgs_blank_line.hl7");
-    let batches = corpus("pyhl7__file_fhs_2batches_fts.hl7");
+    let lf = corpus_path("nodehl7c__dft_p03_two_msgs_blank_line.hl7");
+    let batches = corpus_path("pyhl7__file_fhs_2batches_fts.hl7");
     let mut expected = normalized(&lf);
     expected.extend(normalized(&batches));
     assert_eq!(expected.len(), 5);
@@ -280,13 +203,11 @@ fn every_message_is_acked_and_sent_normalized() {
             .iter()
             .all(|m| !m.contains(&b'\n') && m.ends_with(b"\r"))
     );
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send(&peer.addr(), &[&lf, &batches]);
-    let got = peer.stop();
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&[&lf, &batches], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), expected, "the exact normalized bytes");
     assert!(got.iter().all(|(c, _)| *c == 0), "one connection");
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert_eq!(rows.len(), expected.len());
     for (i, (row, msg)) in rows.iter().zip(&expected).enumerate() {
         assert_eq!(row["n"], i as u64 + 1);
@@ -306,35 +227,27 @@ fn every_message_is_acked_and_sent_normalized() {
 
 #[test]
 fn mllp_captures_go_frame_by_frame_and_ndjson_back_to_hl7() {
-    let file = corpus("mllp__two_frames_back_to_back.bin");
-    let peer = Peer::acking(Code::AA);
-    let (code, _, stderr) = send(&peer.addr(), &[&file]);
-    let got = peer.stop();
+    let file = corpus_path("mllp__two_frames_back_to_back.bin");
+    let (code, _, stderr, got) = Peer::acking(Code::AA).exchange(&[&file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     assert_eq!(got.len(), 2);
 
     // NDJSON from parse is turned back into the same HL7.
-    let lab = format!("{SAMPLES}oru_r01_lab.hl7");
-    let ndjson = hl7().args(["parse", &lab]).output().unwrap().stdout;
-    let peer = Peer::acking(Code::AA);
-    let (code, _, stderr) = send_stdin(&peer.addr(), &[], &ndjson);
-    let got = peer.stop();
+    let lab = sample("oru_r01_lab.hl7");
+    let ndjson = run(&["parse", &lab], b"").stdout;
+    let (code, _, stderr, got) = Peer::acking(Code::AA).exchange(&[], &ndjson);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&lab));
 }
 
 #[test]
 fn application_error_exits_3() {
-    let peer = Peer::acking(Code::AE);
-    let (code, stdout, stderr) = send(
-        &peer.addr(),
-        &["--retries", "2", &format!("{SAMPLES}adt_a01.hl7")],
-    );
-    let got = peer.stop();
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AE).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(got.len(), 1, "AE is never retried");
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert_eq!(rows[0]["ack"], "AE");
     assert!(rows[0]["error"].as_str().unwrap().contains("AE"));
     assert!(stderr.contains("MSH-10 'ADT20260114083012001'"), "{stderr}");
@@ -343,38 +256,32 @@ fn application_error_exits_3() {
 
 #[test]
 fn reject_is_retried_only_when_asked() {
-    let file = format!("{SAMPLES}adt_a01.hl7");
-    let peer = Peer::acking(Code::AR);
-    let (code, _, stderr) = send(&peer.addr(), &["--retries", "2", &file]);
-    assert_eq!(peer.stop().len(), 1, "AR is not retried by default");
+    let file = sample("adt_a01.hl7");
+    let (code, _, stderr, got) = Peer::acking(Code::AR).exchange(&["--retries", "2", &file], b"");
+    assert_eq!(got.len(), 1, "AR is not retried by default");
     assert_eq!(code, 3, "{stderr}");
 
-    let peer = Peer::acking(Code::AR);
-    let (code, stdout, stderr) = send(&peer.addr(), &["--retries", "2", "--retry-rejected", &file]);
-    let got = peer.stop();
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AR).exchange(&["--retries", "2", "--retry-rejected", &file], b"");
     assert_eq!(got.len(), 3, "one try and two retries");
     assert!(
         got.iter().all(|(c, _)| *c == 0),
         "a reject does not need a new connection"
     );
     assert_eq!(code, 3, "{stderr}");
-    assert_eq!(results(&stdout)[0]["ack"], "AR");
+    assert_eq!(ndjson(&stdout)[0]["ack"], "AR");
     assert!(stderr.contains("3 tries"), "{stderr}");
 }
 
 #[test]
 fn a_peer_that_closes_without_replying_is_retried_then_fails() {
-    let peer = Peer::new(|_| Act::Close);
-    let (code, stdout, stderr) = send(
-        &peer.addr(),
-        &["--retries", "2", &format!("{SAMPLES}adt_a01.hl7")],
-    );
-    let got = peer.stop();
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Close).exchange(&["--retries", "2", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 3, "one try and two retries");
     let conns: std::collections::BTreeSet<usize> = got.iter().map(|(c, _)| *c).collect();
     assert_eq!(conns.len(), 3, "each retry on a new connection");
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert!(rows[0]["ack"].is_null());
     assert!(
         rows[0]["error"].as_str().unwrap().contains("closed"),
@@ -387,12 +294,11 @@ fn a_peer_that_closes_without_replying_is_retried_then_fails() {
 #[test]
 fn a_dropped_connection_is_reopened() {
     // Like a receiver that serves one message per connection, without --connection-per-message.
-    let peer = Peer::new(|_| Act::AckThenClose(Code::AA));
-    let file = format!("{SAMPLES}batch.hl7");
-    let (code, stdout, stderr) = send(&peer.addr(), &["--retries", "1", &file]);
-    let got = peer.stop();
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::AckThenClose(Code::AA)).exchange(&["--retries", "1", &file], b"");
     assert_eq!(code, 0, "{stderr}");
-    let ids: Vec<String> = results(&stdout)
+    let ids: Vec<String> = ndjson(&stdout)
         .iter()
         .map(|r| r["control_id"].as_str().unwrap().to_string())
         .collect();
@@ -406,12 +312,11 @@ fn a_dropped_connection_is_reopened() {
 
 #[test]
 fn a_reply_for_another_message_is_an_error() {
-    let peer = Peer::new(|_| Act::WrongId);
-    let (code, stdout, stderr) = send(&peer.addr(), &[&format!("{SAMPLES}adt_a01.hl7")]);
-    let got = peer.stop();
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::WrongId).exchange(&[&sample("adt_a01.hl7")], b"");
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 1, "a mismatch is not retried");
-    let row = &results(&stdout)[0];
+    let row = &ndjson(&stdout)[0];
     let error = row["error"].as_str().unwrap();
     assert!(
         error.contains("mismatch") && error.contains("SOMETHING-ELSE"),
@@ -422,10 +327,9 @@ fn a_reply_for_another_message_is_an_error() {
 
 #[test]
 fn an_ack_split_byte_by_byte_is_read_whole() {
-    let peer = Peer::new(|_| Act::AckByteByByte(Code::AA));
-    let file = format!("{SAMPLES}batch.hl7");
-    let (code, stdout, stderr) = send(&peer.addr(), &["--to", "hl7", &file]);
-    let got = peer.stop();
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::AckByteByByte(Code::AA)).exchange(&["--to", "hl7", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(got.len(), 3);
     let acks: Vec<&[u8]> = stdout
@@ -440,27 +344,23 @@ fn an_ack_split_byte_by_byte_is_read_whole() {
 
 #[test]
 fn r2_commit_blocks_count_as_accept_and_reject() {
-    let peer = Peer::new(|_| Act::Raw(vec![0x0B, 0x06, 0x1C, 0x0D]));
-    let (code, stdout, stderr) = send(&peer.addr(), &[&format!("{SAMPLES}adt_a01.hl7")]);
-    peer.stop();
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(results(&stdout)[0]["ack"], "ACK");
-
-    let peer = Peer::new(|_| Act::Raw(vec![0x0B, 0x15, 0x1C, 0x0D]));
-    let (code, stdout, stderr) = send(&peer.addr(), &[&format!("{SAMPLES}adt_a01.hl7")]);
-    peer.stop();
-    assert_eq!(code, 3, "{stderr}");
-    assert_eq!(results(&stdout)[0]["ack"], "NAK");
+    // (the peer's block, exit code, the result's "ack")
+    for (block, exit, ack) in [(0x06, 0, "ACK"), (0x15, 3, "NAK")] {
+        let (code, stdout, stderr, _) = Peer::new(move |_| Act::Raw(vec![0x0B, block, 0x1C, 0x0D]))
+            .exchange(&[&sample("adt_a01.hl7")], b"");
+        assert_eq!(code, exit, "{ack}: {stderr}");
+        assert_eq!(ndjson(&stdout)[0]["ack"], ack);
+    }
 }
 
 #[test]
 fn a_second_ack_for_the_message_before_is_skipped() {
-    let peer = Peer::new(|_| Act::Twice(Code::CA, Code::AA));
-    let file = format!("{SAMPLES}batch.hl7");
-    let (code, stdout, stderr) = send(&peer.addr(), &[&file]);
-    assert_eq!(peer.stop().len(), 3);
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Twice(Code::CA, Code::AA)).exchange(&[&file], b"");
+    assert_eq!(got.len(), 3);
     assert_eq!(code, 0, "{stderr}");
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert_eq!(rows.len(), 3);
     assert!(
         rows.iter()
@@ -471,10 +371,9 @@ fn a_second_ack_for_the_message_before_is_skipped() {
 
 #[test]
 fn connection_per_message() {
-    let peer = Peer::acking(Code::AA);
-    let file = format!("{SAMPLES}batch.hl7");
-    let (code, _, stderr) = send(&peer.addr(), &["--connection-per-message", &file]);
-    let got = peer.stop();
+    let file = sample("batch.hl7");
+    let (code, _, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--connection-per-message", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
     let conns: Vec<usize> = got.iter().map(|(c, _)| *c).collect();
@@ -483,30 +382,17 @@ fn connection_per_message() {
 
 #[test]
 fn several_connections_keep_their_order() {
-    let input = hl7()
-        .args([
-            "simulate",
-            "--profile",
-            "adt",
-            "--count",
-            "30",
-            "--seed",
-            "5",
-        ])
-        .output()
-        .unwrap()
-        .stdout;
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send_stdin(&peer.addr(), &["--connections", "3"], &input);
-    let got = peer.stop();
+    let input = simulate(&["--profile", "adt", "--count", "30", "--seed", "5"]);
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--connections", "3"], &input);
     assert_eq!(code, 0, "{stderr}");
-    let sent: Vec<String> = results(&stdout)
+    let sent: Vec<String> = ndjson(&stdout)
         .iter()
         .map(|r| r["control_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(sent.len(), 30);
     // Results come in input order.
-    let ns: Vec<u64> = results(&stdout)
+    let ns: Vec<u64> = ndjson(&stdout)
         .iter()
         .map(|r| r["n"].as_u64().unwrap())
         .collect();
@@ -542,13 +428,12 @@ fn several_connections_keep_their_order() {
 #[test]
 fn no_ack_writes_and_does_not_wait() {
     // A peer that never answers: without --no-ack this would time out.
-    let peer = Peer::new(|_| Act::Silent);
-    let file = format!("{SAMPLES}batch.hl7");
-    let (code, stdout, stderr) = send(&peer.addr(), &["--no-ack", "--timeout", "5", &file]);
-    let got = peer.stop();
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Silent).exchange(&["--no-ack", "--timeout", "5", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(payloads(&got), normalized(&file));
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert_eq!(rows.len(), 3);
     assert!(
         rows.iter()
@@ -556,19 +441,18 @@ fn no_ack_writes_and_does_not_wait() {
     );
 
     // A peer that answers anyway: its ACKs are read and dropped.
-    let peer = Peer::acking(Code::AA);
-    let (code, _, stderr) = send(&peer.addr(), &["--no-ack", &file]);
-    assert_eq!(peer.stop().len(), 3);
+    let (code, _, stderr, got) = Peer::acking(Code::AA).exchange(&["--no-ack", &file], b"");
+    assert_eq!(got.len(), 3);
     assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]
 fn pass_writes_exactly_the_accepted_messages() {
-    let file = format!("{SAMPLES}batch.hl7");
+    let file = sample("batch.hl7");
     let messages = normalized(&file);
-    let peer = Peer::new(|c| Act::Ack(if c.total == 1 { Code::AE } else { Code::AA }));
-    let (code, stdout, stderr) = send(&peer.addr(), &["--pass", &file]);
-    peer.stop();
+    let (code, stdout, stderr, _) =
+        Peer::new(|c| Act::Ack(if c.total == 1 { Code::AE } else { Code::AA }))
+            .exchange(&["--pass", &file], b"");
     assert_eq!(code, 3, "{stderr}");
     let mut expected = Vec::new();
     for m in [&messages[0], &messages[2]] {
@@ -584,10 +468,8 @@ fn pass_writes_exactly_the_accepted_messages() {
 
 #[test]
 fn to_hl7_writes_the_acks() {
-    let file = format!("{SAMPLES}batch.hl7");
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send(&peer.addr(), &["--to", "hl7", &file]);
-    let got = peer.stop();
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&["--to", "hl7", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let mut expected = Vec::new();
     for (_, m) in &got {
@@ -596,28 +478,19 @@ fn to_hl7_writes_the_acks() {
     }
     assert_eq!(stdout, expected);
 
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, _) = send(&peer.addr(), &["--to", "none", &file]);
-    peer.stop();
+    let (code, stdout, _, _) = Peer::acking(Code::AA).exchange(&["--to", "none", &file], b"");
     assert_eq!((code, stdout.len()), (0, 0));
 }
 
 #[test]
 fn no_ack_within_the_timeout_fails() {
-    let peer = Peer::new(|_| Act::Silent);
-    let (code, stdout, stderr) = send(
-        &peer.addr(),
-        &[
-            "--timeout",
-            "0.3",
-            "--retries",
-            "0",
-            &format!("{SAMPLES}adt_a01.hl7"),
-        ],
+    let (code, stdout, stderr, got) = Peer::new(|_| Act::Silent).exchange(
+        &["--timeout", "0.3", "--retries", "0", &sample("adt_a01.hl7")],
+        b"",
     );
-    assert_eq!(peer.stop().len(), 1);
+    assert_eq!(got.len(), 1);
     assert_eq!(code, 1, "{stderr}");
-    let row = &results(&stdout)[0];
+    let row = &ndjson(&stdout)[0];
     assert!(row["ack"].is_null());
     assert!(
         row["error"]
@@ -631,14 +504,11 @@ fn no_ack_within_the_timeout_fails() {
 #[test]
 fn an_unreachable_receiver_is_a_clear_failure() {
     // A port nobody listens on: bind one, note it, close it.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (code, _, stderr) = send(
+    let port = free_port();
+    let Out { code, stderr, .. } = send(
         &format!("127.0.0.1:{port}"),
-        &["--retries", "0", &format!("{SAMPLES}batch.hl7")],
+        &["--retries", "0", &sample("batch.hl7")],
+        b"",
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -651,16 +521,15 @@ fn an_unreachable_receiver_is_a_clear_failure() {
 
 #[test]
 fn loop_with_count() {
-    let file = corpus("nodehl7c__dft_p03_two_msgs_blank_line.hl7");
+    let file = corpus_path("nodehl7c__dft_p03_two_msgs_blank_line.hl7");
     let messages = normalized(&file);
     assert_eq!(messages.len(), 2);
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send(&peer.addr(), &["--loop", "--count", "5", &file]);
-    let got = peer.stop();
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--loop", "--count", "5", &file], b"");
     assert_eq!(code, 0, "{stderr}");
     let (a, b) = (&messages[0], &messages[1]);
     assert_eq!(payloads(&got), [a, b, a, b, a].map(|m| m.clone()));
-    let ns: Vec<u64> = results(&stdout)
+    let ns: Vec<u64> = ndjson(&stdout)
         .iter()
         .map(|r| r["n"].as_u64().unwrap())
         .collect();
@@ -668,65 +537,47 @@ fn loop_with_count() {
 
     // stdin is kept for the next passes.
     let input = std::fs::read(&file).unwrap();
-    let peer = Peer::acking(Code::AA);
-    let (code, _, stderr) = send_stdin(&peer.addr(), &["--loop", "--count", "3"], &input);
-    assert_eq!(payloads(&peer.stop()), [a, b, a].map(|m| m.clone()));
+    let (code, _, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--loop", "--count", "3"], &input);
+    assert_eq!(payloads(&got), [a, b, a].map(|m| m.clone()));
     assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]
 fn loop_needs_a_bound_or_a_pace() {
-    let (code, _, stderr) = send("127.0.0.1:9", &["--loop", &format!("{SAMPLES}adt_a01.hl7")]);
+    let Out { code, stderr, .. } = send("127.0.0.1:9", &["--loop", &sample("adt_a01.hl7")], b"");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--rate"), "{stderr}");
-    let (code, _, _) = send("nohost", &[]);
+    let Out { code, .. } = send("nohost", &[], b"");
     assert_eq!(code, 2);
 }
 
 #[test]
 fn rate_paces_and_completes() {
-    let input = hl7()
-        .args([
-            "simulate",
-            "--profile",
-            "lab",
-            "--count",
-            "5",
-            "--seed",
-            "1",
-        ])
-        .output()
-        .unwrap()
-        .stdout;
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send_stdin(&peer.addr(), &["--rate", "1000/s"], &input);
-    assert_eq!(peer.stop().len(), 5);
+    let input = simulate(&["--profile", "lab", "--count", "5", "--seed", "1"]);
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--rate", "1000/s"], &input);
+    assert_eq!(got.len(), 5);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(results(&stdout).len(), 5);
+    assert_eq!(ndjson(&stdout).len(), 5);
 }
 
 #[test]
 fn invalid_input_is_reported_and_skipped() {
-    let mut input = std::fs::read(format!("{SAMPLES}adt_a01.hl7")).unwrap();
+    let mut input = std::fs::read(sample("adt_a01.hl7")).unwrap();
     input.extend_from_slice(b"\nPID|1||123\r");
     input.extend_from_slice(
-        &std::fs::read(corpus("bad__msh_missing_control_id_and_version.hl7")).unwrap(),
+        &std::fs::read(corpus_path("bad__msh_missing_control_id_and_version.hl7")).unwrap(),
     );
-    input.extend_from_slice(&std::fs::read(format!("{SAMPLES}oru_r01_lab.hl7")).unwrap());
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send_stdin(&peer.addr(), &[], &input);
-    assert_eq!(peer.stop().len(), 2);
+    input.extend_from_slice(&std::fs::read(sample("oru_r01_lab.hl7")).unwrap());
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&[], &input);
+    assert_eq!(got.len(), 2);
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(results(&stdout).len(), 2);
+    assert_eq!(ndjson(&stdout).len(), 2);
     assert!(stderr.contains("MSH-10"), "{stderr}");
 
-    let peer = Peer::acking(Code::AA);
-    let (code, _, _) = send_stdin(&peer.addr(), &["--strict"], &input);
-    assert_eq!(
-        peer.stop().len(),
-        1,
-        "--strict stops at the first invalid input"
-    );
+    let (code, _, _, got) = Peer::acking(Code::AA).exchange(&["--strict"], &input);
+    assert_eq!(got.len(), 1, "--strict stops at the first invalid input");
     assert_eq!(code, 1);
 }
 
@@ -738,13 +589,12 @@ fn each_message_is_checked_before_it_is_framed() {
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|SB1|P|2.5\rPID|1||1\x0b23\r\n\
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|\xc4X1|P|2.5\rPID|1||1\r\n\
 MSH|^~\\&|A|B|C|D|20260101||ADT^A01|OK1|P|2.5\rPID|1||1\r\n";
-    let peer = Peer::acking(Code::AA);
-    let (code, stdout, stderr) = send_stdin(&peer.addr(), &[], input);
-    let got = payloads(&peer.stop());
+    let (code, stdout, stderr, got) = Peer::acking(Code::AA).exchange(&[], input);
+    let got = payloads(&got);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(got.len(), 2, "{stderr}");
     assert!(got[0].ends_with(b"|\xc4X1|P|2.5\rPID|1||1\r"));
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["control_id"], "\u{c4}X1", "decoded as ISO-8859-1");
     assert_eq!(rows[1]["control_id"], "OK1");
@@ -766,18 +616,6 @@ MSH|^~\\&|A|B|C|D|20260101||ADT^A01|OK1|P|2.5\rPID|1||1\r\n";
 // ---------------------------------------------------------------------------------------------
 // python-hl7
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("HL7_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyhl7/bin/python");
-    assert!(
-        venv.exists(),
-        "python-hl7 is missing: run `bash .ci/run`, which installs it into target/pyhl7"
-    );
-    venv
-}
-
 /// Sends `file` to the python-hl7 listener answering `code`; returns (exit, stdout, stderr,
 /// the control ids the listener got).
 fn send_to_python(code: &str, file: &str, count: usize) -> (i32, Vec<u8>, String, Vec<String>) {
@@ -791,9 +629,9 @@ fn send_to_python_with(
     count: usize,
     listener_args: &[&str],
 ) -> (i32, Vec<u8>, String, Vec<String>) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/pyhl7_listener.py");
     let mut child = Std::new(python())
-        .args([script, code, &count.to_string()])
+        .arg(py_script("pyhl7_listener.py"))
+        .args([code, &count.to_string()])
         .args(listener_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -801,7 +639,11 @@ fn send_to_python_with(
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port = lines.next().unwrap().unwrap();
-    let (exit, stdout, stderr) = send(&format!("localhost:{}", port.trim()), send_args);
+    let Out {
+        code: exit,
+        stdout,
+        stderr,
+    } = send(&format!("localhost:{}", port.trim()), send_args, b"");
     // It exits after `count` messages; closing its stdin makes sure of it.
     drop(child.stdin.take());
     let got: Vec<String> = lines
@@ -814,10 +656,10 @@ fn send_to_python_with(
 
 #[test]
 fn python_hl7_listener_accepts() {
-    let file = format!("{SAMPLES}batch.hl7");
+    let file = sample("batch.hl7");
     let (code, stdout, stderr, got) = send_to_python("AA", &file, 3);
     assert_eq!(code, 0, "{stderr}");
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     let ids: Vec<&str> = rows
         .iter()
         .map(|r| r["control_id"].as_str().unwrap())
@@ -828,70 +670,34 @@ fn python_hl7_listener_accepts() {
 
 #[test]
 fn python_hl7_listener_errors_exit_3() {
-    let file = corpus("pyhl7__oru_r01_v24_glucose.hl7");
+    let file = corpus_path("pyhl7__oru_r01_v24_glucose.hl7");
     let (code, stdout, stderr, got) = send_to_python("AE", &file, 1);
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(got, ["CNTRL-3456"]);
-    assert_eq!(results(&stdout)[0]["ack"], "AE");
+    assert_eq!(ndjson(&stdout)[0]["ack"], "AE");
 }
 
 #[test]
 fn closed_stdout_is_quiet_success() {
-    let input = hl7()
-        .args([
-            "simulate",
-            "--profile",
-            "adt",
-            "--count",
-            "2000",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap()
-        .stdout;
+    let input = simulate(&["--profile", "adt", "--count", "2000", "--seed", "3"]);
     let peer = Peer::acking(Code::AA);
-    let mut child = Std::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["send", &peer.addr(), "--pass"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    // Read one byte, then close our end of its stdout.
-    let mut out = child.stdout.take().unwrap();
-    let mut one = [0u8; 1];
-    out.read_exact(&mut one).unwrap();
-    drop(out);
-    let result = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    // Read a line, then close our end of its stdout.
+    let (first, status, err) =
+        close_stdout_after_a_line(&["send", &peer.addr(), "--pass"], Feed::Once(input));
     peer.stop();
-    assert_eq!(result.status.code(), Some(0));
-    assert!(
-        result.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert!(first.starts_with("MSH|"), "{first:?}");
+    assert_eq!(status.code(), Some(0));
+    assert!(err.is_empty(), "{err}");
 }
-
-const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
 
 #[test]
 fn tls_to_a_python_openssl_listener() {
-    let file = format!("{SAMPLES}batch.hl7");
-    let (ca, cert, key) = (
-        format!("{TLS}ca.pem"),
-        format!("{TLS}server.pem"),
-        format!("{TLS}server.key"),
-    );
+    let file = sample("batch.hl7");
+    let (ca, cert, key) = (tls("ca.pem"), tls("server.pem"), tls("server.key"));
     let (code, stdout, stderr, got) =
         send_to_python_with("AA", &[&file, "--tls", "--ca", &ca], 3, &[&cert, &key]);
     assert_eq!(code, 0, "{stderr}");
-    let rows = results(&stdout);
+    let rows = ndjson(&stdout);
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["ack"] == "AA"));
     let ids: Vec<&str> = rows
@@ -901,11 +707,11 @@ fn tls_to_a_python_openssl_listener() {
     assert_eq!(ids, got);
 
     // Trusting another CA: the certificate is refused, nothing is delivered, exit 1.
-    let other = format!("{TLS}other-ca.pem");
+    let other = tls("other-ca.pem");
     let (code, stdout, stderr, got) =
         send_to_python_with("AA", &[&file, "--tls", "--ca", &other], 3, &[&cert, &key]);
     assert_eq!(code, 1, "{stderr}");
     assert!(got.is_empty());
     assert!(stderr.contains("TLS handshake"), "{stderr}");
-    assert!(results(&stdout).iter().all(|r| r["ack"].is_null()));
+    assert!(ndjson(&stdout).iter().all(|r| r["ack"].is_null()));
 }

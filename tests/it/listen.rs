@@ -2,131 +2,13 @@
 //! (stdout before AA), NAKs for bad frames, the corpus MLLP streams, options, signals, and
 //! python-hl7's `mllp_send` as a peer.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use assert_cmd::Command;
 use std::thread;
-use std::time::Duration;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus/");
-
-struct Listener {
-    child: Child,
-    addr: String,
-    stderr: Arc<Mutex<String>>,
-    /// The thread reading stderr: it ends at the end of the pipe, once the process is gone.
-    drainer: thread::JoinHandle<()>,
-}
-
-impl Listener {
-    fn start(args: &[&str]) -> Listener {
-        Self::start_with(args, Stdio::piped())
-    }
-
-    fn start_with(args: &[&str], stdout: Stdio) -> Listener {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-            .arg("listen")
-            .args(args)
-            .stdout(stdout)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        err.read_line(&mut first).unwrap();
-        let addr = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {first:?}"))
-            .to_string();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let drainer = drain(err, Arc::clone(&stderr));
-        Listener {
-            child,
-            addr,
-            stderr,
-            drainer,
-        }
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s
-    }
-
-    /// Waits for the process; returns exit code, stdout, stderr.
-    fn finish(mut self) -> (i32, Vec<u8>, String) {
-        let mut out = Vec::new();
-        if let Some(mut o) = self.child.stdout.take() {
-            o.read_to_end(&mut out).unwrap();
-        }
-        let status = self.child.wait().unwrap();
-        // everything it wrote to stderr has been read once the pipe ends
-        self.drainer.join().unwrap();
-        let err = self.stderr.lock().unwrap().clone();
-        (status.code().unwrap_or(-1), out, err)
-    }
-
-    /// Kills the process; returns all it wrote to stderr.
-    fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.drainer.join().unwrap();
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-fn drain(err: BufReader<ChildStderr>, into: Arc<Mutex<String>>) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        for line in err.lines().map_while(Result::ok) {
-            let mut s = into.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    })
-}
-
-fn frame(msg: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x0b];
-    v.extend_from_slice(msg);
-    v.extend_from_slice(b"\x1c\r");
-    v
-}
-
-/// Reads one reply frame's payload.
-fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut data = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        match s.read(&mut b) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => data.push(b[0]),
-        }
-        if data.ends_with(b"\x1c\r") {
-            let start = data.iter().position(|&c| c == 0x0b)? + 1;
-            return Some(data[start..data.len() - 2].to_vec());
-        }
-    }
-}
-
-/// MSA-1 and MSA-2 of an ACK.
-fn msa(ack: &[u8]) -> (String, String) {
-    let text = String::from_utf8_lossy(ack);
-    let seg = text
-        .split('\r')
-        .find(|s| s.starts_with("MSA"))
-        .unwrap_or_else(|| panic!("no MSA in {text:?}"));
-    let fs = seg.chars().nth(3).unwrap();
-    let f: Vec<&str> = seg.split(fs).collect();
-    (f[1].to_string(), f.get(2).unwrap_or(&"").to_string())
-}
-
-fn corpus(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{CORPUS}{name}")).unwrap()
-}
+use crate::util::{
+    Listener, Mllp, Out, TempDir, corpus_path, count, msa, ndjson, output, python, python_bin,
+    read_corpus, run, sample, send, tls,
+};
 
 fn msg(id: &str) -> Vec<u8> {
     format!("MSH|^~\\&|SND|SF|RCV|RF|20240101120000||ORU^R01^ORU_R01|{id}|P|2.5.1\rPID|1||{id}^^^H^MR||DOE^JANE\rOBX|1|NM|8867-4^HR^LN||72|/min|||||F\r").into_bytes()
@@ -138,8 +20,8 @@ fn acks_after_writing_and_stdout_holds_the_exact_bytes() {
     let mut s = l.connect();
     let mut want = Vec::new();
     for id in ["A1", "A2", "A3"] {
-        s.write_all(&frame(&msg(id))).unwrap();
-        let ack = read_frame(&mut s).unwrap();
+        s.send(&msg(id)).unwrap();
+        let ack = s.recv().unwrap();
         assert_eq!(msa(&ack), ("AA".to_string(), id.to_string()));
         let text = String::from_utf8(ack).unwrap();
         assert!(text.starts_with("MSH|^~\\&|RCV|RF|SND|SF|"), "{text}");
@@ -158,28 +40,23 @@ fn bad_frames_get_naks_and_the_connection_stays_usable() {
     let l = Listener::start(&["127.0.0.1:0", "--count", "1", "--max-message-size", "2000"]);
     let mut s = l.connect();
     // not HL7
-    s.write_all(&frame(b"hello world\r")).unwrap();
-    let (code, id) = msa(&read_frame(&mut s).unwrap());
+    s.send(b"hello world\r").unwrap();
+    let (code, id) = msa(&s.recv().unwrap());
     assert_eq!((code.as_str(), id.as_str()), ("AR", ""));
     // a header without MSH-10: AE with ERR at MSH-10
-    s.write_all(&frame(&corpus(
-        "bad__msh_missing_control_id_and_version.hl7",
-    )))
-    .unwrap();
-    let nak = String::from_utf8(read_frame(&mut s).unwrap()).unwrap();
+    s.send(&read_corpus("bad__msh_missing_control_id_and_version.hl7"))
+        .unwrap();
+    let nak = String::from_utf8(s.recv().unwrap()).unwrap();
     assert_eq!(msa(nak.as_bytes()).0, "AE");
     assert!(nak.contains("ERR||MSH^1^10|101^"), "{nak}");
     // too large: discarded with a NAK
     let mut big = msg("BIG");
     big.extend(std::iter::repeat_n(b'X', 5000));
-    s.write_all(&frame(&big)).unwrap();
-    assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AR");
+    s.send(&big).unwrap();
+    assert_eq!(msa(&s.recv().unwrap()).0, "AR");
     // and a good one still works
-    s.write_all(&frame(&msg("OK1"))).unwrap();
-    assert_eq!(
-        msa(&read_frame(&mut s).unwrap()),
-        ("AA".into(), "OK1".into())
-    );
+    s.send(&msg("OK1")).unwrap();
+    assert_eq!(msa(&s.recv().unwrap()), ("AA".into(), "OK1".into()));
     let (code, out, err) = l.finish();
     assert_eq!(code, 0);
     assert_eq!(
@@ -194,17 +71,17 @@ fn bad_frames_get_naks_and_the_connection_stays_usable() {
 #[test]
 fn corpus_streams_split_anywhere() {
     // 500 frames on one connection, fed in odd-sized writes
-    let data = corpus("mllp__keepalive_500_frames.bin");
+    let data = read_corpus("mllp__keepalive_500_frames.bin");
     let l = Listener::start(&["127.0.0.1:0", "--count", "500"]);
     let mut s = l.connect();
-    let mut reader = s.try_clone().unwrap();
+    let mut reader = s.try_clone();
     let acks = thread::spawn(move || {
         (0..500)
-            .map(|_| msa(&read_frame(&mut reader).unwrap()))
+            .map(|_| msa(&reader.recv().unwrap()))
             .collect::<Vec<_>>()
     });
     for chunk in data.chunks(7) {
-        s.write_all(chunk).unwrap();
+        s.write_bytes(chunk).unwrap();
     }
     let acks = acks.join().unwrap();
     assert!(acks.iter().all(|(c, _)| c == "AA"));
@@ -214,7 +91,7 @@ fn corpus_streams_split_anywhere() {
     );
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);
-    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 500);
+    assert_eq!(count(&out, b'\n'), 500);
 
     // junk before and between frames, FS without CR, a restarted frame
     for (file, frames) in [
@@ -225,17 +102,13 @@ fn corpus_streams_split_anywhere() {
     ] {
         let l = Listener::start(&["127.0.0.1:0", "--count", &frames.to_string()]);
         let mut s = l.connect();
-        s.write_all(&corpus(file)).unwrap();
+        s.write_bytes(&read_corpus(file)).unwrap();
         for _ in 0..frames {
-            assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA", "{file}");
+            assert_eq!(msa(&s.recv().unwrap()).0, "AA", "{file}");
         }
         let (code, out, _) = l.finish();
         assert_eq!(code, 0, "{file}");
-        assert_eq!(
-            out.iter().filter(|&&b| b == b'\n').count(),
-            frames,
-            "{file}"
-        );
+        assert_eq!(count(&out, b'\n'), frames, "{file}");
     }
 }
 
@@ -250,11 +123,11 @@ fn many_connections_at_once() {
         .map(|c| {
             let addr = addr.clone();
             thread::spawn(move || {
-                let mut s = TcpStream::connect(&addr).unwrap();
+                let mut s = Mllp::connect(&addr);
                 for i in 0..40 {
                     let id = format!("C{c}-{i}");
-                    s.write_all(&frame(&msg(&id))).unwrap();
-                    assert_eq!(msa(&read_frame(&mut s).unwrap()), ("AA".to_string(), id));
+                    s.send(&msg(&id)).unwrap();
+                    assert_eq!(msa(&s.recv().unwrap()), ("AA".to_string(), id));
                 }
             })
         })
@@ -277,8 +150,9 @@ fn many_connections_at_once() {
 
 #[test]
 fn ndjson_meta_and_archive() {
-    let dir = std::env::temp_dir().join(format!("hl7-listen-archive-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = TempDir::new("listen-archive");
+    // made by the listener
+    let dir = scratch.join("archive");
     let l = Listener::start(&[
         "127.0.0.1:0",
         "--count",
@@ -295,49 +169,32 @@ fn ndjson_meta_and_archive() {
     ]);
     let mut s = l.connect();
     for id in ["M1", "M2"] {
-        s.write_all(&frame(&msg(id))).unwrap();
-        assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA");
+        s.send(&msg(id)).unwrap();
+        assert_eq!(msa(&s.recv().unwrap()).0, "AA");
         // acknowledged means on disk
         assert_eq!(
             std::fs::read(dir.join(format!("ORU/{id}.hl7"))).unwrap(),
             [msg(id), b"\n".to_vec()].concat()
         );
     }
+    let addr = l.addr.clone();
     let (code, out, err) = l.finish();
     assert_eq!(code, 0, "{err}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = ndjson(&out);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["control_id"], "M1");
     assert_eq!(lines[0]["ack"], "AA");
     assert_eq!(lines[0]["raw"], String::from_utf8(msg("M1")).unwrap());
     assert!(lines[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
-    assert_eq!(lines[0]["channel"], l_addr_channel(&lines[0]));
+    // the first address was given without a name, so the channel is the address itself
+    assert_eq!(lines[0]["channel"], addr.as_str());
     assert!(lines[0]["received"].as_str().unwrap().ends_with('Z'));
     // the envelope goes back to the same HL7
-    let back = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["parse", "--to", "hl7"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(serde_json::to_string(&lines[1]).unwrap().as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let back = run(
+        &["parse", "--to", "hl7"],
+        serde_json::to_string(&lines[1]).unwrap().as_bytes(),
+    );
     assert_eq!(back.stdout, [msg("M2"), b"\n".to_vec()].concat());
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn l_addr_channel(line: &serde_json::Value) -> serde_json::Value {
-    // the first address was given without a name, so the channel is the address itself
-    serde_json::Value::String(line["channel"].as_str().unwrap().to_string())
 }
 
 #[test]
@@ -345,9 +202,9 @@ fn no_aa_when_stdout_is_closed() {
     let mut l = Listener::start(&["127.0.0.1:0"]);
     drop(l.child.stdout.take()); // the consumer is gone
     let mut s = l.connect();
-    s.write_all(&frame(&msg("LOST1"))).unwrap();
+    s.send(&msg("LOST1")).unwrap();
     // closing without an ACK would also be correct: the sender keeps the message
-    if let Some(reply) = read_frame(&mut s) {
+    if let Some(reply) = s.recv() {
         assert_ne!(
             msa(&reply).0,
             "AA",
@@ -363,9 +220,9 @@ fn no_aa_when_stdout_is_closed() {
 fn sigterm_stops_cleanly_after_acking() {
     let l = Listener::start(&["127.0.0.1:0"]);
     let mut s = l.connect();
-    s.write_all(&frame(&msg("T1"))).unwrap();
-    assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA");
-    Command::new("kill")
+    s.send(&msg("T1")).unwrap();
+    assert_eq!(msa(&s.recv().unwrap()).0, "AA");
+    std::process::Command::new("kill")
         .args(["-TERM", &l.child.id().to_string()])
         .status()
         .unwrap();
@@ -378,25 +235,20 @@ fn sigterm_stops_cleanly_after_acking() {
 fn allow_refuses_other_networks_and_idle_connections_close() {
     let l = Listener::start(&["127.0.0.1:0", "--allow", "10.0.0.0/8", "--count", "1"]);
     let mut s = l.connect();
-    let _ = s.write_all(&frame(&msg("X")));
-    assert!(
-        read_frame(&mut s).is_none(),
-        "refused: closed without a reply"
-    );
+    let _ = s.send(&msg("X"));
+    assert!(s.recv().is_none(), "refused: closed without a reply");
     let err = l.kill();
     assert!(err.contains("refused: not in --allow"), "{err}");
 
     let l = Listener::start(&["127.0.0.1:0", "--idle-timeout", "1", "--count", "1"]);
     let mut idle = l.connect();
-    let mut b = [0u8; 1];
-    assert_eq!(
-        idle.read(&mut b).unwrap_or(0),
-        0,
+    assert!(
+        idle.closed_by_peer(),
         "closed by the listener after the idle timeout"
     );
     let mut s = l.connect();
-    s.write_all(&frame(&msg("AFTER"))).unwrap();
-    assert_eq!(msa(&read_frame(&mut s).unwrap()).0, "AA");
+    s.send(&msg("AFTER")).unwrap();
+    assert_eq!(msa(&s.recv().unwrap()).0, "AA");
     let (code, _, err) = l.finish();
     assert_eq!(code, 0);
     assert!(err.contains("idle"), "{err}");
@@ -410,54 +262,29 @@ fn usage_errors() {
         vec!["not an address"],
         vec!["--channel", "nameonly"],
     ] {
-        let out = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-            .arg("listen")
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        usage_error(&args);
     }
 }
 
-fn python_bin(name: &str) -> PathBuf {
-    let python = std::env::var_os("HL7_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyhl7/bin/python")
-        });
-    assert!(
-        python.exists(),
-        "python-hl7 is missing: run `bash .ci/run`, which installs it into target/pyhl7"
-    );
-    python.parent().unwrap().join(name)
+/// `hl7 listen ARGS` is a usage error: exit 2.
+fn usage_error(args: &[&str]) {
+    let out = run(&[&["listen"], args].concat(), b"");
+    assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
 }
 
 #[test]
 fn python_hl7_mllp_send_is_answered() {
     let l = Listener::start(&["127.0.0.1:0", "--count", "2"]);
-    let port = l.addr.rsplit(':').next().unwrap().to_string();
-    let out = Command::new(python_bin("mllp_send"))
-        .args([
-            "-p",
-            &port,
-            "--file",
-            &format!("{CORPUS}mllp__two_frames_back_to_back.bin"),
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let replies = String::from_utf8(out.stdout).unwrap();
-    let acks: Vec<(String, String)> = replies
+    let out = output(Command::new(python_bin("mllp_send")).args([
+        "-p",
+        &l.port(),
+        "--file",
+        &corpus_path("mllp__two_frames_back_to_back.bin"),
+        "127.0.0.1",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let acks: Vec<(String, String)> = out
+        .text()
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| msa(l.as_bytes()))
@@ -471,7 +298,7 @@ fn python_hl7_mllp_send_is_answered() {
     );
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);
-    let data = corpus("mllp__two_frames_back_to_back.bin");
+    let data = read_corpus("mllp__two_frames_back_to_back.bin");
     // stdout holds the exact bytes mllp_send framed: the file's messages, which it strips of
     // their final CR (python-hl7 `read_stream` yields `m.strip(SB + CR)`)
     let mut want = Vec::new();
@@ -486,42 +313,21 @@ fn python_hl7_mllp_send_is_answered() {
 #[test]
 fn hl7_send_to_hl7_listen() {
     let l = Listener::start(&["127.0.0.1:0", "--count", "3"]);
-    let batch = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/batch.hl7");
-    let sent = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["send", &l.addr, batch])
-        .output()
-        .unwrap();
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
-    let results: Vec<serde_json::Value> = String::from_utf8(sent.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let batch = &sample("batch.hl7");
+    let sent = send(&l.addr, &[batch], b"");
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let results = sent.json();
     assert_eq!(results.len(), 3);
     assert!(results.iter().all(|r| r["ack"] == "AA"));
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);
     // what arrived is what hl7 parse --to hl7 makes of the file
-    let want = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["parse", "--to", "hl7", batch])
-        .output()
-        .unwrap()
-        .stdout;
+    let want = run(&["parse", "--to", "hl7", batch], b"").stdout;
     assert_eq!(out, want);
 }
 
 // ---------------------------------------------------------------------------------------------
 // MLLP over TLS (certificates: tests/fixtures/tls/, made by tools/gen_test_certs.sh)
-
-const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
-
-fn tls(name: &str) -> String {
-    format!("{TLS}{name}")
-}
 
 /// `hl7 listen` on 127.0.0.1:0 over TLS with the test server certificate, and `args`.
 fn tls_listener(args: &[&str]) -> Listener {
@@ -531,29 +337,17 @@ fn tls_listener(args: &[&str]) -> Listener {
     Listener::start(&all)
 }
 
-/// `hl7 send` with `args` after the address, the input on stdin.
-fn hl7_send(addr: &str, args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
-    let out = assert_cmd::Command::cargo_bin("hl7")
-        .unwrap()
-        .args(["send", addr])
-        .args(args)
-        .write_stdin(input.to_vec())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn tls_send_to_listen() {
     let l = tls_listener(&["--count", "3"]);
-    let port = l.addr.rsplit(':').next().unwrap();
-    let batch = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/batch.hl7")).unwrap();
+    let port = l.port();
+    let batch = std::fs::read(sample("batch.hl7")).unwrap();
     // By name, as users do: the certificate is for localhost.
-    let (code, stdout, stderr) = hl7_send(
+    let Out {
+        code,
+        stdout,
+        stderr,
+    } = send(
         &format!("localhost:{port}"),
         &["--tls", "--ca", &tls("ca.pem")],
         &batch,
@@ -563,13 +357,7 @@ fn tls_send_to_listen() {
     assert_eq!(acks.matches("\"ack\":\"AA\"").count(), 3, "{acks}");
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);
-    let want = assert_cmd::Command::cargo_bin("hl7")
-        .unwrap()
-        .args(["parse", "--to", "hl7"])
-        .write_stdin(batch)
-        .output()
-        .unwrap()
-        .stdout;
+    let want = run(&["parse", "--to", "hl7"], &batch).stdout;
     assert_eq!(out, want);
 }
 
@@ -586,17 +374,25 @@ fn mutual_tls_refuses_strangers_and_plain_clients() {
     ] {
         let mut args = vec!["--tls", "--ca", &ca, "--retries", "1"];
         args.extend(extra.iter().copied());
-        let (code, stdout, stderr) = hl7_send(&l.addr, &args, &one);
+        let Out {
+            code,
+            stdout,
+            stderr,
+        } = send(&l.addr, &args, &one);
         assert_eq!(code, 1, "{args:?}: {stderr}");
         assert!(String::from_utf8_lossy(&stdout).contains("\"ack\":null"));
     }
     // Plain MLLP on the TLS port: no ACK, the connection is closed.
     let mut plain = l.connect();
-    plain.write_all(&frame(&one)).unwrap();
-    assert_eq!(read_frame(&mut plain), None);
+    plain.send(&one).unwrap();
+    assert_eq!(plain.recv(), None);
     // The listener is still there for a client with the right certificate.
     let (client, client_key) = (tls("client.pem"), tls("client.key"));
-    let (code, stdout, stderr) = hl7_send(
+    let Out {
+        code,
+        stdout,
+        stderr,
+    } = send(
         &l.addr,
         &[
             "--tls",
@@ -622,7 +418,7 @@ fn mutual_tls_refuses_strangers_and_plain_clients() {
 #[test]
 fn python_openssl_client_to_tls_listen() {
     let l = tls_listener(&["--count", "1"]);
-    let port = l.addr.rsplit(':').next().unwrap().to_string();
+    let port = l.port();
     // python-hl7's asyncio client over Python's ssl module (OpenSSL).
     let script = r#"
 import asyncio, ssl, sys
@@ -639,16 +435,9 @@ async def main():
 asyncio.run(main())
 "#;
     let text = String::from_utf8(msg("PY-TLS-1")).unwrap();
-    let out = Command::new(python_bin("python"))
-        .args(["-c", script, &port, &tls("ca.pem"), &text])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply = String::from_utf8(out.stdout).unwrap();
+    let out = output(Command::new(python()).args(["-c", script, &port, &tls("ca.pem"), &text]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reply = out.text();
     assert!(reply.starts_with("MSA|AA|PY-TLS-1"), "{reply}");
     let (code, out, _) = l.finish();
     assert_eq!(code, 0);
@@ -673,17 +462,7 @@ fn tls_usage_errors() {
             &key,
         ],
     ] {
-        let out = Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-            .args(["listen", "127.0.0.1:0"])
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        usage_error(&[&["127.0.0.1:0"], &args[..]].concat());
     }
     for args in [
         vec!["--ca", ca.as_str()],
@@ -691,7 +470,7 @@ fn tls_usage_errors() {
         vec!["--tls", "--ca", &key],
         vec!["--tls", "--cert", &cert, "--key", &client_key],
     ] {
-        let (code, _, stderr) = hl7_send("127.0.0.1:9", &args, b"");
+        let Out { code, stderr, .. } = send("127.0.0.1:9", &args, b"");
         assert_eq!(code, 2, "{args:?}: {stderr}");
     }
 }
@@ -700,7 +479,7 @@ fn tls_usage_errors() {
 fn tls_no_ack_over_two_connections_loses_nothing() {
     let l = tls_listener(&["--count", "20"]);
     let input: Vec<u8> = (0..20).flat_map(|i| msg(&format!("NA-{i}"))).collect();
-    let (code, _, stderr) = hl7_send(
+    let Out { code, stderr, .. } = send(
         &l.addr,
         &[
             "--tls",

@@ -1,50 +1,33 @@
 //! Black-box tests of `hl7 simulate`: every profile is read back by our own parser and by
 //! python-hl7, the same seed gives the same bytes, and the output formats and options work.
 //!
-//! python-hl7 comes from the venv that `.ci/run` makes under `target/pyhl7` (or the python
-//! named by `HL7_PYTHON`).
-
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command as Std, Stdio};
+//! python-hl7 is the one `util::python` finds (`HL7_PYTHON`, or the venv of `.ci/run`).
 
 use assert_cmd::Command;
+
+use crate::util::{
+    Feed, TempDir, close_stdout_after_a_line, count, hl7, ndjson, output, py_script, python,
+    sample, simulate,
+};
 
 const PROFILES: [&str; 8] = [
     "vent", "monitor", "lab", "adt", "orm", "pacs", "mdm", "cycle",
 ];
 const START: &str = "2024-08-14T11:46:36+02:00";
 
-fn hl7() -> Command {
-    Command::cargo_bin("hl7").unwrap()
-}
-
-fn simulate(args: &[&str]) -> Vec<u8> {
-    let out = hl7()
-        .arg("simulate")
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("HL7_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyhl7/bin/python");
-    assert!(
-        venv.exists(),
-        "python-hl7 is missing: run `bash .ci/run`, which installs it into target/pyhl7"
-    );
-    venv
+/// `hl7 simulate --profile PROFILE --count COUNT --seed SEED --start START EXTRA...`.
+fn seeded(profile: &str, count: &str, seed: &str, extra: &[&str]) -> Vec<u8> {
+    let args = [
+        "--profile",
+        profile,
+        "--count",
+        count,
+        "--seed",
+        seed,
+        "--start",
+        START,
+    ];
+    simulate(&[&args[..], extra].concat())
 }
 
 /// Parses `hl7 parse --select` NDJSON rows.
@@ -56,29 +39,14 @@ fn select(input: &[u8], paths: &str) -> Vec<serde_json::Value> {
         .success()
         .get_output()
         .clone();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    ndjson(&out.stdout)
 }
 
 #[test]
 fn every_profile_is_read_by_our_parser_and_python_hl7() {
     for profile in PROFILES {
-        let out = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "40",
-            "--seed",
-            "5",
-            "--start",
-            START,
-            "--devices",
-            "2",
-        ]);
-        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40, "{profile}");
+        let out = seeded(profile, "40", "5", &["--devices", "2"]);
+        assert_eq!(count(&out, b'\n'), 40, "{profile}");
         // our parser: every message valid, nothing on stderr
         let parsed = hl7()
             .arg("parse")
@@ -92,34 +60,15 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
             "{profile}: {}",
             String::from_utf8_lossy(&parsed.stderr)
         );
-        assert_eq!(
-            parsed.stdout.iter().filter(|&&b| b == b'\n').count(),
-            40,
-            "{profile}"
-        );
+        assert_eq!(count(&parsed.stdout, b'\n'), 40, "{profile}");
         // python-hl7
-        let mut child = Std::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/py/pyhl7_read.py"
-            ))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&out).unwrap();
-        let res = child.wait_with_output().unwrap();
-        assert!(
-            res.status.success(),
-            "{profile}: {}",
-            String::from_utf8_lossy(&res.stderr)
+        let res = output(
+            Command::new(python())
+                .arg(py_script("pyhl7_read.py"))
+                .write_stdin(out.clone()),
         );
-        assert_eq!(
-            String::from_utf8_lossy(&res.stdout).trim(),
-            "40 messages",
-            "{profile}"
-        );
+        assert_eq!(res.code, 0, "{profile}: {}", res.stderr);
+        assert_eq!(res.text().trim(), "40 messages", "{profile}");
         // control ids are unique
         let ids = select(&out, "MSH-10");
         let unique: std::collections::HashSet<String> =
@@ -131,50 +80,18 @@ fn every_profile_is_read_by_our_parser_and_python_hl7() {
 #[test]
 fn same_seed_same_bytes_whatever_the_rate() {
     for profile in PROFILES {
-        let a = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "25",
-            "--seed",
-            "11",
-            "--start",
-            START,
-        ]);
-        let b = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "25",
-            "--seed",
-            "11",
-            "--start",
-            START,
-            "--rate",
-            "5000/s",
-        ]);
+        let run = |seed: &str, extra: &[&str]| seeded(profile, "25", seed, extra);
+        let a = run("11", &[]);
+        let b = run("11", &["--rate", "5000/s"]);
         assert_eq!(a, b, "{profile}");
-        let c = simulate(&[
-            "--profile",
-            profile,
-            "--count",
-            "25",
-            "--seed",
-            "12",
-            "--start",
-            START,
-        ]);
+        let c = run("12", &[]);
         assert_ne!(a, c, "{profile}");
     }
 }
 
 #[test]
 fn vent_has_the_structure_of_the_real_capture() {
-    let capture = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/samples/oru_r01_vent.hl7"
-    ))
-    .unwrap();
+    let capture = std::fs::read(sample("oru_r01_vent.hl7")).unwrap();
     let ids = |raw: &[u8]| -> Vec<String> {
         select(raw, "OBX-3")
             .iter()
@@ -231,18 +148,7 @@ fn vent_has_the_structure_of_the_real_capture() {
 
 #[test]
 fn vent_devices_interleave_with_their_own_identity() {
-    let out = simulate(&[
-        "--profile",
-        "vent",
-        "--count",
-        "6",
-        "--seed",
-        "2",
-        "--devices",
-        "3",
-        "--start",
-        START,
-    ]);
+    let out = seeded("vent", "6", "2", &["--devices", "3"]);
     let rows = select(&out, "OBR-10.1,PV1-3");
     let guid = |i: usize| rows[i]["OBR-10.1"].as_str().unwrap().to_string();
     assert_eq!(guid(0), guid(3));
@@ -254,42 +160,12 @@ fn vent_devices_interleave_with_their_own_identity() {
 
 #[test]
 fn output_formats() {
-    let hl7_out = simulate(&[
-        "--profile",
-        "adt",
-        "--count",
-        "3",
-        "--seed",
-        "4",
-        "--start",
-        START,
-    ]);
-    let mllp = simulate(&[
-        "--profile",
-        "adt",
-        "--count",
-        "3",
-        "--seed",
-        "4",
-        "--start",
-        START,
-        "--to",
-        "mllp",
-    ]);
-    assert_eq!(mllp.iter().filter(|&&b| b == 0x0b).count(), 3);
+    let adt = |to: &[&str]| seeded("adt", "3", "4", to);
+    let hl7_out = adt(&[]);
+    let mllp = adt(&["--to", "mllp"]);
+    assert_eq!(count(&mllp, 0x0b), 3);
     assert!(mllp.starts_with(b"\x0bMSH|") && mllp.ends_with(b"\x1c\r"));
-    let ndjson = simulate(&[
-        "--profile",
-        "adt",
-        "--count",
-        "3",
-        "--seed",
-        "4",
-        "--start",
-        START,
-        "--to",
-        "ndjson",
-    ]);
+    let ndjson = adt(&["--to", "ndjson"]);
     // all three read back to the same messages
     let back = |input: &[u8]| {
         hl7()
@@ -309,14 +185,10 @@ fn output_formats() {
 #[test]
 fn counts_rates_and_defaults() {
     let out = simulate(&["--profile", "lab", "--seed", "1"]);
-    assert_eq!(
-        out.iter().filter(|&&b| b == b'\n').count(),
-        100,
-        "100 messages by default"
-    );
+    assert_eq!(count(&out, b'\n'), 100, "100 messages by default");
     // a rate with a count ends after the count (the pacing itself is unit-tested on its schedule)
     let out = simulate(&["--profile", "cycle", "--count", "5", "--rate", "1000/s"]);
-    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 5);
+    assert_eq!(count(&out, b'\n'), 5);
     for bad in [
         vec!["--rate", "fast"],
         vec!["--rate", "0/s"],
@@ -341,38 +213,20 @@ fn counts_rates_and_defaults() {
 
 #[test]
 fn a_closed_pipe_ends_the_run_quietly() {
-    let mut child = Std::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["simulate", "--profile", "vent", "--count", "1000000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 3];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
-    assert_eq!(&first, b"MSH");
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (first, status, err) = close_stdout_after_a_line(
+        &["simulate", "--profile", "vent", "--count", "1000000"],
+        Feed::Nothing,
     );
+    assert!(first.starts_with("MSH"), "{first:?}");
+    assert!(status.success());
+    assert!(err.is_empty(), "{err}");
 }
 
 #[test]
 fn mdm_attachment_is_a_pdf() {
     use base64::Engine;
-    let out = simulate(&[
-        "--profile",
-        "mdm",
-        "--count",
-        "2",
-        "--seed",
-        "9",
-        "--start",
-        START,
-    ]);
+    let mdm = |extra: &[&str]| seeded("mdm", "2", "9", extra);
+    let out = mdm(&[]);
     for row in select(&out, "OBX-2,OBX-5.2,OBX-5.3,OBX-5.4,OBX-5.5") {
         assert_eq!(row["OBX-2"], "ED");
         assert_eq!(row["OBX-5.4"], "Base64");
@@ -383,18 +237,7 @@ fn mdm_attachment_is_a_pdf() {
         assert!(pdf.windows(5).any(|w| w == b"%%EOF"));
     }
     // Padded to a size, for benchmarks of big attachments: the same messages otherwise.
-    let big = simulate(&[
-        "--profile",
-        "mdm",
-        "--count",
-        "2",
-        "--seed",
-        "9",
-        "--start",
-        START,
-        "--attachment-size",
-        "200kB",
-    ]);
+    let big = mdm(&["--attachment-size", "200kB"]);
     let small_rows = select(&out, "MSH-10,TXA-12");
     assert_eq!(select(&big, "MSH-10,TXA-12"), small_rows);
     for row in select(&big, "OBX-5.5") {
@@ -415,22 +258,9 @@ fn mdm_attachment_is_a_pdf() {
 
 #[test]
 fn cycle_reads_a_file_and_refreshes_ids_and_times() {
-    let dir = std::env::temp_dir().join(format!("hl7-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("two.hl7");
-    std::fs::write(&file, b"MSH|^~\\&|A|B|C|D|20200101000000||ADT^A01|ORIG1|P|2.5\nPID|1||X\n\nMSH|^~\\&|A|B|C|D|20200101000000||ORU^R01|ORIG2|P|2.5\nOBX|1|NM|X||1\n").unwrap();
-    let out = simulate(&[
-        "--profile",
-        "cycle",
-        "--from-file",
-        file.to_str().unwrap(),
-        "--count",
-        "5",
-        "--seed",
-        "1",
-        "--start",
-        START,
-    ]);
+    let dir = TempDir::new("simulate-cycle");
+    let file = dir.write("two.hl7", b"MSH|^~\\&|A|B|C|D|20200101000000||ADT^A01|ORIG1|P|2.5\nPID|1||X\n\nMSH|^~\\&|A|B|C|D|20200101000000||ORU^R01|ORIG2|P|2.5\nOBX|1|NM|X||1\n");
+    let out = seeded("cycle", "5", "1", &["--from-file", &file]);
     let rows = select(&out, "MSH-9,MSH-10,MSH-7");
     let types: Vec<&str> = rows.iter().map(|r| r["MSH-9"].as_str().unwrap()).collect();
     assert_eq!(
@@ -445,16 +275,9 @@ fn cycle_reads_a_file_and_refreshes_ids_and_times() {
         rows.iter()
             .all(|r| r["MSH-7"].as_str().unwrap().starts_with("20240814"))
     );
-    let bad = dir.join("bad.hl7");
-    std::fs::write(&bad, b"PID|1||X\n").unwrap();
+    let bad = dir.write("bad.hl7", b"PID|1||X\n");
     hl7()
-        .args([
-            "simulate",
-            "--profile",
-            "cycle",
-            "--from-file",
-            bad.to_str().unwrap(),
-        ])
+        .args(["simulate", "--profile", "cycle", "--from-file", &bad])
         .assert()
         .code(2);
 }

@@ -2,72 +2,28 @@
 //! acceptance checks against the real elisa 800 capture with samples/elisa.toml, the simulator's
 //! vent traffic, rows without a map, every map feature, and map errors.
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
 use serde_json::{Map, Value};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::util::{Out, TempDir, corpus, corpus_path, hl7_python, root, run, sample, simulate};
 
 /// The real capture, as stored (segments separated by `\n`).
-fn capture() -> PathBuf {
-    root().join("tests/fixtures/corpus/capsule_elisa800_oru_r01.hl7")
+fn capture() -> String {
+    corpus_path("capsule_elisa800_oru_r01.hl7")
 }
 
-fn elisa() -> PathBuf {
-    root().join("samples/elisa.toml")
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn rows(&self) -> Vec<Map<String, Value>> {
-        self.stdout
-            .lines()
-            .map(|l| match serde_json::from_str(l) {
-                Ok(Value::Object(m)) => m,
-                other => panic!("not a JSON object: {l:?} ({other:?})"),
-            })
-            .collect()
-    }
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Out {
-    let out = Command::cargo_bin("hl7")
-        .unwrap()
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .output()
-        .unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+fn elisa() -> String {
+    sample("elisa.toml")
 }
 
 fn flatten(args: &[&str], stdin: &[u8]) -> Out {
-    let mut a = vec!["flatten"];
-    a.extend_from_slice(args);
-    run(&a, stdin)
+    run(&[&["flatten"], args].concat(), stdin)
 }
 
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn scratch_map(name: &str, toml: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hl7-flatten-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join(name);
-    std::fs::write(&f, toml).unwrap();
-    f
+/// A map written to a scratch directory (kept while the directory lives): its path.
+fn write_map(name: &str, toml: &str) -> (TempDir, String) {
+    let dir = TempDir::new("map");
+    let path = dir.write(name, toml);
+    (dir, path)
 }
 
 fn row_of<'a>(rows: &'a [Map<String, Value>], id: &str) -> &'a Map<String, Value> {
@@ -81,7 +37,7 @@ fn row_of<'a>(rows: &'a [Map<String, Value>], id: &str) -> &'a Map<String, Value
 
 #[test]
 fn capture_status_word_801_unpacks_into_named_bits() {
-    let out = flatten(&["--map", p(&elisa()), p(&capture())], b"");
+    let out = flatten(&["--map", &elisa(), &capture()], b"");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let rows = out.rows();
     let r = row_of(&rows, "801");
@@ -104,7 +60,7 @@ fn capture_status_word_801_unpacks_into_named_bits() {
     assert_eq!(r["vent_delivery_ok"], true);
     assert_eq!(r["circuit_o2_cell_checked"], true);
     // wide: the same bits in the one row
-    let wide = flatten(&["--map", p(&elisa()), "--wide", p(&capture())], b"");
+    let wide = flatten(&["--map", &elisa(), "--wide", &capture()], b"");
     assert_eq!(wide.code, 0, "{}", wide.stderr);
     let w = &wide.rows()[0];
     assert_eq!(w["generic_device_status"], 46);
@@ -120,13 +76,13 @@ fn capture_status_word_801_unpacks_into_named_bits() {
 
 #[test]
 fn capture_ventilation_mode_keeps_code_and_meaning() {
-    let out = flatten(&["--map", p(&elisa()), p(&capture())], b"");
+    let out = flatten(&["--map", &elisa(), &capture()], b"");
     let rows = out.rows();
     let r = row_of(&rows, "584");
     assert_eq!(r["text"], "kk");
     assert_eq!(r["meaning"], "Volume adaptive BiLevel");
     assert_eq!(row_of(&rows, "538")["meaning"], "Norwegian");
-    let wide = flatten(&["--map", p(&elisa()), "--wide", p(&capture())], b"");
+    let wide = flatten(&["--map", &elisa(), "--wide", &capture()], b"");
     let w = &wide.rows()[0];
     assert_eq!(w["ventilation_mode"], "kk");
     assert_eq!(w["ventilation_mode_meaning"], "Volume adaptive BiLevel");
@@ -134,7 +90,7 @@ fn capture_ventilation_mode_keeps_code_and_meaning() {
 
 #[test]
 fn capture_rows_are_tagged_with_the_serial_from_observation_1913() {
-    let out = flatten(&["--map", p(&elisa()), p(&capture())], b"");
+    let out = flatten(&["--map", &elisa(), &capture()], b"");
     let rows = out.rows();
     assert_eq!(rows.len(), 195, "every OBX, unmapped ones kept");
     for r in &rows {
@@ -150,24 +106,24 @@ fn capture_rows_are_tagged_with_the_serial_from_observation_1913() {
 
 #[test]
 fn capture_local_time_in_europe_oslo_becomes_utc() {
-    let out = flatten(&["--map", p(&elisa()), p(&capture())], b"");
+    let out = flatten(&["--map", &elisa(), &capture()], b"");
     let rows = out.rows();
     assert!(rows.iter().all(|r| r["ts"] == "2024-08-14T09:46:36Z"));
     // --tz overrides the map
-    let utc = flatten(&["--map", p(&elisa()), "--tz", "UTC", p(&capture())], b"");
+    let utc = flatten(&["--map", &elisa(), "--tz", "UTC", &capture()], b"");
     assert!(utc.rows().iter().all(|r| r["ts"] == "2024-08-14T11:46:36Z"));
     // and works without a map
-    let plain = flatten(&["--tz", "Europe/Oslo", p(&capture())], b"");
+    let plain = flatten(&["--tz", "Europe/Oslo", &capture()], b"");
     assert_eq!(plain.rows()[0]["ts"], "2024-08-14T09:46:36Z");
     // an unknown zone is a usage error
-    let bad = flatten(&["--tz", "Europe/Atlantis", p(&capture())], b"");
+    let bad = flatten(&["--tz", "Europe/Atlantis", &capture()], b"");
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("Europe/Atlantis"), "{}", bad.stderr);
 }
 
 #[test]
 fn capture_settings_are_told_from_measurements_by_obx_13() {
-    let out = flatten(&["--map", p(&elisa()), p(&capture())], b"");
+    let out = flatten(&["--map", &elisa(), &capture()], b"");
     let rows = out.rows();
     assert_eq!(row_of(&rows, "1320")["setting"], true);
     assert_eq!(row_of(&rows, "2104")["setting"], true);
@@ -177,7 +133,7 @@ fn capture_settings_are_told_from_measurements_by_obx_13() {
 
 #[test]
 fn capture_units_alarm_limits_and_types() {
-    let out = flatten(&["--map", p(&elisa()), p(&capture())], b"");
+    let out = flatten(&["--map", &elisa(), &capture()], b"");
     let rows = out.rows();
     let r = row_of(&rows, "1414");
     assert_eq!(r["variable"], "peak_airway_pressure");
@@ -200,11 +156,11 @@ fn capture_units_alarm_limits_and_types() {
     assert_eq!(row_of(&rows, "Tag")["text"], "elisa 800");
     // wide: the limits sit next to their variable
     let wide = flatten(
-        &["--map", p(&elisa()), "--wide", "--to", "csv", p(&capture())],
+        &["--map", &elisa(), "--wide", "--to", "csv", &capture()],
         b"",
     );
     assert_eq!(wide.code, 0, "{}", wide.stderr);
-    let header: Vec<&str> = wide.stdout.lines().next().unwrap().split(',').collect();
+    let header: Vec<&str> = wide.text().lines().next().unwrap().split(',').collect();
     let at = |c: &str| {
         header
             .iter()
@@ -223,7 +179,7 @@ fn capture_units_alarm_limits_and_types() {
         header.iter().all(|h| !h.contains('-') && !h.contains('.')),
         "QuestDB-safe names"
     );
-    assert_eq!(wide.stdout.lines().count(), 2);
+    assert_eq!(wide.text().lines().count(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,23 +187,17 @@ fn capture_units_alarm_limits_and_types() {
 
 #[test]
 fn simulated_vent_traffic_flattens_with_the_same_map() {
-    let sim = Command::cargo_bin("hl7")
-        .unwrap()
-        .args([
-            "simulate",
-            "--profile",
-            "vent",
-            "--count",
-            "4",
-            "--seed",
-            "7",
-            "--devices",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(sim.status.success());
-    let out = flatten(&["--map", p(&elisa())], &sim.stdout);
+    let sim = simulate(&[
+        "--profile",
+        "vent",
+        "--count",
+        "4",
+        "--seed",
+        "7",
+        "--devices",
+        "2",
+    ]);
+    let out = flatten(&["--map", &elisa()], &sim);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     let rows = out.rows();
@@ -268,7 +218,7 @@ fn simulated_vent_traffic_flattens_with_the_same_map() {
             .filter(|r| r["variable_id"] == "1320")
             .all(|r| r["setting"] == true)
     );
-    let wide = flatten(&["--map", p(&elisa()), "--wide"], &sim.stdout);
+    let wide = flatten(&["--map", &elisa(), "--wide"], &sim);
     assert_eq!(wide.code, 0, "{}", wide.stderr);
     let w = wide.rows();
     assert_eq!(w.len(), 4);
@@ -326,7 +276,7 @@ fn without_a_map_one_long_row_per_obx() {
 fn without_a_map_csv_has_a_fixed_header() {
     let out = flatten(&["--to", "csv"], LAB);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
+    let lines: Vec<&str> = out.text().lines().collect();
     assert_eq!(
         lines[0],
         "ts,control_id,sending_app,patient_id,set_id,observation_id,observation_text,coding_system,sub_id,value_type,value,text,units,reference_range,abnormal_flags,status,equipment_id"
@@ -355,7 +305,7 @@ fn without_a_map_wide_has_a_column_per_observation() {
 fn ndjson_from_parse_is_input_too() {
     let parsed = run(&["parse"], LAB);
     assert_eq!(parsed.code, 0);
-    let a = flatten(&[], parsed.stdout.as_bytes());
+    let a = flatten(&[], &parsed.stdout);
     let b = flatten(&[], LAB);
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(a.stdout, b.stdout);
@@ -432,8 +382,8 @@ type = "string"
 
 #[test]
 fn map_scale_offset_bit_ranges_derived_columns_and_tags() {
-    let map = scratch_map("device.toml", DEVICE_MAP);
-    let out = flatten(&["--map", p(&map), "--wide"], DEVICE);
+    let (_map_dir, map) = write_map("device.toml", DEVICE_MAP);
+    let out = flatten(&["--map", &map, "--wide"], DEVICE);
     assert_eq!(out.code, 1, "the misfit makes it 1: {}", out.stderr);
     let rows = out.rows();
     assert_eq!(rows.len(), 1);
@@ -468,8 +418,8 @@ fn map_scale_offset_bit_ranges_derived_columns_and_tags() {
 
 #[test]
 fn map_long_rows_carry_per_observation_columns() {
-    let map = scratch_map("device-long.toml", DEVICE_MAP);
-    let out = flatten(&["--map", p(&map)], DEVICE);
+    let (_map_dir, map) = write_map("device-long.toml", DEVICE_MAP);
+    let out = flatten(&["--map", &map], DEVICE);
     assert_eq!(out.code, 1);
     let rows = out.rows();
     assert_eq!(rows.len(), 4, "999 dropped");
@@ -488,63 +438,64 @@ fn map_long_rows_carry_per_observation_columns() {
 
 #[test]
 fn map_filter_skips_other_messages() {
-    let map = scratch_map("device-filter.toml", DEVICE_MAP);
+    let (_map_dir, map) = write_map("device-filter.toml", DEVICE_MAP);
     let other = String::from_utf8_lossy(DEVICE).replace("Model X", "Other");
-    let out = flatten(&["--map", p(&map)], other.as_bytes());
+    let out = flatten(&["--map", &map], other.as_bytes());
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn map_unmapped_warn_and_keep() {
-    let warn = scratch_map(
+    let (_warn_dir, warn) = write_map(
         "warn.toml",
         &DEVICE_MAP.replace("unmapped = \"drop\"", "unmapped = \"warn\""),
     );
-    let out = flatten(&["--map", p(&warn)], DEVICE);
+    let out = flatten(&["--map", &warn], DEVICE);
     assert_eq!(out.rows().len(), 4);
     assert!(
         out.stderr.contains("warning: message 1") && out.stderr.contains("999 is not in the map"),
         "{}",
         out.stderr
     );
-    let keep = scratch_map(
+    let (_keep_dir, keep) = write_map(
         "keep.toml",
         &DEVICE_MAP.replace("unmapped = \"drop\"", "unmapped = \"keep\""),
     );
-    let out = flatten(&["--map", p(&keep), "--wide"], DEVICE);
+    let out = flatten(&["--map", &keep, "--wide"], DEVICE);
     assert_eq!(out.rows()[0]["obx_999"], 1);
 }
 
 #[test]
 fn map_csv_header_is_the_maps_columns() {
-    let map = scratch_map("device-csv.toml", DEVICE_MAP);
-    let out = flatten(&["--map", p(&map), "--wide", "--to", "csv"], b"");
+    let (_map_dir, map) = write_map("device-csv.toml", DEVICE_MAP);
+    let out = flatten(&["--map", &map, "--wide", "--to", "csv"], b"");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
-        out.stdout, "ts,serial,guid,patient_name,bed,code,temp,ready,fault,level,count,serial_no\n",
+        out.text(),
+        "ts,serial,guid,patient_name,bed,code,temp,ready,fault,level,count,serial_no\n",
         "an empty stream still gets the header"
     );
-    let check = flatten(&["--map", p(&map), "--check"], b"");
+    let check = flatten(&["--map", &map, "--check"], b"");
     assert_eq!(check.code, 0);
     assert!(
-        check.stdout.contains(
+        check.text().contains(
             "wide rows of table dev: timestamp ts, symbols serial,guid, dedup keys ts,serial,guid"
         ),
         "{}",
-        check.stdout
+        check.text()
     );
     assert!(
-        check.stdout.contains("  level LONG")
-            && check.stdout.contains("  ready BOOLEAN")
-            && check.stdout.contains("  temp DOUBLE")
+        check.text().contains("  level LONG")
+            && check.text().contains("  ready BOOLEAN")
+            && check.text().contains("  temp DOUBLE")
     );
 }
 
 #[test]
 fn map_per_observation_records_style() {
     // One JSON record per observation with the names another system used.
-    let map = scratch_map(
+    let (_map_dir, map) = write_map(
         "records.toml",
         r#"
 [timestamp]
@@ -559,9 +510,9 @@ ReferenceRange = "OBX-7"
 AbnormalFlags = "OBX-8"
 "#,
     );
-    let out = flatten(&["--map", p(&map)], LAB);
+    let out = flatten(&["--map", &map], LAB);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let first = out.stdout.lines().next().unwrap();
+    let first = out.text().lines().next().unwrap();
     assert_eq!(
         first,
         r#"{"Timestamp":"2024-01-02T02:15:00Z","ObservationID":"718-7","ObservationValue":"13.5","Units":"g/dL","ReferenceRange":"12-16","AbnormalFlags":"N"}"#
@@ -572,69 +523,48 @@ AbnormalFlags = "OBX-8"
 // map errors: usage errors naming the line, before any input is read
 
 fn map_error(toml: &str) -> String {
-    let map = scratch_map("bad.toml", toml);
+    let (_map_dir, map) = write_map("bad.toml", toml);
     // stdin is garbage: a map error must come first, and stdout stay empty
-    let out = flatten(&["--map", p(&map)], b"\x00\x01 not read");
+    let out = flatten(&["--map", &map], b"\x00\x01 not read");
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stdout.is_empty());
     out.stderr
 }
 
+/// Maps with one mistake each, and what the error must say (the line, as `bad.toml:LINE:`,
+/// and the culprit).
+#[rustfmt::skip]
+const BAD_MAPS: &[(&str, &str, &[&str])] = &[
+    ("unknown key", "table = \"t\"\n\n[[variable]]\ncode = \"1\"\nname = \"a\"\ncolour = \"red\"\n", &["bad.toml:6:", "colour"]),
+    ("bad path", "[tags]\nx = \"PID-3\"\ny = \"PID-0\"\n", &["bad.toml:3:", "PID-0"]),
+    ("bad regex", "[tags]\nx = { path = \"PID-3\", regex = \"(unclosed\" }\n", &["bad.toml:2:", "regex"]),
+    ("overlapping bits", "[[variable]]\ncode = \"1\"\nname = \"w\"\ntype = \"int\"\nbits = { a = 1, b = \"0-2\" }\n", &["bad.toml:5:", "overlap"]),
+    ("unknown zone", "# zone\ntimezone = \"Mars/Olympus\"\n", &["bad.toml:2:", "Mars/Olympus"]),
+    ("unsafe column name", "[[variable]]\ncode = \"1\"\nname = \"1414-UpperAlarmLimit\"\n", &["bad.toml:3:"]),
+    ("duplicate column", "[[variable]]\ncode = \"1\"\nname = \"a\"\n[[variable]]\ncode = \"2\"\nname = \"a\"\n", &["used twice"]),
+    ("bad type", "[[variable]]\ncode = \"1\"\nname = \"a\"\ntype = \"decimal\"\n", &["bad.toml:4:"]),
+    ("bad unmapped", "unmapped = \"ignore\"\n", &["bad.toml:1:"]),
+    ("ambiguous dot path shows both readings", "[tags]\nx = \"PID.1.5.1\"\n", &["PID[1]-5.1"]),
+];
+
 #[test]
 fn map_errors_name_the_line() {
-    let e =
-        map_error("table = \"t\"\n\n[[variable]]\ncode = \"1\"\nname = \"a\"\ncolour = \"red\"\n");
-    assert!(
-        e.contains("bad.toml:6:") && e.contains("colour"),
-        "unknown key: {e}"
-    );
-    let e = map_error("[tags]\nx = \"PID-3\"\ny = \"PID-0\"\n");
-    assert!(
-        e.contains("bad.toml:3:") && e.contains("PID-0"),
-        "bad path: {e}"
-    );
-    let e = map_error("[tags]\nx = { path = \"PID-3\", regex = \"(unclosed\" }\n");
-    assert!(
-        e.contains("bad.toml:2:") && e.contains("regex"),
-        "bad regex: {e}"
-    );
-    let e = map_error(
-        "[[variable]]\ncode = \"1\"\nname = \"w\"\ntype = \"int\"\nbits = { a = 1, b = \"0-2\" }\n",
-    );
-    assert!(
-        e.contains("bad.toml:5:") && e.contains("overlap"),
-        "overlapping bits: {e}"
-    );
-    let e = map_error("# zone\ntimezone = \"Mars/Olympus\"\n");
-    assert!(
-        e.contains("bad.toml:2:") && e.contains("Mars/Olympus"),
-        "unknown zone: {e}"
-    );
-    let e = map_error("[[variable]]\ncode = \"1\"\nname = \"1414-UpperAlarmLimit\"\n");
-    assert!(e.contains("bad.toml:3:"), "unsafe column name: {e}");
-    let e = map_error(
-        "[[variable]]\ncode = \"1\"\nname = \"a\"\n[[variable]]\ncode = \"2\"\nname = \"a\"\n",
-    );
-    assert!(e.contains("used twice"), "duplicate column: {e}");
-    let e = map_error("[[variable]]\ncode = \"1\"\nname = \"a\"\ntype = \"decimal\"\n");
-    assert!(e.contains("bad.toml:4:"), "bad type: {e}");
-    let e = map_error("unmapped = \"ignore\"\n");
-    assert!(e.contains("bad.toml:1:"), "{e}");
-    let e = map_error("[tags]\nx = \"PID.1.5.1\"\n");
-    assert!(
-        e.contains("PID[1]-5.1"),
-        "ambiguous dot path shows both readings: {e}"
-    );
+    for (what, toml, needles) in BAD_MAPS {
+        let e = map_error(toml);
+        for needle in *needles {
+            assert!(e.contains(needle), "{what}: no {needle:?} in {e}");
+        }
+    }
 }
 
 #[test]
 fn samples_elisa_toml_is_what_the_generator_writes() {
-    let py = std::env::var("HL7_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = hl7_python().unwrap_or_else(|| "python3".into());
     let Ok(out) = std::process::Command::new(&py)
         .arg(root().join("tools/gen_elisa_map.py"))
         .output()
     else {
-        eprintln!("no {py}: generator check skipped");
+        eprintln!("no {}: generator check skipped", py.display());
         return;
     };
     assert!(
@@ -653,17 +583,16 @@ fn samples_elisa_toml_is_what_the_generator_writes() {
 
 #[test]
 fn every_corpus_file_flattens_or_is_reported_never_a_panic() {
-    let dir = root().join("tests/fixtures/corpus");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    for entry in std::fs::read_dir(corpus()).unwrap() {
         let path = entry.unwrap().path();
         for args in [
             vec![],
             vec!["--wide", "--to", "csv"],
-            vec!["--map", p(&elisa())],
+            vec!["--map", &elisa()],
         ] {
             let mut a: Vec<&str> = args.clone();
-            a.push(p(&path));
+            a.push(path.to_str().unwrap());
             let out = flatten(&a, b"");
             assert!(
                 out.code == 0 || out.code == 1,
@@ -685,8 +614,8 @@ fn map_variables_can_require_the_sending_application() {
         "{}\n[[variable]]\ncode = \"999\"\napp = \"OTHER\"\nname = \"other_999\"\n\n[[variable]]\ncode = \"999\"\napp = \"GW\"\nname = \"gw_999\"\ntype = \"bool\"\n",
         DEVICE_MAP
     );
-    let map = scratch_map("apps.toml", &toml);
-    let out = flatten(&["--map", p(&map)], DEVICE);
+    let (_map_dir, map) = write_map("apps.toml", &toml);
+    let out = flatten(&["--map", &map], DEVICE);
     let rows = out.rows();
     let r = rows
         .iter()
@@ -694,7 +623,7 @@ fn map_variables_can_require_the_sending_application() {
         .expect("999 is mapped for GW");
     assert_eq!(r["variable"], "gw_999");
     assert_eq!(r["value"], 1, "a bool is 1 in the long rows' value column");
-    let wide = flatten(&["--map", p(&map), "--wide"], DEVICE);
+    let wide = flatten(&["--map", &map, "--wide"], DEVICE);
     assert_eq!(wide.rows()[0]["gw_999"], true);
     assert!(!wide.rows()[0].contains_key("other_999"));
 }

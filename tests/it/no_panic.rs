@@ -16,37 +16,25 @@
 //! and rows: errors are fine, a panic (or a usage error) is not.
 
 use std::io::{self, Read};
-use std::path::{Path as FsPath, PathBuf};
 
-use hl7::model::message::Message;
-use hl7::model::path::{DotStyle, Path};
-use hl7::transform::json::{self, Notes, Shape, Writer};
-use hl7::transform::split::{Format, Item, Splitter};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
-fn corpus() -> PathBuf {
-    FsPath::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")
-}
+use crate::util::api::json::{self, Notes, Shape, Writer};
+use crate::util::api::{DotStyle, Format, Item, Message, Path, Splitter};
+use crate::util::{corpus_inputs, read_corpus, run, sample};
 
+/// Every corpus input: (name, bytes).
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(corpus())
-        .expect("fixtures")
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".hl7") || n.ends_with(".txt") || n.ends_with(".bin")
+    corpus_inputs()
+        .into_iter()
+        .map(|name| {
+            let bytes = read_corpus(&name);
+            (name, bytes)
         })
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
-    v.sort();
-    assert!(v.len() >= 76, "fixtures missing: {}", v.len());
-    v
+        .collect()
 }
 
 /// Bytes and byte strings HL7 parsers trip on.
@@ -700,7 +688,7 @@ fn random_paths_never_panic_and_print_back() {
         "a",
         "",
     ];
-    let msg = std::fs::read(corpus().join("synthetic__path_notation_fixture.hl7")).unwrap();
+    let msg = read_corpus("synthetic__path_notation_fixture.hl7");
     let msg = Message::parse(&msg).unwrap();
     let mut parsed = 0;
     for _ in 0..5000 {
@@ -755,21 +743,15 @@ fn new_subcommands_never_panic_on_mutated_streams() {
         stream.extend_from_slice(&mutate(&mut rng, raw));
         stream.push(b'\n');
     }
-    let root = env!("CARGO_MANIFEST_DIR");
-    let map = format!("{root}/samples/elisa.toml");
+    let map = sample("elisa.toml");
     let run = |args: &[&str], input: &[u8]| -> Vec<u8> {
-        let out = assert_cmd::Command::cargo_bin("hl7")
-            .unwrap()
-            .args(args)
-            .write_stdin(input.to_vec())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let out = run(args, input);
+        let err = &out.stderr;
         assert!(
-            matches!(out.status.code(), Some(0 | 1)) && !err.contains("panicked"),
-            "{args:?}: {:?}\n{}",
-            out.status,
-            &err[err.len().saturating_sub(3000)..]
+            matches!(out.code, 0 | 1) && !err.contains("panicked"),
+            "{args:?}: exit {}\n{}",
+            out.code,
+            &err[err.floor_char_boundary(err.len().saturating_sub(3000))..]
         );
         out.stdout
     };
@@ -786,14 +768,14 @@ fn new_subcommands_never_panic_on_mutated_streams() {
         "ack.hl7",
         "pdf_attachment.tmpl",
     ] {
-        let template = format!("{root}/samples/templates/{t}");
+        let template = sample(&format!("templates/{t}"));
         run(
             &["convert", "--template", &template, "--from", "hl7"],
             &stream,
         );
     }
     // rows as flatten writes them, and then mangled
-    let vent = std::fs::read(format!("{root}/samples/oru_r01_vent.hl7")).unwrap();
+    let vent = std::fs::read(sample("oru_r01_vent.hl7")).unwrap();
     let mut good = run(&["flatten", "--map", &map], &vent);
     good.extend_from_slice(&rows);
     let mut mangled = Vec::new();

@@ -6,71 +6,26 @@
 //! python-hl7 is right.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::io::Write;
 
-use assert_cmd::Command;
 use serde_json::{Map, Value, json};
+
+use crate::util::{
+    DEADLINE, Feed, Out, TempDir, bin, close_stdout_after_a_line, corpus, corpus_inputs,
+    hl7_in_corpus, lines_of, output, read_corpus, spawn,
+};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")
-}
-
-fn read(file: &str) -> Vec<u8> {
-    std::fs::read(corpus().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
-}
-
-/// `hl7` run inside the corpus directory, so error messages name files as given.
-fn hl7() -> Command {
-    let mut c = Command::cargo_bin("hl7").expect("the hl7 binary");
-    c.current_dir(corpus());
-    c
-}
-
-struct Out {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Out {
-    fn text(&self) -> String {
-        String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
-    }
-
-    /// stdout as NDJSON: one JSON value a line.
-    fn json(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-            .collect()
-    }
-
-    /// stderr lines that are not warnings.
-    fn errors(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| !l.contains("warning:"))
-            .collect()
-    }
-}
-
+/// `hl7 parse ARGS` from the corpus directory, `stdin` on its standard input.
 fn run_with(args: &[&str], stdin: Option<Vec<u8>>) -> Out {
-    let mut c = hl7();
-    c.arg("parse").args(args);
-    if let Some(input) = stdin {
-        c.write_stdin(input);
-    }
-    let o = c.output().expect("run hl7");
-    Out {
-        code: o.status.code().expect("exit code (not killed by a signal)"),
-        stdout: o.stdout,
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    output(
+        hl7_in_corpus()
+            .arg("parse")
+            .args(args)
+            .write_stdin(stdin.unwrap_or_default()),
+    )
 }
 
 fn run(args: &[&str]) -> Out {
@@ -79,14 +34,7 @@ fn run(args: &[&str]) -> Out {
 
 /// `hl7 parse --select PATHS FILE`: one JSON object per row.
 fn select(file: &str, paths: &str) -> Vec<Map<String, Value>> {
-    let o = run(&["--select", paths, file]);
-    o.json()
-        .into_iter()
-        .map(|v| match v {
-            Value::Object(m) => m,
-            other => panic!("{file}: row is not an object: {other}"),
-        })
-        .collect()
+    run(&["--select", paths, file]).rows()
 }
 
 /// The single row of a one-message file.
@@ -96,21 +44,9 @@ fn select1(file: &str, paths: &str) -> Map<String, Value> {
     rows.remove(0)
 }
 
-/// Every input fixture (HL7, text and MLLP captures), sorted.
-fn fixture_files() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(corpus())
-        .expect("fixtures")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".hl7") || n.ends_with(".txt") || n.ends_with(".bin"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 76, "fixtures missing: {}", v.len());
-    v
-}
-
 /// MANIFEST.tsv rows by file name, column name -> raw text.
 fn manifest() -> BTreeMap<String, HashMap<String, String>> {
-    let text = String::from_utf8(read("MANIFEST.tsv")).unwrap();
+    let text = String::from_utf8(read_corpus("MANIFEST.tsv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     lines
@@ -126,32 +62,33 @@ fn manifest() -> BTreeMap<String, HashMap<String, String>> {
         .collect()
 }
 
-/// python-hl7's answers for a corpus file (line endings normalized), when there are some.
-fn crosscheck(file: &str) -> Option<Value> {
-    let stem = file.strip_suffix(".hl7").unwrap_or(file);
-    let p = format!("pyhl7-crosscheck/{stem}.normalized.json");
-    if !corpus().join(&p).exists() {
-        return None;
+/// python-hl7's answers for each text corpus file it read without an error (line endings
+/// normalized), with `hl7 parse --select PATHS FILE` for files that parse (python-hl7 reads
+/// rejected and multi-message files as one message): (file, python-hl7's answers, our rows).
+fn crosschecked(paths: &str) -> Vec<(String, Value, Vec<Value>)> {
+    let mut out = Vec::new();
+    for file in corpus_inputs() {
+        if file.ends_with(".bin") {
+            continue;
+        }
+        let stem = file.strip_suffix(".hl7").unwrap_or(&file);
+        let p = format!("pyhl7-crosscheck/{stem}.normalized.json");
+        if !corpus().join(&p).exists() {
+            continue;
+        }
+        let mut cc: Value =
+            serde_json::from_slice(&read_corpus(&p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let py = cc["python-hl7"].take();
+        if py.get("error").is_some() {
+            continue;
+        }
+        let o = run(&["--select", paths, &file]);
+        if o.code != 0 {
+            continue;
+        }
+        out.push((file, py, o.json()));
     }
-    Some(serde_json::from_slice(&read(&p)).unwrap_or_else(|e| panic!("{p}: {e}")))
-}
-
-/// A temporary directory of our own, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("hl7-test-parse-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    out
 }
 
 /// Checks one error line: `hl7 parse: FILE: message N (byte B): WHAT` or
@@ -358,7 +295,7 @@ const EXPECT: &[Expect] = &[
 
 #[test]
 fn every_corpus_file_exit_code_and_message_count() {
-    let files = fixture_files();
+    let files = corpus_inputs();
     let listed: Vec<&str> = EXPECT.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(
@@ -447,7 +384,7 @@ fn error_offsets_point_at_the_problem() {
     ];
     for (file, at) in cases {
         let o = run(&[file]);
-        let raw = read(file);
+        let raw = read_corpus(file);
         let line = o.errors()[0].to_string();
         let byte = error_byte(&line, file) as usize;
         assert!(
@@ -459,7 +396,7 @@ fn error_offsets_point_at_the_problem() {
     }
     // every comment line in HAPI's messages.txt is named by its own offset
     let file = "hapi__messages_multi_with_comments_odd_enc_chars.txt";
-    let raw = read(file);
+    let raw = read_corpus(file);
     let o = run(&[file]);
     let mut offsets = Vec::new();
     for line in o.errors() {
@@ -487,7 +424,7 @@ fn segment_counts_match_the_manifest() {
             continue;
         }
         // envelope segments (FHS/BHS/BTS/FTS) are counted by the manifest but belong to no message
-        let envelope = read(file)
+        let envelope = read_corpus(file)
             .split(|&b| b == b'\r' || b == b'\n')
             .filter(|l| {
                 [&b"FHS"[..], b"BHS", b"BTS", b"FTS"]
@@ -528,7 +465,7 @@ fn line_endings_give_the_same_segments() {
         .collect();
     assert_eq!(ids, ["MSH", "PID", "OBR", "OBX", "OBX", "OBX"]);
     // the LF file gives the same JSON as its CR version
-    let lf = read("exhl7v2__oru_r01_multi_lf.hl7");
+    let lf = read_corpus("exhl7v2__oru_r01_multi_lf.hl7");
     let cr: Vec<u8> = lf
         .iter()
         .map(|&b| if b == b'\n' { b'\r' } else { b })
@@ -579,38 +516,42 @@ fn keepalive_frames_come_out_in_order() {
 
 #[test]
 fn batches_split_into_their_messages() {
-    let ids = |f: &str| -> Vec<String> {
-        select(f, "MSH-10")
+    // (file, MSH-10 of each message)
+    for (file, want) in [
+        (
+            "synthetic__batch_fhs_bhs_bts_fts_counts.hl7",
+            &["B1M1", "B1M2", "B2M1"][..],
+        ),
+        (
+            "pyhl7__file_fhs_2batches_fts.hl7",
+            &["12334456778890", "12334456778891", "12334456778890"],
+        ),
+        (
+            "pyhl7__batch_bhs_bts_2msgs.hl7",
+            &["12334456778890", "12334456778891"],
+        ),
+        (
+            "pyhl7__file_fhs_no_bhs.hl7",
+            &["12334456778890", "12334456778891"],
+        ),
+        (
+            "nodehl7c__dft_p03_two_msgs_blank_line.hl7",
+            &["DSD1184185250", "DSD1184189125"],
+        ),
+    ] {
+        let ids: Vec<String> = select(file, "MSH-10")
             .iter()
             .map(|r| r["MSH-10"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        ids("synthetic__batch_fhs_bhs_bts_fts_counts.hl7"),
-        ["B1M1", "B1M2", "B2M1"]
-    );
-    assert_eq!(
-        ids("pyhl7__file_fhs_2batches_fts.hl7"),
-        ["12334456778890", "12334456778891", "12334456778890"]
-    );
-    assert_eq!(
-        ids("pyhl7__batch_bhs_bts_2msgs.hl7"),
-        ["12334456778890", "12334456778891"]
-    );
-    assert_eq!(
-        ids("pyhl7__file_fhs_no_bhs.hl7"),
-        ["12334456778890", "12334456778891"]
-    );
-    assert_eq!(
-        ids("nodehl7c__dft_p03_two_msgs_blank_line.hl7"),
-        ["DSD1184185250", "DSD1184189125"]
-    );
+            .collect();
+        assert_eq!(ids, want, "{file}");
+    }
 }
 
 #[test]
 fn batch_count_mismatch_is_a_warning_not_an_error() {
     // docs/conformance.md "Batches": BTS-1 / FTS-1 against actual counts: warn, never fail
-    let raw = String::from_utf8(read("synthetic__batch_fhs_bhs_bts_fts_counts.hl7")).unwrap();
+    let raw =
+        String::from_utf8(read_corpus("synthetic__batch_fhs_bhs_bts_fts_counts.hl7")).unwrap();
     let wrong = raw.replace("BTS|2|batch comment", "BTS|5|batch comment");
     assert_ne!(raw, wrong);
     let o = run_with(&[], Some(wrong.into_bytes()));
@@ -683,23 +624,9 @@ fn msh1_and_msh2_are_not_split_or_unescaped() {
 #[test]
 fn pid_5_1_agrees_with_python_hl7() {
     let mut checked = 0;
-    for file in fixture_files() {
-        if file.ends_with(".bin") {
-            continue;
-        }
-        let Some(cc) = crosscheck(&file) else {
-            continue;
-        };
-        let py = &cc["python-hl7"];
-        if py.get("error").is_some() {
-            continue;
-        }
-        let o = run(&["--select", "PID-5.1", &file]);
-        if o.code != 0 {
-            continue; // python-hl7 reads rejected and multi-message files as one message
-        }
+    for (file, py, rows) in crosschecked("PID-5.1") {
         let want = py["PID-5.1 (key PID.F5.R1.C1)"].as_str().unwrap();
-        let got = &o.json()[0]["PID-5.1"];
+        let got = &rows[0]["PID-5.1"];
         match want {
             // python-hl7 could not find a PID: absent is printed empty
             "<KeyError>" => assert_eq!(got, "", "{file}"),
@@ -716,27 +643,12 @@ fn pid_5_1_agrees_with_python_hl7() {
 #[test]
 fn obx_values_agree_with_python_hl7() {
     let mut checked = 0;
-    for file in fixture_files() {
-        if file.ends_with(".bin") {
-            continue;
-        }
-        let Some(cc) = crosscheck(&file) else {
-            continue;
-        };
-        let py = &cc["python-hl7"];
-        if py.get("error").is_some() {
-            continue;
-        }
-        let o = run(&["--select", "OBX-5", &file]);
-        if o.code != 0 {
-            continue;
-        }
+    for (file, py, rows) in crosschecked("OBX-5") {
         let pyobx = py["OBX"].as_array().unwrap();
         if pyobx.iter().any(|x| x.get("error").is_some()) {
             continue; // python-hl7 crashed on an empty segment (docs/conformance.md "Peers")
         }
-        let ours: Vec<String> = o
-            .json()
+        let ours: Vec<String> = rows
             .iter()
             .map(|r| r["OBX-5"].as_str().unwrap().to_string())
             .collect();
@@ -847,69 +759,19 @@ fn escapes_in_other_files() {
         &v[..40]
     );
     assert!(!v.contains(r"\X0D\") && !v.contains(r"\T\") && !v.contains(r"\E\"));
-    // 2.7 truncation character: `#` is data; \P\ is the truncation character
-    let r = select1(
-        "synthetic__v27_truncation_char_and_escapes.hl7",
-        "PID-5.1,OBR-4.2,OBX[1]-5,OBX[2]-5",
-    );
-    assert_eq!(r["PID-5.1"], "Truncat#");
-    assert_eq!(r["OBR-4.2"], "Test with hash # inside");
-    assert_eq!(
-        r["OBX[1]-5"],
-        "This comment was cut at the conformance length of the fi#"
-    );
-    assert_eq!(r["OBX[2]-5"], "Room #12 and ticket #A-9");
+    // 2.7 truncation character: in SELECTED
 }
 
 #[test]
 fn charsets() {
-    // 8859/1 with raw Latin-1 bytes (invalid UTF-8)
-    let f = "synthetic__adt_a08_msh18_8859-1_latin1_bytes.hl7";
-    let r = select1(f, "PID-5.1,PID-5.2,PID-5.3,PID-11.1");
-    assert_eq!(r["PID-5.1"], "Lefèvre");
-    assert_eq!(r["PID-5.2"], "Hélène");
-    assert_eq!(r["PID-5.3"], "Zoé");
-    assert_eq!(r["PID-11.1"], "12 rue de la Gaîté");
-    let o = run(&[f]);
+    // the values: in SELECTED
+    let o = run(&["synthetic__adt_a08_msh18_8859-1_latin1_bytes.hl7"]);
     assert_eq!(o.json()[0]["charset"], "ISO-8859-1");
     assert_eq!(o.stderr, "");
-    // UNICODE UTF-8: CJK, Ø, a 4-byte emoji
-    let f = "synthetic__adt_a01_msh18_unicode_utf8_multibyte.hl7";
-    let r = select1(
-        f,
-        "MSH-4,PID-5.1,PID-5.2,PID-5(2).1,PID-11.3,NK1-2.1,NK1-2.2,NK1-4.3,NK1-6",
+    assert_eq!(
+        run(&["synthetic__adt_a01_msh18_unicode_utf8_multibyte.hl7"]).json()[0]["charset"],
+        "UTF-8"
     );
-    assert_eq!(r["MSH-4"], "東京病院");
-    assert_eq!(r["PID-5.1"], "山田");
-    assert_eq!(r["PID-5.2"], "太郎");
-    assert_eq!(r["PID-5[2].1"], "ヤマダ");
-    assert_eq!(r["PID-11.3"], "東京都");
-    assert_eq!(r["NK1-2.1"], "Ødegård");
-    assert_eq!(r["NK1-2.2"], "Åse");
-    assert_eq!(r["NK1-4.3"], "Köln");
-    assert_eq!(r["NK1-6"], "+49-221-555\u{1F642}");
-    assert_eq!(run(&[f]).json()[0]["charset"], "UTF-8");
-    // UTF-8 with no MSH-18
-    let r = select1(
-        "synthetic__msh18_says_ascii_but_has_utf8.hl7",
-        "PID-5.1,PID-5.2",
-    );
-    assert_eq!(r["PID-5.1"], "Gonçalves");
-    assert_eq!(r["PID-5.2"], "José");
-    let r = select1(
-        "elixirhl7__wikipedia_adt_a01_utf8_apostrophe.hl7",
-        "PID-11[2].1",
-    );
-    assert_eq!(r["PID-11[2].1"], "NICKELL\u{2019}S PICKLES");
-    // BOM + CRLF
-    let r = select1(
-        "synthetic__utf8_bom_crlf_endings.hl7",
-        "MSH-1,MSH-10,PID-5.2,PV1-2",
-    );
-    assert_eq!(r["MSH-1"], "|");
-    assert_eq!(r["MSH-10"], "BOM-1");
-    assert_eq!(r["PID-5.2"], "Anna");
-    assert_eq!(r["PV1-2"], "O");
 }
 
 #[test]
@@ -953,24 +815,7 @@ fn mislabelled_charsets_warn_decode_and_round_trip() {
 
 #[test]
 fn path_notation_fixture_conformance_1_12() {
-    let r = select1(
-        "synthetic__path_notation_fixture.hl7",
-        "PID-5.1,PID-5.2,PID-3[2].1,PID-3(2).1,PID-3.4.2,OBX[2]-5,MSH-9.2,PID.5.1,PID.5.2,PID-5",
-    );
-    assert_eq!(r["PID-5.1"], "Doe");
-    assert_eq!(r["PID-5.2"], "Jane");
-    assert_eq!(r["PID-3[2].1"], "222");
-    assert_eq!(r["PID-3.4.2"], "1.2.3");
-    assert_eq!(r["OBX[2]-5"], "13.9");
-    assert_eq!(r["MSH-9.2"], "R01");
-    // a path naming a structure gives its HL7 text
-    assert_eq!(r["PID-5"], "Doe^Jane^Q~Smith^Jane^^^^^M");
-    // OBX[3]-5 `A\S\B` is decoded
-    assert_eq!(
-        select1("synthetic__path_notation_fixture.hl7", "OBX[3]-5")["OBX[3]-5"],
-        "A^B"
-    );
-    // the same paths in the flat shape
+    // the paths with --select: in SELECTED; the same paths in the flat shape
     let p = &run(&["--shape", "paths", "synthetic__path_notation_fixture.hl7"]).json()[0];
     assert_eq!(p["PID-5.1"], "Doe");
     assert_eq!(p["PID-5[2].1"], "Smith");
@@ -983,19 +828,7 @@ fn path_notation_fixture_conformance_1_12() {
 
 #[test]
 fn repetitions_and_subcomponents() {
-    // docs/conformance.md "Separators"
-    let r = select1(
-        "pyhl7__rep_subcomp.hl7",
-        "PID-3,PID-3.2.2,PID-4[1],PID-4[2],PID-4[3]",
-    );
-    assert_eq!(
-        r["PID-3"],
-        "Component1^Sub-Component1&Sub-Component2^Component3"
-    );
-    assert_eq!(r["PID-3.2.2"], "Sub-Component2");
-    assert_eq!(r["PID-4[1]"], "Repeat1");
-    assert_eq!(r["PID-4[2]"], "Repeat2");
-    assert_eq!(r["PID-4[3]"], "");
+    // docs/conformance.md "Separators"; the values: in SELECTED
     let m = &run(&["pyhl7__rep_subcomp.hl7"]).json()[0];
     assert_eq!(
         m["segments"][1]["fields"][2],
@@ -1008,57 +841,83 @@ fn repetitions_and_subcomponents() {
     assert_eq!(m["segments"][1]["fields"][3], json!(["Repeat1", "Repeat2"]));
 }
 
-#[test]
-fn custom_separators() {
-    let r = select1(
-        "synthetic__nonstandard_field_sep_star.hl7",
-        "MSH-1,MSH-9.2,PID-5.1,PID-3[2].1",
-    );
-    assert_eq!(r["MSH-1"], "*");
-    assert_eq!(r["MSH-9.2"], "A01");
-    assert_eq!(r["PID-5.1"], "STAR");
-    assert_eq!(r["PID-3[2].1"], "ID2");
+/// (column, value) of a `--select` row.
+type Columns = &'static [(&'static str, &'static str)];
+
+/// What `--select` finds in a one-message corpus file: (file, the paths selected, (column,
+/// value)). Every path selected must parse; the columns checked are named as the output
+/// names them.
+#[rustfmt::skip]
+const SELECTED: &[(&str, &str, Columns)] = &[
+    // charsets: 8859/1 with raw Latin-1 bytes (invalid UTF-8)
+    ("synthetic__adt_a08_msh18_8859-1_latin1_bytes.hl7", "PID-5.1,PID-5.2,PID-5.3,PID-11.1", &[
+        ("PID-5.1", "Lefèvre"), ("PID-5.2", "Hélène"), ("PID-5.3", "Zoé"), ("PID-11.1", "12 rue de la Gaîté"),
+    ]),
+    // UNICODE UTF-8: CJK, Ø, a 4-byte emoji
+    ("synthetic__adt_a01_msh18_unicode_utf8_multibyte.hl7", "MSH-4,PID-5.1,PID-5.2,PID-5(2).1,PID-11.3,NK1-2.1,NK1-2.2,NK1-4.3,NK1-6", &[
+        ("MSH-4", "東京病院"), ("PID-5.1", "山田"), ("PID-5.2", "太郎"), ("PID-5[2].1", "ヤマダ"),
+        ("PID-11.3", "東京都"), ("NK1-2.1", "Ødegård"), ("NK1-2.2", "Åse"), ("NK1-4.3", "Köln"),
+        ("NK1-6", "+49-221-555\u{1F642}"),
+    ]),
+    // UTF-8 with no MSH-18
+    ("synthetic__msh18_says_ascii_but_has_utf8.hl7", "PID-5.1,PID-5.2", &[
+        ("PID-5.1", "Gonçalves"), ("PID-5.2", "José"),
+    ]),
+    ("elixirhl7__wikipedia_adt_a01_utf8_apostrophe.hl7", "PID-11[2].1", &[
+        ("PID-11[2].1", "NICKELL\u{2019}S PICKLES"),
+    ]),
+    // BOM + CRLF
+    ("synthetic__utf8_bom_crlf_endings.hl7", "MSH-1,MSH-10,PID-5.2,PV1-2", &[
+        ("MSH-1", "|"), ("MSH-10", "BOM-1"), ("PID-5.2", "Anna"), ("PV1-2", "O"),
+    ]),
+    // 2.7 truncation character: `#` is data; \P\ is the truncation character
+    ("synthetic__v27_truncation_char_and_escapes.hl7", "PID-5.1,OBR-4.2,OBX[1]-5,OBX[2]-5", &[
+        ("PID-5.1", "Truncat#"), ("OBR-4.2", "Test with hash # inside"),
+        ("OBX[1]-5", "This comment was cut at the conformance length of the fi#"),
+        ("OBX[2]-5", "Room #12 and ticket #A-9"),
+    ]),
+    // path notation (conformance 1.12); a path naming a structure gives its HL7 text
+    ("synthetic__path_notation_fixture.hl7", "PID-5.1,PID-5.2,PID-3[2].1,PID-3(2).1,PID-3.4.2,OBX[2]-5,MSH-9.2,PID.5.1,PID.5.2,PID-5", &[
+        ("PID-5.1", "Doe"), ("PID-5.2", "Jane"), ("PID-3[2].1", "222"), ("PID-3.4.2", "1.2.3"),
+        ("OBX[2]-5", "13.9"), ("MSH-9.2", "R01"), ("PID-5", "Doe^Jane^Q~Smith^Jane^^^^^M"),
+    ]),
+    // OBX[3]-5 `A\S\B` is decoded
+    ("synthetic__path_notation_fixture.hl7", "OBX[3]-5", &[("OBX[3]-5", "A^B")]),
+    // repetitions and subcomponents (docs/conformance.md "Separators")
+    ("pyhl7__rep_subcomp.hl7", "PID-3,PID-3.2.2,PID-4[1],PID-4[2],PID-4[3]", &[
+        ("PID-3", "Component1^Sub-Component1&Sub-Component2^Component3"),
+        ("PID-3.2.2", "Sub-Component2"), ("PID-4[1]", "Repeat1"), ("PID-4[2]", "Repeat2"), ("PID-4[3]", ""),
+    ]),
+    // custom separators
+    ("synthetic__nonstandard_field_sep_star.hl7", "MSH-1,MSH-9.2,PID-5.1,PID-3[2].1", &[
+        ("MSH-1", "*"), ("MSH-9.2", "A01"), ("PID-5.1", "STAR"), ("PID-3[2].1", "ID2"),
+    ]),
     // MSH!@%$?: field !, component @, repetition %, escape $, subcomponent ?
-    let r = select1(
-        "synthetic__custom_encoding_chars_all_changed.hl7",
-        "MSH-2,MSH-9.2,PID-3[2].1,PID-3[2].5,PID-5.1,PID-5.2,PID-5.3.1,PID-5.3.2,PID-11.3",
-    );
-    assert_eq!(r["MSH-2"], "@%$?");
-    assert_eq!(r["MSH-9.2"], "A01");
-    assert_eq!(r["PID-3[2].1"], "B2");
-    assert_eq!(r["PID-3[2].5"], "PI");
-    assert_eq!(r["PID-5.1"], "DOE");
-    assert_eq!(r["PID-5.2"], "JOHN");
-    assert_eq!(r["PID-5.3.1"], "Q");
-    assert_eq!(r["PID-5.3.2"], "S");
-    assert_eq!(r["PID-11.3"], "TOWN");
+    ("synthetic__custom_encoding_chars_all_changed.hl7", "MSH-2,MSH-9.2,PID-3[2].1,PID-3[2].5,PID-5.1,PID-5.2,PID-5.3.1,PID-5.3.2,PID-11.3", &[
+        ("MSH-2", "@%$?"), ("MSH-9.2", "A01"), ("PID-3[2].1", "B2"), ("PID-3[2].5", "PI"),
+        ("PID-5.1", "DOE"), ("PID-5.2", "JOHN"), ("PID-5.3.1", "Q"), ("PID-5.3.2", "S"), ("PID-11.3", "TOWN"),
+    ]),
     // VistA style: field ^, component ~, repetition |
-    let f = "hapi__segmentfinder_a24_caret_field_sep.hl7";
-    let r = select1(
-        f,
-        "MSH-1,MSH-2,MSH-9.1,MSH-9.2,MSH-10,PID-5.1,PID-5.2,PID-3.4.3,PID-3.6.2,PID[2]-1,PID[2]-3.1",
-    );
-    assert_eq!(r["MSH-1"], "^");
-    assert_eq!(r["MSH-2"], "~|\\&");
-    assert_eq!(r["MSH-9.1"], "ADT");
-    assert_eq!(r["MSH-9.2"], "A24");
-    assert_eq!(r["MSH-10"], "2003582144");
-    assert_eq!(r["PID-5.1"], "SMITH");
-    assert_eq!(r["PID-5.2"], "JOHN");
-    assert_eq!(r["PID-3.4.3"], "0363");
-    assert_eq!(r["PID-3.6.2"], "200M");
-    assert_eq!(r["PID[2]-1"], "2");
-    assert_eq!(r["PID[2]-3.1"], "22222");
+    ("hapi__segmentfinder_a24_caret_field_sep.hl7", "MSH-1,MSH-2,MSH-9.1,MSH-9.2,MSH-10,PID-5.1,PID-5.2,PID-3.4.3,PID-3.6.2,PID[2]-1,PID[2]-3.1", &[
+        ("MSH-1", "^"), ("MSH-2", "~|\\&"), ("MSH-9.1", "ADT"), ("MSH-9.2", "A24"), ("MSH-10", "2003582144"),
+        ("PID-5.1", "SMITH"), ("PID-5.2", "JOHN"), ("PID-3.4.3", "0363"), ("PID-3.6.2", "200M"),
+        ("PID[2]-1", "2"), ("PID[2]-3.1", "22222"),
+    ]),
     // `*` as the component separator
-    let r = select1(
-        "elixirhl7__wikipedia_alt_component_sep_star.hl7",
-        "MSH-9.2,PID-5.1,PID-5.2,OBX[1]-2.2.2,OBX[2]-6.2",
-    );
-    assert_eq!(r["MSH-9.2"], "A01");
-    assert_eq!(r["PID-5.1"], "KLEINSAMPLE");
-    assert_eq!(r["PID-5.2"], "BARRY");
-    assert_eq!(r["OBX[1]-2.2.2"], "M");
-    assert_eq!(r["OBX[2]-6.2"], "Kilogram");
+    ("elixirhl7__wikipedia_alt_component_sep_star.hl7", "MSH-9.2,PID-5.1,PID-5.2,OBX[1]-2.2.2,OBX[2]-6.2", &[
+        ("MSH-9.2", "A01"), ("PID-5.1", "KLEINSAMPLE"), ("PID-5.2", "BARRY"), ("OBX[1]-2.2.2", "M"),
+        ("OBX[2]-6.2", "Kilogram"),
+    ]),
+];
+
+#[test]
+fn selected_values_per_file() {
+    for (file, paths, want) in SELECTED {
+        let r = select1(file, paths);
+        for (column, value) in *want {
+            assert_eq!(r[*column], *value, "{file}: {column}");
+        }
+    }
 }
 
 #[test]
@@ -1193,7 +1052,7 @@ fn repeated_segments_keep_their_order() {
 
 #[test]
 fn ndjson_back_to_hl7_equals_direct_hl7_for_every_file() {
-    for file in fixture_files() {
+    for file in corpus_inputs() {
         let direct = run(&["--to", "hl7", &file]);
         let ndjson = run(&[&file]);
         let back = run_with(&["--to", "hl7"], Some(ndjson.stdout.clone()));
@@ -1219,11 +1078,11 @@ fn ndjson_back_to_hl7_equals_direct_hl7_for_every_file() {
 #[test]
 fn hl7_output_is_the_input_bytes() {
     let mut exact = 0;
-    for file in fixture_files() {
+    for file in corpus_inputs() {
         if file.ends_with(".bin") {
             continue;
         }
-        let raw = read(&file);
+        let raw = read_corpus(&file);
         let o = run(&["--to", "hl7", &file]);
         if o.code != 0 {
             continue;
@@ -1252,7 +1111,7 @@ fn hl7_output_is_the_input_bytes() {
 
 #[test]
 fn paths_shape_is_one_json_object_per_message() {
-    for file in fixture_files() {
+    for file in corpus_inputs() {
         let segs = run(&[&file]);
         let paths = run(&["--shape", "paths", &file]);
         assert_eq!(paths.code, segs.code, "{file}");
@@ -1360,25 +1219,24 @@ fn select_rows_per_obx_with_the_obr_before_each() {
 
 #[test]
 fn select_csv_quoting() {
-    let o = run(&[
-        "--select",
-        "OBX-11,MSH-10",
-        "--to",
-        "csv",
-        "hapi__escape_obx_ft_H_N_S_v24.hl7",
-    ]);
-    assert_eq!(o.text(), "OBX-11,MSH-10\n\"F \",72313573\n");
-    let o = run(&[
-        "--select",
-        "DG1-3.2,PID-5.2",
-        "--to",
-        "csv",
-        "elixirhl7__wikipedia_adt_a01_utf8_apostrophe.hl7",
-    ]);
-    assert_eq!(
-        o.text(),
-        "DG1-3.2,PID-5.2\n\"CHEST PAIN, UNSPECIFIED\",BARRY\n"
-    );
+    for (paths, file, want) in [
+        (
+            "OBX-11,MSH-10",
+            "hapi__escape_obx_ft_H_N_S_v24.hl7",
+            "OBX-11,MSH-10\n\"F \",72313573\n",
+        ),
+        (
+            "DG1-3.2,PID-5.2",
+            "elixirhl7__wikipedia_adt_a01_utf8_apostrophe.hl7",
+            "DG1-3.2,PID-5.2\n\"CHEST PAIN, UNSPECIFIED\",BARRY\n",
+        ),
+    ] {
+        assert_eq!(
+            run(&["--select", paths, "--to", "csv", file]).text(),
+            want,
+            "{file}"
+        );
+    }
 }
 
 #[test]
@@ -1526,7 +1384,7 @@ fn strict_stops_at_the_first_invalid_message() {
     assert_eq!(strict.errors().len(), 1);
     assert!(strict.stderr.contains("message 11"), "{}", strict.stderr);
     // a chunk that is not a message stops it too
-    let input = [&b"PID|1||X\r"[..], &read("pyhl7__rep_subcomp.hl7")].concat();
+    let input = [&b"PID|1||X\r"[..], &read_corpus("pyhl7__rep_subcomp.hl7")].concat();
     let lax = run_with(&[], Some(input.clone()));
     assert_eq!((lax.code, lax.json().len()), (1, 1));
     let strict = run_with(&["--strict"], Some(input));
@@ -1540,8 +1398,8 @@ fn strict_stops_at_the_first_invalid_message() {
 fn stdin_and_dash() {
     let file = "exhl7v2__oru_r01_multi_lf.hl7";
     let direct = run(&[file]);
-    let stdin = run_with(&[], Some(read(file)));
-    let dash = run_with(&["-"], Some(read(file)));
+    let stdin = run_with(&[], Some(read_corpus(file)));
+    let dash = run_with(&["-"], Some(read_corpus(file)));
     assert_eq!(direct.code, 0);
     assert_eq!(stdin.stdout, direct.stdout);
     assert_eq!(dash.stdout, direct.stdout);
@@ -1552,7 +1410,7 @@ fn stdin_and_dash() {
             "-",
             "mllp__two_frames_back_to_back.bin",
         ],
-        Some(read(file)),
+        Some(read_corpus(file)),
     );
     let ids: Vec<Value> = mixed
         .json()
@@ -1571,7 +1429,7 @@ fn stdin_and_dash() {
     // MLLP on stdin is detected too
     let o = run_with(
         &["--select", "MSH-10"],
-        Some(read("mllp__keepalive_500_frames.bin")),
+        Some(read_corpus("mllp__keepalive_500_frames.bin")),
     );
     assert_eq!(o.json().len(), 500);
     // empty input: nothing, success
@@ -1595,51 +1453,21 @@ fn missing_file_is_named_and_the_rest_still_read() {
     assert!(o.stderr.contains("no_such_file.hl7"), "{}", o.stderr);
 }
 
-/// Starts `hl7 parse ARGS` with stdout piped, reads one line, closes the pipe and returns the
-/// exit status and stderr. The output is far larger than a pipe buffer, so the process is
-/// still writing when the pipe closes.
-fn close_stdout_early(args: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, String) {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .arg("parse")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hl7");
-    let stdout = child.stdout.take().unwrap();
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
-    assert!(first.len() > 10, "{first:?}");
-    // the reader (and the pipe) are dropped here
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn closed_stdout_exits_0_silently() {
+    // The output is far larger than a pipe buffer, so the process is still writing when its
+    // stdout closes.
     let dir = TempDir::new("epipe");
-    let big = dir.0.join("big.hl7");
-    let one = read("synthetic__oru_r01_pcd01_monitor_vent_many_obx.hl7");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-    let mut size = 0;
-    while size < 20 << 20 {
-        f.write_all(&one).unwrap();
-        size += one.len();
-    }
-    f.flush().unwrap();
-    drop(f);
+    let one = read_corpus("synthetic__oru_r01_pcd01_monitor_vent_many_obx.hl7");
+    let big = dir.write("big.hl7", one.repeat((20usize << 20).div_ceil(one.len())));
     for extra in [
         &[][..],
         &["--to", "hl7"],
         &["--select", "MSH-10,OBX-5", "--to", "csv"],
     ] {
-        let mut args: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
-        args.push(big.as_os_str());
-        let (status, stderr) = close_stdout_early(&args);
+        let args = [&["parse"], extra, &[big.as_str()]].concat();
+        let (first, status, stderr) = close_stdout_after_a_line(&args, Feed::Nothing);
+        assert!(first.len() > 10, "{extra:?}: {first:?}");
         assert_eq!(status.code(), Some(0), "{extra:?}: {stderr}");
         assert_eq!(stderr, "", "{extra:?}");
     }
@@ -1653,13 +1481,13 @@ fn multi_call_binary_as_hl7_parse() {
     } else {
         "hl7-parse"
     };
-    let exe = dir.0.join(name);
+    let exe = dir.join(name);
     // a symlink, as users install it; a copy would race with processes other tests spawn
     // meanwhile (a fork holding the copy's write descriptor makes exec fail with ETXTBSY)
     #[cfg(unix)]
-    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("hl7"), &exe).unwrap();
+    std::os::unix::fs::symlink(bin(), &exe).unwrap();
     #[cfg(not(unix))]
-    std::fs::copy(assert_cmd::cargo::cargo_bin("hl7"), &exe).unwrap();
+    std::fs::copy(bin(), &exe).unwrap();
     let o = std::process::Command::new(&exe)
         .current_dir(corpus())
         .args([
@@ -1728,39 +1556,23 @@ fn long_csv_without_select() {
 fn a_live_pipe_moves_message_by_message() {
     // The writer sends one message and then waits: the row must come out while stdin is
     // still open (raw HL7 has no end-of-message mark; a pause of the writer is the mark).
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command as Std, Stdio};
-    let mut child = Std::new(assert_cmd::cargo::cargo_bin("hl7"))
-        .args(["parse", "--select", "MSH-10", "--to", "csv"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["parse", "--select", "MSH-10", "--to", "csv"]);
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|LIVE-1|P|2.5\rPID|1\r\n")
         .unwrap();
     stdin.flush().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let wait = std::time::Duration::from_secs(20);
-    assert_eq!(rx.recv_timeout(wait).unwrap(), "MSH-10");
+    let rx = lines_of(child.stdout.take().unwrap());
+    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), "MSH-10\n");
     assert_eq!(
-        rx.recv_timeout(wait).unwrap(),
-        "LIVE-1",
+        rx.recv_timeout(DEADLINE).unwrap(),
+        "LIVE-1\n",
         "the row came out with stdin still open"
     );
     stdin
         .write_all(b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|LIVE-2|P|2.5\rPID|1\r\n")
         .unwrap();
     drop(stdin);
-    assert_eq!(rx.recv_timeout(wait).unwrap(), "LIVE-2");
+    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), "LIVE-2\n");
     assert!(child.wait().unwrap().success());
 }
