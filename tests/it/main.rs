@@ -3,6 +3,7 @@
 //! `tests/fixtures/`, with real sockets on 127.0.0.1 and the peers of `tests/py/`.
 
 mod ack;
+mod architecture;
 mod cli;
 mod convert;
 mod flatten;
