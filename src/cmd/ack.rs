@@ -4,7 +4,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use hl7::ack;
-use hl7::model::message::Message;
 use hl7::time::Time;
 use hl7::transform::split::Item;
 
@@ -196,45 +195,26 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 mode,
                 code,
             );
-            let reply = match Message::parse(&bytes) {
-                Ok(mut msg) => {
-                    msg.resolve_charset();
-                    match msg.validate() {
-                        Ok(()) => {
-                            let problem = args.error_code.map(|c| ack::Problem {
-                                code: c,
-                                location: None,
-                                text: args
-                                    .text
-                                    .clone()
-                                    .unwrap_or_else(|| ack::error_text(c).to_string()),
-                            });
-                            let outcome = code.map(outcome_of).unwrap_or(ack::Outcome::Accept);
-                            ack::build(&msg, outcome, problem.as_ref(), &opts)
-                        }
-                        Err(e) => {
-                            report.error(
-                                &loc(Some(n), offset + e.offset as u64, e.path.clone()),
-                                &e.what,
-                            );
-                            let problem = ack::problem_for(&e);
-                            ack::build(&msg, ack::Outcome::Error, Some(&problem), &opts)
-                        }
-                    }
-                }
-                Err(e) => {
-                    report.error(
-                        &loc(Some(n), offset + e.offset as u64, e.path.clone()),
-                        &e.what,
-                    );
-                    let problem = ack::Problem {
-                        code: 100,
-                        location: e.path.clone(),
-                        text: e.to_string(),
-                    };
-                    Some(ack::nak(&bytes, &problem, &opts))
-                }
-            };
+            let outcome = code.map_or(ack::Outcome::Accept, ack::Code::outcome);
+            let response = ack::respond(&bytes, &opts, |_, _| ack::Fate {
+                outcome,
+                problem: args.error_code.map(|c| ack::Problem {
+                    code: c,
+                    location: None,
+                    text: args
+                        .text
+                        .clone()
+                        .unwrap_or_else(|| ack::error_text(c).to_string()),
+                }),
+                code: None,
+            });
+            if let ack::Verdict::Unreadable(e) | ack::Verdict::Invalid(_, e) = &response.verdict {
+                report.error(
+                    &loc(Some(n), offset + e.offset as u64, e.path.clone()),
+                    &e.what,
+                );
+            }
+            let reply = response.reply;
             if let Some(reply) = reply {
                 emit(&mut out, args.to, &reply)?;
                 n_acks += 1;
@@ -251,14 +231,6 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     } else {
         Exit::Ok
     })
-}
-
-fn outcome_of(code: ack::Code) -> ack::Outcome {
-    match code {
-        ack::Code::AA | ack::Code::CA => ack::Outcome::Accept,
-        ack::Code::AE | ack::Code::CE => ack::Outcome::Error,
-        ack::Code::AR | ack::Code::CR => ack::Outcome::Reject,
-    }
 }
 
 /// A fresh control id for the `n`th ACK of this run.
