@@ -51,7 +51,10 @@ impl Archive {
         );
         if !self.files.contains_key(&path) {
             if self.files.len() >= OPEN_FILES {
-                // Bounded: close the least likely to be reused (all) and reopen on demand.
+                // Bounded: close the least likely to be reused (all) and reopen on demand. What
+                // this batch appended to them is made durable first: `sync` cannot reach a file
+                // once it is closed, and the batch is acknowledged after `sync`.
+                self.sync(dirty)?;
                 self.files.clear();
             }
             if let Some(parent) = path.parent() {
