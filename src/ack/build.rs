@@ -332,19 +332,8 @@ fn location(loc: Option<&str>) -> (String, String, String, String) {
 #[cfg(test)]
 mod tests {
     use super::super::problem_for;
+    use super::super::tests::opts;
     use super::*;
-
-    fn opts() -> Options<'static> {
-        Options {
-            now: "20240315120000",
-            control_id: "ACK1",
-            app: None,
-            facility: None,
-            mode: Mode::Auto,
-            code: None,
-            text: None,
-        }
-    }
 
     fn ack(
         raw: &[u8],
@@ -410,45 +399,29 @@ mod tests {
             ack(raw, outcome, None, &opts())
                 .map(|a| a.split('\r').nth(1).unwrap()[4..6].to_string())
         };
-        assert_eq!(code(&with("", ""), Outcome::Accept).as_deref(), Some("AA"));
-        assert_eq!(code(&with("NE", "NE"), Outcome::Accept), None);
-        assert_eq!(
-            code(&with("AL", "NE"), Outcome::Accept).as_deref(),
-            Some("CA")
-        );
-        assert_eq!(
-            code(&with("AL", "AL"), Outcome::Error).as_deref(),
-            Some("CE")
-        );
-        assert_eq!(
-            code(&with("ER", "AL"), Outcome::Accept).as_deref(),
-            Some("AA"),
-            "no commit ACK on success, but MSH-16 asks for an application ACK"
-        );
-        assert_eq!(
-            code(&with("ER", "NE"), Outcome::Accept),
-            None,
-            "ER: only on error"
-        );
-        assert_eq!(
-            code(&with("ER", ""), Outcome::Reject).as_deref(),
-            Some("CR")
-        );
-        assert_eq!(
-            code(&with("NE", "AL"), Outcome::Accept).as_deref(),
-            Some("AA")
-        );
-        assert_eq!(code(&with("", "SU"), Outcome::Error), None);
-        // the codes in any case, as senders write them
-        assert_eq!(
-            code(&with("al", "ne"), Outcome::Accept).as_deref(),
-            Some("CA")
-        );
-        assert_eq!(code(&with("Ne", "ne"), Outcome::Accept), None);
-        assert_eq!(
-            code(&with("er", "su"), Outcome::Error).as_deref(),
-            Some("CE")
-        );
+        use Outcome::{Accept, Error, Reject};
+        #[rustfmt::skip]
+        let table = [
+            ("", "", Accept, Some("AA")),
+            ("NE", "NE", Accept, None),
+            ("AL", "NE", Accept, Some("CA")),
+            ("AL", "AL", Error, Some("CE")),
+            // no commit ACK on success, but MSH-16 asks for an application ACK
+            ("ER", "AL", Accept, Some("AA")),
+            // ER: only on error
+            ("ER", "NE", Accept, None),
+            ("ER", "", Reject, Some("CR")),
+            ("NE", "AL", Accept, Some("AA")),
+            ("", "SU", Error, None),
+            // the codes in any case, as senders write them
+            ("al", "ne", Accept, Some("CA")),
+            ("Ne", "ne", Accept, None),
+            ("er", "su", Error, Some("CE")),
+        ];
+        for (m15, m16, outcome, want) in table {
+            let got = code(&with(m15, m16), outcome);
+            assert_eq!(got.as_deref(), want, "{m15}/{m16} {outcome:?}");
+        }
         let forced = Options {
             mode: Mode::Original,
             ..opts()

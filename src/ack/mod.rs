@@ -224,3 +224,21 @@ pub fn error_text(code: u32) -> &'static str {
         _ => "Application internal error",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Mode, Options};
+
+    /// The options of the tests' ACKs: a fixed time and control id, the mode from MSH-15/16.
+    pub(super) fn opts() -> Options<'static> {
+        Options {
+            now: "20240315120000",
+            control_id: "ACK1",
+            app: None,
+            facility: None,
+            mode: Mode::Auto,
+            code: None,
+            text: None,
+        }
+    }
+}

@@ -111,6 +111,7 @@ pub fn respond<'a>(
 #[cfg(test)]
 mod tests {
     use super::super::Mode;
+    use super::super::tests::opts;
     use super::*;
 
     fn header(m15: &str, m16: &str) -> Vec<u8> {
@@ -120,13 +121,9 @@ mod tests {
     /// MSA-1 of the reply, or `None` when there is none.
     fn answer(frame: &[u8], mode: Mode, code: Option<Code>, fate: &Fate) -> Option<String> {
         let opts = Options {
-            now: "20240315120000",
-            control_id: "ACK1",
-            app: None,
-            facility: None,
             mode,
             code,
-            text: None,
+            ..opts()
         };
         let reply = respond(frame, &opts, |_, _| fate.clone()).reply?;
         let reply = String::from_utf8(reply).unwrap();
@@ -202,15 +199,7 @@ mod tests {
 
     #[test]
     fn the_receiver_sees_only_valid_messages_and_the_code_of_an_accept() {
-        let opts = Options {
-            now: "20240315120000",
-            control_id: "ACK1",
-            app: None,
-            facility: None,
-            mode: Mode::Auto,
-            code: None,
-            text: None,
-        };
+        let opts = opts();
         let mut seen = Vec::new();
         for frame in [
             header("AL", "NE"),

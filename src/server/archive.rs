@@ -91,10 +91,10 @@ mod tests {
     use super::*;
 
     /// A directory of its own under the system's temporary directory, removed when dropped.
-    pub(crate) struct TempDir(pub(crate) PathBuf);
+    struct TempDir(PathBuf);
 
     impl TempDir {
-        pub(crate) fn new(name: &str) -> TempDir {
+        fn new(name: &str) -> TempDir {
             let dir = std::env::temp_dir().join(format!(
                 "hl7-server-{name}-{}-{}",
                 std::process::id(),
@@ -119,11 +119,16 @@ mod tests {
         SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_710_504_000)
     }
 
+    /// An archive with `layout` in a fresh directory named after `test`.
+    fn archive(test: &str, layout: &str) -> (TempDir, Archive) {
+        let tmp = TempDir::new(test);
+        let a = Archive::new(tmp.0.clone(), Pattern::parse(layout).unwrap());
+        (tmp, a)
+    }
+
     #[test]
     fn appends_by_layout_and_syncs_each_file_once() {
-        let tmp = TempDir::new("archive");
-        let layout = Pattern::parse("%Y/%m/%d/{MSH-9.1}_{MSH-9.2}.hl7").unwrap();
-        let mut a = Archive::new(tmp.0.clone(), layout);
+        let (tmp, mut a) = archive("archive", "%Y/%m/%d/{MSH-9.1}_{MSH-9.2}.hl7");
         let mut dirty = Vec::new();
         for raw in [ADT, ORU, ADT] {
             a.append(raw, noon(), &mut dirty).unwrap();
@@ -154,20 +159,16 @@ mod tests {
 
     #[test]
     fn failures_are_errors() {
-        let tmp = TempDir::new("archive-fail");
+        let (tmp, mut a) = archive("archive-fail", "%Y/{MSH-9.1}.hl7");
         // a file where the layout wants a directory
         fs::write(tmp.0.join("2024"), b"").unwrap();
-        let layout = Pattern::parse("%Y/{MSH-9.1}.hl7").unwrap();
-        let mut a = Archive::new(tmp.0.clone(), layout);
         assert!(a.append(ADT, noon(), &mut Vec::new()).is_err());
         assert!(a.append(b"not a message", noon(), &mut Vec::new()).is_err());
     }
 
     #[test]
     fn open_files_are_bounded() {
-        let tmp = TempDir::new("archive-many");
-        let layout = Pattern::parse("{MSH-10}.hl7").unwrap();
-        let mut a = Archive::new(tmp.0.clone(), layout);
+        let (tmp, mut a) = archive("archive-many", "{MSH-10}.hl7");
         let mut dirty = Vec::new();
         for n in 0..OPEN_FILES + 5 {
             let raw = format!("MSH|^~\\&|A|B|C|D|2024||ADT^A01|F{n}|P|2.5\r");
