@@ -28,6 +28,7 @@
 pub mod ack;
 pub mod id;
 pub mod model;
+pub mod server;
 pub mod simulate;
 pub mod time;
 pub mod transform;

@@ -1,7 +1,8 @@
-//! A minimal MLLP receiver that answers AA to every frame, for measuring `hl7 send` without
-//! `hl7 listen` in the way: one thread per connection, frames decoded with `hl7::wire::mllp::Decoder`,
-//! ACKs built with `hl7::ack::build` (original mode), all ACKs for one read written at once.
-//! Frames that are not HL7 get a NAK (`hl7::ack::nak`).
+//! A minimal MLLP receiver that answers AA to every valid message, for measuring `hl7 send`
+//! without `hl7 listen` in the way: one thread per connection, frames decoded with
+//! `hl7::wire::mllp::Decoder`, answered by `hl7::ack::respond` in original mode (nothing is
+//! stored), all ACKs for one read written at once. Frames that are not HL7 get a NAK and
+//! invalid messages AE, as from `hl7 listen`.
 //!
 //! `cargo run --release --example ack_peer -- PORT` (0 picks a free port); prints
 //! `listening on ADDR` on stderr, and a line per closed connection with its message count.
@@ -9,8 +10,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use hl7::ack::{self, Mode, Options, Outcome, Problem};
-use hl7::model::message::Message;
+use hl7::ack::{self, Fate, Mode, Options};
 use hl7::wire::mllp::{self, Decoder, Event};
 
 fn main() {
@@ -60,21 +60,10 @@ fn serve(mut s: TcpStream) {
                     app: None,
                     facility: None,
                     mode: Mode::Original,
-                    code: Some(ack::Code::AA),
+                    code: None,
                     text: None,
                 };
-                let reply = match Message::parse(payload) {
-                    Ok(msg) => ack::build(&msg, Outcome::Accept, None, &opts),
-                    Err(e) => Some(ack::nak(
-                        payload,
-                        &Problem {
-                            code: 100,
-                            location: None,
-                            text: e.to_string(),
-                        },
-                        &opts,
-                    )),
-                };
+                let reply = ack::respond(payload, &opts, |_, _| Fate::ACCEPTED).reply;
                 if let Some(r) = reply {
                     mllp::encode(&r, &mut out);
                 }

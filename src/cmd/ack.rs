@@ -159,8 +159,11 @@ impl Filter for Acks<'_> {
             };
             Some(ack::nak(raw, &problem, &opts))
         };
+        // The decision is the library's (ack::respond's steps), as in hl7 listen; the driver
+        // has already read and checked the message.
         let reply = match msg {
             Ok(msg) => {
+                let outcome = code.map_or(ack::Outcome::Accept, ack::Code::outcome);
                 let problem = args.error_code.map(|c| ack::Problem {
                     code: c,
                     location: None,
@@ -169,21 +172,15 @@ impl Filter for Acks<'_> {
                         .clone()
                         .unwrap_or_else(|| ack::error_text(c).to_string()),
                 });
-                let outcome = code.map(outcome_of).unwrap_or(ack::Outcome::Accept);
-                ack::build(&msg, outcome, problem.as_ref(), &opts)
-            }
-            Err(Bad::Invalid(msg, e)) => {
-                let problem = ack::problem_for(&e);
-                ack::build(&msg, ack::Outcome::Error, Some(&problem), &opts)
-            }
-            Err(Bad::Unparsable(bytes, e)) => {
-                let problem = ack::Problem {
-                    code: 100,
-                    location: e.path.clone(),
-                    text: e.to_string(),
+                let fate = ack::Fate {
+                    outcome,
+                    problem,
+                    code: None,
                 };
-                Some(ack::nak(bytes, &problem, &opts))
+                ack::to_valid(&msg, &opts, |_, _| fate).0
             }
+            Err(Bad::Invalid(msg, e)) => ack::to_invalid(&msg, &e, &opts),
+            Err(Bad::Unparsable(bytes, e)) => Some(ack::to_unreadable(bytes, &e, &opts)),
             Err(Bad::NotMessage(bytes, why)) => nak(bytes, why),
             Err(Bad::Json(why)) => nak(b"", why),
         };
@@ -200,14 +197,6 @@ impl Filter for Acks<'_> {
 
     fn finish(&mut self) -> Result<()> {
         self.flush()
-    }
-}
-
-fn outcome_of(code: ack::Code) -> ack::Outcome {
-    match code {
-        ack::Code::AA | ack::Code::CA => ack::Outcome::Accept,
-        ack::Code::AE | ack::Code::CE => ack::Outcome::Error,
-        ack::Code::AR | ack::Code::CR => ack::Outcome::Reject,
     }
 }
 

@@ -31,6 +31,9 @@ use std::fmt;
 use base64::Engine;
 use serde_json::Value as Json;
 
+use super::envelope::Envelope;
+pub use super::json_str::push_str;
+use super::json_str::{NEEDS_ESCAPE, push_str_bytes};
 use crate::model::charset::Charset;
 use crate::model::escape;
 use crate::model::message::{Message, Segment, Separators, Value, is_header_id};
@@ -68,50 +71,6 @@ impl Default for Writer {
             classes_for: None,
         }
     }
-}
-
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// Appends `s` as a JSON string literal.
-pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    push_str_bytes(out, s.as_bytes())
-}
-
-/// Appends UTF-8 bytes (the caller guarantees validity) as a JSON string literal.
-fn push_str_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.reserve(b.len() + 2);
-    out.push(b'"');
-    let mut rest = b;
-    while let Some(p) = rest.iter().position(|&c| NEEDS_ESCAPE[c as usize]) {
-        out.extend_from_slice(&rest[..p]);
-        let c = rest[p];
-        rest = &rest[p + 1..];
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(c >> 4) as usize]);
-                out.push(HEX[(c & 15) as usize]);
-            }
-        }
-    }
-    out.extend_from_slice(rest);
-    out.push(b'"');
 }
 
 // Byte classes, so each value is scanned once: which separators it holds, and whether it
@@ -586,15 +545,7 @@ pub fn to_hl7(doc: &Json, out: &mut Vec<u8>) -> Result<(), JsonError> {
         };
         return segments_to_hl7(obj, segments, out);
     }
-    if let Some(raw) = obj.get("raw").and_then(Json::as_str) {
-        // an envelope: the message as received, text
-        let mut first = true;
-        for line in raw.split(['\r', '\n']).filter(|l| !l.trim().is_empty()) {
-            let _ = first;
-            first = false;
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\r');
-        }
+    if Envelope::read(obj, out) {
         return Ok(());
     }
     if obj.keys().any(|k| k.contains('-')) {

@@ -2,14 +2,17 @@
 //!
 //! - [`split`]: bytes to messages (raw HL7, MLLP captures, NDJSON), with their locations.
 //! - [`json`]: messages to NDJSON and back, losslessly.
+//! - [`envelope`]: the `--meta` envelope of a received message, written and read.
 //! - [`pattern`]: file and archive names rendered from a message (`{MSH-9.1}/%Y%m%d.hl7`).
 //! - [`template`]: the template language of `convert` and templated ACKs.
 //! - [`flatten`]: OBX observations to rows, driven by a map.
 //! - [`ilp`]: rows to InfluxDB Line Protocol, and the sender that delivers them.
 
+pub mod envelope;
 pub mod flatten;
 pub mod ilp;
 pub mod json;
+mod json_str;
 pub mod pattern;
 pub mod split;
 pub mod template;
