@@ -14,7 +14,7 @@ use hl7::server::{self, BindError, Cidr, Config, Event, Format, Listener, Server
 use hl7::transform::pattern::Pattern;
 use hl7::wire::tls;
 
-use crate::shell::{Error, Exit, Global, Result};
+use crate::shell::{Error, Exit, Global, Result, exit};
 
 /// Receive HL7 over MLLP, ACK each message, write them to stdout
 ///
@@ -25,9 +25,11 @@ use crate::shell::{Error, Exit, Global, Result};
 /// "listening on ADDR" for each bound address to stderr, so port 0 works in scripts.
 /// Logs name peers, control ids and counts, never message contents.
 #[derive(clap::Args, Debug)]
-#[command(
-    after_long_help = "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem"
-)]
+#[command(after_long_help = exit::after_help(
+    "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem",
+    &Exit::BASIC,
+    &[(Exit::Failure, "also: an address that cannot be bound, or output that can no longer be written (no more ACKs)")],
+))]
 pub struct Args {
     /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several =
     /// several channels (default :2575 when no --channel is given either)

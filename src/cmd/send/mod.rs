@@ -21,7 +21,7 @@ use hl7::client::{Settings, Stop};
 use hl7::time::Rate;
 use hl7::wire::tls;
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
 
 mod input;
 mod output;
@@ -40,7 +40,15 @@ use output::{Output, Results};
 /// 2 s, ... up to 30 s), on a fresh connection. A reply whose MSA-2 is not the MSH-10 sent is an
 /// error, never an accept. Logs name control ids, counts and peers, never message contents.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = AFTER_HELP)]
+#[command(after_long_help = exit::after_help(
+    AFTER_HELP,
+    &Exit::ALL,
+    &[
+        (Exit::Ok, "for send: every message got AA/CA"),
+        (Exit::Failure, "also: a message not delivered after the retries, or a reply that did not match"),
+        (Exit::Rejected, "when 1 and 3 both happened, send ends with 1"),
+    ],
+))]
 pub struct Args {
     /// Receiver: HOST:PORT ([IPv6]:PORT; PORT or :PORT alone means localhost)
     pub addr: String,
@@ -137,11 +145,7 @@ Examples:
   hl7 send --connection-per-message --retries 5 pacs:104 orders.hl7
   hl7 send --loop --rate 200/s --connections 4 127.0.0.1:2575 sample.hl7
   hl7 send --replay --speed 10 127.0.0.1:2575 capture.ndjson
-  hl7 send --tls --ca hospital-ca.pem --cert me.pem --key me.key ris.example.org:2575 a.hl7
-
-Exit codes: 0 every message got AA/CA; 1 a message could not be delivered (after the retries),
-a reply did not match, or invalid input was seen; 3 a peer answered AE/AR/CE/CR (1 wins over
-3); 2 usage error.";
+  hl7 send --tls --ca hospital-ca.pem --cert me.pem --key me.key ris.example.org:2575 a.hl7";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendTo {
