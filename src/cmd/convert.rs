@@ -1,14 +1,14 @@
 //! `hl7 convert`: messages through a template (HL7 to HL7, HL7 to JSON, JSON to HL7, any text),
 //! NDJSON back to HL7, and each rendering to its own file.
 
-use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use hl7::model::message::Message;
 use hl7::time::Stamp;
-use hl7::transform::json::{self, Notes, Shape};
+use hl7::transform::files::{FileError, Files};
+use hl7::transform::json::{self, Documents, Found, Notes, Shape};
 use hl7::transform::pattern::Pattern;
 use hl7::transform::template::{self, Env, Escape, Input, Renderer, Template};
 use serde_json::Value as Json;
@@ -126,15 +126,10 @@ enum Mode {
     To(ConvertTo, Box<json::Writer>),
 }
 
-/// Where renderings go: stdout, or one file each.
+/// Where renderings go: stdout, or one file each (--output).
 struct Sink<'a> {
     stdout: BufWriter<io::StdoutLock<'a>>,
-    pattern: Option<Pattern>,
-    append: bool,
-    /// Files written in this run, and by which message: without --append a second rendering
-    /// to the same file is refused instead of silently replacing the first.
-    written: HashMap<PathBuf, u64>,
-    files: u64,
+    files: Option<Files>,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<Exit> {
@@ -184,10 +179,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let stdout = io::stdout();
     let sink = Sink {
         stdout: BufWriter::with_capacity(256 * 1024, stdout.lock()),
-        pattern,
-        append: args.append,
-        written: HashMap::new(),
-        files: 0,
+        files: pattern.map(|p| Files::new(p, args.append)),
     };
     let reading = Reading::new(&args.files, args.from);
     let mut convert = Convert {
@@ -198,7 +190,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         hl7_buf: Vec::new(),
         docs: Vec::new(),
         n: 0,
-        pending: None,
+        documents: Documents::default(),
     };
     reading.run(global, &mut report, &mut convert)
 }
@@ -213,8 +205,8 @@ struct Convert<'a> {
     docs: Vec<Found>,
     /// JSON documents of this input so far.
     n: u64,
-    /// A JSON document that spans lines, gathered until it parses: its text and offset.
-    pending: Option<(Vec<u8>, u64)>,
+    /// JSON documents that span lines, gathered until they parse.
+    documents: Documents,
 }
 
 impl Filter for Convert<'_> {
@@ -243,7 +235,7 @@ impl Filter for Convert<'_> {
     }
 
     fn json_line(&mut self, line: &[u8], at: At<'_>, report: &mut Reporter) -> Result<Flow> {
-        read_json(&mut self.pending, line, at.byte, &mut self.docs);
+        self.documents.line(line, at.byte, &mut self.docs);
         for found in self.docs.drain(..) {
             self.n += 1;
             let at = At {
@@ -272,7 +264,7 @@ impl Filter for Convert<'_> {
     }
 
     fn end_of_input(&mut self, file: Option<&str>, report: &mut Reporter) {
-        if let Some((_, offset)) = self.pending.take() {
+        if let Some(offset) = self.documents.finish() {
             self.n += 1;
             self.counts.bad += 1;
             let at = At {
@@ -298,7 +290,10 @@ impl Filter for Convert<'_> {
     }
 
     fn counters(&self, bytes: u64, secs: Option<f64>) -> Option<String> {
-        Some(self.counts.line(bytes, self.sink.files, secs))
+        Some(
+            self.counts
+                .line(bytes, self.sink.files.as_ref().map_or(0, |f| f.count), secs),
+        )
     }
 }
 
@@ -322,7 +317,7 @@ fn json_doc(
     n: u64,
     counts: &mut Counts,
 ) -> Result<()> {
-    if !is_hl7_doc(doc) {
+    if !json::is_message(doc) {
         if let Mode::To(..) = mode {
             counts.bad += 1;
             report.error(
@@ -357,57 +352,6 @@ fn json_doc(
             report.error(&with_path(l, e.path.as_deref().unwrap_or("")), &e.what);
             Ok(())
         }
-    }
-}
-
-/// True when a JSON document is an HL7 message: the `segments` shape of `hl7 parse` (first
-/// segment MSH) or a `raw` message of `hl7 listen --meta`.
-fn is_hl7_doc(doc: &Json) -> bool {
-    let first_msh = doc
-        .get("segments")
-        .and_then(Json::as_array)
-        .and_then(|s| s.first())
-        .and_then(|s| s.get("id"))
-        .and_then(Json::as_str)
-        == Some("MSH");
-    let raw_msh = doc
-        .get("raw")
-        .and_then(Json::as_str)
-        .is_some_and(|r| r.trim_start().starts_with("MSH"));
-    first_msh || raw_msh
-}
-
-/// A JSON document and its offset, or why the text at an offset is not one.
-type Found = std::result::Result<(Json, u64), (String, u64)>;
-
-/// Reads one NDJSON line, or the next line of a document that spans lines (a pretty-printed
-/// JSON file), into documents and errors with their offsets.
-fn read_json(
-    pending: &mut Option<(Vec<u8>, u64)>,
-    line: &[u8],
-    offset: u64,
-    found: &mut Vec<Found>,
-) {
-    if let Some((mut buf, start)) = pending.take() {
-        buf.push(b'\n');
-        buf.extend_from_slice(line);
-        match serde_json::from_slice::<Json>(&buf) {
-            Ok(doc) => return found.push(Ok((doc, start))),
-            Err(e) if e.is_eof() => {
-                *pending = Some((buf, start));
-                return;
-            }
-            // the gathered lines do not make a document: report them, and read this line on
-            // its own
-            Err(e) => found.push(Err((format!("invalid JSON: {e}"), start))),
-        }
-    }
-    match serde_json::from_slice::<Json>(line) {
-        Ok(doc) => found.push(Ok((doc, offset))),
-        Err(e) if e.is_eof() && line.trim_ascii_start().starts_with(b"{") => {
-            *pending = Some((line.to_vec(), offset));
-        }
-        Err(e) => found.push(Err((format!("invalid JSON: {e}"), offset))),
     }
 }
 
@@ -488,63 +432,23 @@ fn write(
     l: &Loc,
     n: u64,
 ) -> Result<bool> {
-    let Some(pattern) = &sink.pattern else {
+    let Some(files) = &mut sink.files else {
         sink.stdout.write_all(out)?;
         return Ok(true);
     };
-    // Field paths read the input message. A JSON document that is not one has no fields: they
-    // read the rendering when it is HL7 (a JSON order rendered as ORM^O01 can be filed by its
-    // OBR-2), else nothing ('_').
-    const NONE: &[u8] = b"MSH|^~\\&";
-    let none = Message::parse(NONE).expect("a minimal header parses");
-    let msg = msg.or_else(|| {
-        out.starts_with(b"MSH")
-            .then(|| Message::parse(out).ok())
-            .flatten()
-    });
-    let now = jiff::Zoned::now();
-    let stamp = Stamp {
-        year: now.year() as i64,
-        month: now.month() as u32,
-        day: now.day() as u32,
-        hour: now.hour() as u32,
-        minute: now.minute() as u32,
-        second: now.second() as u32,
-    };
-    let path = PathBuf::from(pattern.render(&msg.unwrap_or(none), stamp));
     // The file name is built from message fields, so it is not printed (patient data).
-    if !sink.append
-        && let Some(first) = sink.written.get(&path)
-    {
-        report.error(
+    match files.write(msg, out, n, Stamp::local_now()) {
+        Ok(()) => Ok(true),
+        Err(FileError::Named { first }) => {
+            report.error(
                 l,
                 &format!(
                     "--output names the file message {first} was written to; not replaced (use --append, or put a field that tells messages apart into the pattern, such as {{MSH-10}})"
                 ),
             );
-        return Ok(false);
-    }
-    let result = (|| -> io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
+            Ok(false)
         }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(sink.append)
-            .truncate(!sink.append)
-            .open(&path)?;
-        f.write_all(out)
-    })();
-    match result {
-        Ok(()) => {
-            sink.files += 1;
-            if !sink.append {
-                sink.written.insert(path, n);
-            }
-            Ok(true)
-        }
-        Err(e) => {
+        Err(FileError::Io(e)) => {
             report.error(l, &format!("cannot write the --output file: {e}"));
             Ok(false)
         }

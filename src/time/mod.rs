@@ -221,6 +221,20 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The machine's wall-clock time now, in its own time zone (jiff reads the zone from the
+    /// system, or the bundled database for `TZ`).
+    pub fn local_now() -> Stamp {
+        let now = jiff::Zoned::now();
+        Stamp {
+            year: i64::from(now.year()),
+            month: now.month() as u32,
+            day: now.day() as u32,
+            hour: now.hour() as u32,
+            minute: now.minute() as u32,
+            second: now.second() as u32,
+        }
+    }
+
     /// The UTC calendar fields of `secs` since 1970.
     pub fn utc(secs: i64) -> Stamp {
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));

@@ -517,6 +517,67 @@ fn write_segment(out: &mut Vec<u8>, seg: &Segment<'_>, ctx: &mut Ctx<'_>) {
     out.push(b'}');
 }
 
+/// True when a JSON document is an HL7 message: the `segments` shape of `hl7 parse` (first
+/// segment MSH) or a `raw` message of `hl7 listen --meta`.
+pub fn is_message(doc: &Json) -> bool {
+    let first_msh = doc
+        .get("segments")
+        .and_then(Json::as_array)
+        .and_then(|s| s.first())
+        .and_then(|s| s.get("id"))
+        .and_then(Json::as_str)
+        == Some("MSH");
+    let raw_msh = doc
+        .get("raw")
+        .and_then(Json::as_str)
+        .is_some_and(|r| r.trim_start().starts_with("MSH"));
+    first_msh || raw_msh
+}
+
+/// A JSON document and the byte offset it starts at, or why the text at an offset is not one.
+pub type Found = Result<(Json, u64), (String, u64)>;
+
+/// Reads JSON documents from lines: one a line (NDJSON), or one spanning lines (a
+/// pretty-printed file), gathered until it parses.
+#[derive(Debug, Default)]
+pub struct Documents {
+    /// The lines of a document so far, and its offset.
+    pending: Option<(Vec<u8>, u64)>,
+}
+
+impl Documents {
+    /// Reads one line (without its line end) that starts at `offset`, adding what it completes
+    /// to `found`.
+    pub fn line(&mut self, line: &[u8], offset: u64, found: &mut Vec<Found>) {
+        if let Some((mut buf, start)) = self.pending.take() {
+            buf.push(b'\n');
+            buf.extend_from_slice(line);
+            match serde_json::from_slice::<Json>(&buf) {
+                Ok(doc) => return found.push(Ok((doc, start))),
+                Err(e) if e.is_eof() => {
+                    self.pending = Some((buf, start));
+                    return;
+                }
+                // the gathered lines do not make a document: report them, and read this line
+                // on its own
+                Err(e) => found.push(Err((format!("invalid JSON: {e}"), start))),
+            }
+        }
+        match serde_json::from_slice::<Json>(line) {
+            Ok(doc) => found.push(Ok((doc, offset))),
+            Err(e) if e.is_eof() && line.trim_ascii_start().starts_with(b"{") => {
+                self.pending = Some((line.to_vec(), offset));
+            }
+            Err(e) => found.push(Err((format!("invalid JSON: {e}"), offset))),
+        }
+    }
+
+    /// At the end of an input: the offset of a document that never completed, if any.
+    pub fn finish(&mut self) -> Option<u64> {
+        self.pending.take().map(|(_, offset)| offset)
+    }
+}
+
 /// Why JSON could not be turned into HL7.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError(pub String);

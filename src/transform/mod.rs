@@ -4,11 +4,13 @@
 //! - [`json`]: messages to NDJSON and back, losslessly.
 //! - [`envelope`]: the `--meta` envelope of a received message, written and read.
 //! - [`pattern`]: file and archive names rendered from a message (`{MSH-9.1}/%Y%m%d.hl7`).
+//! - [`files`]: renderings written to files named by a pattern (`convert --output`).
 //! - [`template`]: the template language of `convert` and templated ACKs.
 //! - [`flatten`]: OBX observations to rows, driven by a map.
 //! - [`ilp`]: rows to InfluxDB Line Protocol, and the sender that delivers them.
 
 pub mod envelope;
+pub mod files;
 pub mod flatten;
 pub mod ilp;
 pub mod json;
