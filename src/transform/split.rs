@@ -214,53 +214,13 @@ enum Out {
     },
 }
 
-/// A decoder event that no longer borrows the decoder (decoder offsets).
-enum Found {
-    Frame {
-        offset: u64,
-        len: u64,
-        verdict: Option<(usize, Option<String>)>,
-    },
-    Skipped {
-        bytes: u64,
-        offset: u64,
-    },
-    Restarted {
-        dropped: u64,
-        offset: u64,
-    },
-    Oversize {
-        size: u64,
-        offset: u64,
-    },
-    NoCrAfterEnd {
-        offset: u64,
-    },
-    Empty {
-        offset: u64,
-    },
-    Truncated {
-        bytes: u64,
-        offset: u64,
-    },
-}
+/// A decoder event that no longer borrows the decoder (decoder offsets): a frame is its length
+/// and what it holds ([`judge_frame`]).
+type Found = Event<(u64, Option<(usize, Option<String>)>)>;
 
-impl From<Event<'_>> for Found {
-    fn from(event: Event<'_>) -> Self {
-        match event {
-            Event::Frame { payload, offset } => Found::Frame {
-                offset,
-                len: payload.len() as u64,
-                verdict: judge_frame(payload),
-            },
-            Event::Skipped { bytes, offset } => Found::Skipped { bytes, offset },
-            Event::Restarted { dropped, offset } => Found::Restarted { dropped, offset },
-            Event::Oversize { size, offset } => Found::Oversize { size, offset },
-            Event::NoCrAfterEnd { offset } => Found::NoCrAfterEnd { offset },
-            Event::Empty { offset } => Found::Empty { offset },
-            Event::Truncated { bytes, offset } => Found::Truncated { bytes, offset },
-        }
-    }
+/// A frame's payload as [`Found`] keeps it.
+fn found(payload: &[u8]) -> (u64, Option<(usize, Option<String>)>) {
+    (payload.len() as u64, judge_frame(payload))
 }
 
 /// What a frame holds: `None` when it is blank (a keep-alive carries nothing), else the length
@@ -763,9 +723,9 @@ impl<R: Read> Splitter<R> {
             self.mllp.draining = true;
         }
         let found = if self.mllp.finishing {
-            self.mllp.dec.finish().map(Found::from)
+            self.mllp.dec.finish().map(|e| e.map(found))
         } else {
-            self.mllp.dec.next_event().map(Found::from)
+            self.mllp.dec.next_event().map(|e| e.map(found))
         };
         let held = self.mllp.held.take();
         match found {
@@ -837,8 +797,7 @@ impl<R: Read> Splitter<R> {
             }
             Found::Frame {
                 offset,
-                len,
-                verdict,
+                payload: (len, verdict),
             } => {
                 let sb = origin + offset;
                 let from = self.index(sb + 1);

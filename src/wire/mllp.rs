@@ -88,15 +88,19 @@ pub fn is_commit_ack(payload: &[u8]) -> Option<bool> {
 /// Offsets count bytes in the whole stream fed so far (`u64`, so a connection that lives for
 /// months cannot overflow them), so that callers can log where a problem was. The offset of a
 /// block event (`Frame`, `Empty`, `Oversize`, `Restarted`, `Truncated`) is that of the block's SB.
+///
+/// `P` is the frame's payload: the decoder hands out `&[u8]` borrowing its buffer; a caller
+/// that must keep the event past the next call maps it to what it needs ([`Event::map`]).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Event<'a> {
+pub enum Event<P> {
     /// A complete block's content (between SB and EB; the CR after EB has been consumed). It may
     /// be an HL7 message, or the one-byte payload of an MLLP R2 commit ACK (0x06) or NAK (0x15)
     /// block: see [`is_commit_ack`]. Never empty (see [`Event::Empty`]) and never longer than
     /// the decoder's maximum.
     Frame {
-        /// The block's content; it borrows the decoder's buffer until the next call.
-        payload: &'a [u8],
+        /// The block's content; from the decoder, it borrows the decoder's buffer until the
+        /// next call.
+        payload: P,
         /// Where the block's SB is.
         offset: u64,
     },
@@ -178,6 +182,24 @@ const IDLE: State = State::Idle {
     skipped: 0,
 };
 
+impl<P> Event<P> {
+    /// The same event with the frame's payload turned into `f(payload)`.
+    pub fn map<Q>(self, f: impl FnOnce(P) -> Q) -> Event<Q> {
+        match self {
+            Event::Frame { payload, offset } => Event::Frame {
+                payload: f(payload),
+                offset,
+            },
+            Event::Skipped { bytes, offset } => Event::Skipped { bytes, offset },
+            Event::Restarted { dropped, offset } => Event::Restarted { dropped, offset },
+            Event::Oversize { size, offset } => Event::Oversize { size, offset },
+            Event::NoCrAfterEnd { offset } => Event::NoCrAfterEnd { offset },
+            Event::Empty { offset } => Event::Empty { offset },
+            Event::Truncated { bytes, offset } => Event::Truncated { bytes, offset },
+        }
+    }
+}
+
 /// The incremental MLLP decoder: [`feed`](Decoder::feed) it the bytes of each read, then call
 /// [`next_event`](Decoder::next_event) until it returns `None`; at end of input call
 /// [`finish`](Decoder::finish) until it returns `None`.
@@ -248,7 +270,7 @@ impl Decoder {
     /// The next event from what has been fed, or `None` when more input is needed. Call it until
     /// `None` after each feed. A returned payload borrows the decoder's buffer until the next
     /// call.
-    pub fn next_event(&mut self) -> Option<Event<'_>> {
+    pub fn next_event(&mut self) -> Option<Event<&[u8]>> {
         if let Some(offset) = self.pending_no_cr.take() {
             return Some(Event::NoCrAfterEnd { offset });
         }
@@ -417,7 +439,7 @@ impl Decoder {
     /// Also useful on a stall timeout while [`in_block`](Decoder::in_block): it delivers a block
     /// whose sender stopped after EB, and otherwise drops the partial block (R2 step 3: "ignore
     /// all bytes received thus far").
-    pub fn finish(&mut self) -> Option<Event<'_>> {
+    pub fn finish(&mut self) -> Option<Event<&[u8]>> {
         self.eof = true;
         self.next_event()
     }
@@ -458,7 +480,7 @@ mod tests {
         Truncated { bytes: u64, offset: u64 },
     }
 
-    fn own(e: Event<'_>) -> Ev {
+    fn own(e: Event<&[u8]>) -> Ev {
         match e {
             Event::Frame { payload, offset } => Ev::Frame(payload.to_vec(), offset),
             Event::Skipped { bytes, offset } => Ev::Skipped { bytes, offset },
@@ -616,14 +638,14 @@ mod tests {
         assert_eq!(
             d.next_event(),
             Some(Event::Frame {
-                payload: b"MSH|1\r",
+                payload: &b"MSH|1\r"[..],
                 offset: 0
             })
         );
         assert_eq!(
             d.next_event(),
             Some(Event::Frame {
-                payload: b"MSH|2\r",
+                payload: &b"MSH|2\r"[..],
                 offset: 9
             })
         );
@@ -877,7 +899,7 @@ mod tests {
         assert_eq!(
             d.next_event(),
             Some(Event::Frame {
-                payload: b"MSH|1\r",
+                payload: &b"MSH|1\r"[..],
                 offset: 0
             })
         );
