@@ -26,6 +26,7 @@
 //! ```
 
 pub mod ack;
+pub mod client;
 pub mod id;
 pub mod model;
 pub mod simulate;

@@ -4,7 +4,8 @@ use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hl7::transform::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
+use hl7::client::ilp::{Batcher, Db, Destination, FlushError, sender_conf};
+use hl7::transform::ilp::{self, Config, Encoder, Event};
 
 use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
 
@@ -176,7 +177,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let dest = if args.dry_run {
         Destination::Text(Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())))
     } else {
-        let conf = ilp::sender_conf(&args.addr).map_err(Error::usage)?;
+        let conf = sender_conf(&args.addr).map_err(Error::usage)?;
         match Db::connect(&conf) {
             Ok(db) => Destination::Db(db),
             Err(e) if e.code() == questdb::ErrorCode::ConfigError => {

@@ -5,7 +5,8 @@
 //! - [`pattern`]: file and archive names rendered from a message (`{MSH-9.1}/%Y%m%d.hl7`).
 //! - [`template`]: the template language of `convert` and templated ACKs.
 //! - [`flatten`]: OBX observations to rows, driven by a map.
-//! - [`ilp`]: rows to InfluxDB Line Protocol, and the sender that delivers them.
+//! - [`ilp`]: rows to InfluxDB Line Protocol (the sender that delivers them is
+//!   `client::ilp`).
 
 pub mod flatten;
 pub mod ilp;

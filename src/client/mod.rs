@@ -1,0 +1,3 @@
+//! Clients: what sends to a peer and reads its answers, without a command line.
+
+pub mod ilp;
