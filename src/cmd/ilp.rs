@@ -127,16 +127,8 @@ fn config(args: &Args) -> Result<Config> {
         config.types = map
             .columns(shape)
             .into_iter()
-            .filter_map(|c| {
-                let ty = match c.ty {
-                    T::Timestamp | T::Symbol => return None,
-                    T::String => ilp::ColumnType::Varchar,
-                    T::Float => ilp::ColumnType::Double,
-                    T::Int => ilp::ColumnType::Long,
-                    T::Bool => ilp::ColumnType::Boolean,
-                };
-                Some((c.name, ty))
-            })
+            .filter(|c| !matches!(c.ty, T::Timestamp | T::Symbol))
+            .map(|c| (c.name, c.ty))
             .collect();
     }
     if let Some(t) = &args.table {

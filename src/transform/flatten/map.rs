@@ -370,7 +370,8 @@ pub struct Column {
     pub ty: ColumnType,
 }
 
-/// Column types, as QuestDB would store them.
+/// Column types, as QuestDB stores them: what a map declares and what `ilp` sends (the one
+/// column-type enum of the library; `transform::ilp` re-exports it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnType {
     /// The designated timestamp (RFC 3339 UTC text in the rows).
@@ -394,6 +395,12 @@ impl ColumnType {
             ColumnType::Int => "LONG",
             ColumnType::Bool => "BOOLEAN",
         }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.questdb())
     }
 }
 

@@ -235,8 +235,8 @@ impl Encoder {
                     })?);
                 }
                 ColumnType::Symbol => symbols.push((i, one_line(value))),
-                ColumnType::Varchar => cells.push((i, Cell::Str(one_line(value)))),
-                ColumnType::Boolean => {
+                ColumnType::String => cells.push((i, Cell::Str(one_line(value)))),
+                ColumnType::Bool => {
                     let v = match value {
                         Value::Bool(v) => *v,
                         Value::Text(t) => parse_bool(t).ok_or_else(|| bad("not true or false"))?,
@@ -244,7 +244,7 @@ impl Encoder {
                     };
                     cells.push((i, Cell::Bool(v)));
                 }
-                ColumnType::Double => {
+                ColumnType::Float => {
                     let v = match value {
                         Value::Number(n) => to_double(n),
                         Value::Text(t) if is_number(t) => to_double(t),
@@ -253,7 +253,7 @@ impl Encoder {
                     .map_err(bad)?;
                     cells.push((i, Cell::Double(v)));
                 }
-                ColumnType::Long => {
+                ColumnType::Int => {
                     let v = match value {
                         Value::Number(n) => to_long(n),
                         Value::Text(t) if is_number(t) => to_long(t),
@@ -316,12 +316,12 @@ impl Encoder {
 /// The type a column gets from its first value.
 fn infer(value: &Value) -> ColumnType {
     match value {
-        Value::Bool(_) => ColumnType::Boolean,
-        Value::Number(_) => ColumnType::Double,
-        Value::Str(_) | Value::Null => ColumnType::Varchar,
-        Value::Text(t) if parse_bool(t).is_some() => ColumnType::Boolean,
-        Value::Text(t) if is_number(t) => ColumnType::Double,
-        Value::Text(_) => ColumnType::Varchar,
+        Value::Bool(_) => ColumnType::Bool,
+        Value::Number(_) => ColumnType::Float,
+        Value::Str(_) | Value::Null => ColumnType::String,
+        Value::Text(t) if parse_bool(t).is_some() => ColumnType::Bool,
+        Value::Text(t) if is_number(t) => ColumnType::Float,
+        Value::Text(_) => ColumnType::String,
     }
 }
 
@@ -492,7 +492,7 @@ mod tests {
     fn keeps_one_type_per_column() {
         let (text, res) = ilp(
             Config {
-                types: vec![("n".into(), ColumnType::Long)],
+                types: vec![("n".into(), ColumnType::Int)],
                 ..Config::default()
             },
             &[

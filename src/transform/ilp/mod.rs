@@ -27,10 +27,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 
 use questdb::ingress::TableName;
 pub use questdb::ingress::{Buffer, ProtocolVersion};
+
+/// The one column-type enum: the flatten map declares the types the encoder sends.
+pub use crate::transform::flatten::ColumnType;
 
 mod encode;
 mod rows;
@@ -40,37 +42,6 @@ pub use rows::{Event, Format, parse_object, read_rows};
 
 /// The longest table or column name QuestDB accepts by default (`cairo.max.file.name.length`).
 pub const MAX_NAME_LEN: usize = 127;
-
-/// A QuestDB column type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColumnType {
-    Symbol,
-    Boolean,
-    Long,
-    Double,
-    Varchar,
-    Timestamp,
-}
-
-impl ColumnType {
-    /// The SQL name of the type.
-    pub fn sql(self) -> &'static str {
-        match self {
-            ColumnType::Symbol => "SYMBOL",
-            ColumnType::Boolean => "BOOLEAN",
-            ColumnType::Long => "LONG",
-            ColumnType::Double => "DOUBLE",
-            ColumnType::Varchar => "VARCHAR",
-            ColumnType::Timestamp => "TIMESTAMP",
-        }
-    }
-}
-
-impl fmt::Display for ColumnType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.sql())
-    }
-}
 
 /// What is written where: filled from command-line flags or from a flatten map.
 /// Column names here are the input's names (before sanitising).
@@ -249,7 +220,7 @@ pub fn ddl(config: &Config) -> Result<String, String> {
             continue;
         }
         let name = sanitize_column(name)?;
-        cols.push(format!("{} {}", sql_ident(&name), ty.sql()));
+        cols.push(format!("{} {}", sql_ident(&name), ty.questdb()));
     }
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n) TIMESTAMP({}) PARTITION BY DAY WAL\nDEDUP UPSERT KEYS({});\n",
@@ -306,8 +277,8 @@ mod tests {
             symbols: vec!["device_serial".into(), "variable-id".into()],
             timestamp: "ts".into(),
             types: vec![
-                ("value".into(), ColumnType::Double),
-                ("1414-UpperAlarmLimit".into(), ColumnType::Long),
+                ("value".into(), ColumnType::Float),
+                ("1414-UpperAlarmLimit".into(), ColumnType::Int),
             ],
             dedup_keys: Vec::new(),
         };
