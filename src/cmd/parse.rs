@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use comfy_table::{ContentArrangement, Table, presets};
 use hl7::model::message::{Message, Segment};
 use hl7::model::path::{DotStyle, Occurrence, Path};
+use hl7::transform::csv;
 use hl7::transform::json::{self, Notes, Shape};
 use hl7::transform::split::Item;
 
@@ -166,6 +167,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         },
         select,
         json: json::Writer::new(),
+        csv: csv::Writer::new(),
         line: Vec::with_capacity(64 * 1024),
         header_written: false,
         tty: io::stdout().is_terminal(),
@@ -326,6 +328,8 @@ struct Out<'a> {
     shape: Shape,
     select: Option<Select>,
     json: json::Writer,
+    csv: csv::Writer,
+    /// The output of one message (or row), written out in one call.
     line: Vec<u8>,
     header_written: bool,
     tty: bool,
@@ -391,39 +395,33 @@ impl Out<'_> {
 
     /// One CSV row per value, in message order: message number, control id, path, value.
     fn long_csv(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
+        let (csv, line) = (&self.csv, &mut self.line);
+        line.clear();
         if !self.header_written {
-            write_csv_row(
-                &mut self.w,
-                [&b"message"[..], b"control_id", b"path", b"value"].into_iter(),
-            )?;
+            csv.record(line, [&b"message"[..], b"control_id", b"path", b"value"]);
             self.header_written = true;
         }
         let control = msg.control_id();
         let num = n.to_string();
         let (mut key, mut counts) = (String::new(), Vec::new());
-        let w = &mut self.w;
-        let mut result = Ok(());
         json::walk_paths(msg, &mut key, &mut counts, |path, v| {
-            if result.is_err() {
-                return;
-            }
             let text = if v.is_null() {
                 Cow::Borrowed("\"\"")
             } else {
                 v.text()
             };
-            result = write_csv_row(
-                w,
+            csv.record(
+                line,
                 [
                     num.as_bytes(),
                     control.as_bytes(),
                     path.as_bytes(),
                     text.as_bytes(),
-                ]
-                .into_iter(),
+                ],
             );
         });
-        Ok(result?)
+        self.w.write_all(&self.line)?;
+        Ok(())
     }
 
     fn table(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
@@ -509,16 +507,20 @@ impl Out<'_> {
                     out.w.write_all(&out.line)?;
                 }
                 To::Csv => {
+                    out.line.clear();
                     if !out.header_written {
                         let header: Vec<String> = sel.paths.iter().map(|p| p.to_string()).collect();
-                        write_csv_row(&mut out.w, header.iter().map(|s| s.as_bytes()))?;
+                        out.csv
+                            .record(&mut out.line, header.iter().map(|s| s.as_bytes()));
                         out.header_written = true;
                     }
                     let texts: Vec<Cow<'_, str>> = values
                         .iter()
                         .map(|v| v.map(|v| v.text()).unwrap_or_default())
                         .collect();
-                    write_csv_row(&mut out.w, texts.iter().map(|s| s.as_bytes()))?;
+                    out.csv
+                        .record(&mut out.line, texts.iter().map(|s| s.as_bytes()));
+                    out.w.write_all(&out.line)?;
                 }
                 To::Table => {
                     // A table is drawn once, at the end, with every row.
@@ -619,32 +621,6 @@ fn lookup_for_obx<'a>(
             .find(|&j| segs[j].id() == id && blocks[j].is_none())
     };
     own.or_else(before).and_then(|j| segs[j].get(p))
-}
-
-/// Writes one CSV row (RFC 4180 quoting) straight into the output buffer.
-fn write_csv_row<'v>(w: &mut impl Write, fields: impl Iterator<Item = &'v [u8]>) -> io::Result<()> {
-    for (i, f) in fields.enumerate() {
-        if i > 0 {
-            w.write_all(b",")?;
-        }
-        let quote = f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-            || f.first() == Some(&b' ')
-            || f.last() == Some(&b' ');
-        if quote {
-            w.write_all(b"\"")?;
-            let mut start = 0;
-            for q in memchr::memchr_iter(b'"', f) {
-                w.write_all(&f[start..=q])?;
-                w.write_all(b"\"")?;
-                start = q + 1;
-            }
-            w.write_all(&f[start..])?;
-            w.write_all(b"\"")?;
-        } else {
-            w.write_all(f)?;
-        }
-    }
-    w.write_all(b"\n")
 }
 
 fn new_table(tty: bool) -> Table {

@@ -2,12 +2,14 @@
 //!
 //! - [`split`]: bytes to messages (raw HL7, MLLP captures, NDJSON), with their locations.
 //! - [`json`]: messages to NDJSON and back, losslessly.
+//! - [`csv`]: the CSV writer of `parse` and `flatten`.
 //! - [`pattern`]: file and archive names rendered from a message (`{MSH-9.1}/%Y%m%d.hl7`).
 //! - [`template`]: the template language of `convert` and templated ACKs.
 //! - [`flatten`]: OBX observations to rows, driven by a map.
 //! - [`ilp`]: rows to InfluxDB Line Protocol (the sender that delivers them is
 //!   `client::ilp`).
 
+pub mod csv;
 pub mod flatten;
 pub mod ilp;
 pub mod json;

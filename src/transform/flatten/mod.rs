@@ -34,7 +34,7 @@ use jiff::tz::TimeZone;
 use crate::model::escape;
 use crate::model::message::{Message, Segment, Separators};
 use crate::model::path::{Occurrence, Path};
-use crate::transform::json;
+use crate::transform::{csv, json};
 use map::{Derived, FastHash, FilterTest, Source};
 
 /// Output format of the rows.
@@ -193,6 +193,7 @@ pub struct Flattener<'m> {
     prefix_key: (u32, String),
     /// The timestamp rule without a map.
     plain_ts: Vec<Path>,
+    csv: csv::Writer,
 }
 
 fn lit(lits: &mut Vec<(Box<str>, Box<[u8]>)>, s: &str) -> u32 {
@@ -254,6 +255,7 @@ impl<'m> Flattener<'m> {
             prefix: Vec::with_capacity(512),
             prefix_key: (0, String::new()),
             plain_ts: plain_ts_paths().to_vec(),
+            csv: csv::Writer::new(),
         };
         if let Some(m) = map {
             for e in &m.entries {
@@ -1077,13 +1079,8 @@ impl<'m> Flattener<'m> {
     // ---------------------------------------------------------------------------- output
 
     fn write_header(&mut self, out: &mut Vec<u8>) {
-        for (i, n) in self.names.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            csv_field(out, n.as_bytes());
-        }
-        out.push(b'\n');
+        self.csv
+            .record(out, self.names.iter().map(|n| n.as_bytes()));
         self.header_len = Some(self.names.len());
     }
 
@@ -1100,25 +1097,33 @@ impl<'m> Flattener<'m> {
             }
             Format::Csv => {
                 let n = self.header_len.unwrap_or(self.cells.len());
+                let mut digits = [0u8; 20];
                 for (i, c) in self.cells.iter().take(n).enumerate() {
                     if i > 0 {
-                        out.push(b',');
+                        self.csv.delimiter(out);
                     }
-                    match *c {
-                        Cell::Null => {}
-                        Cell::Int(n) => push_int(out, n),
-                        Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+                    let field: &[u8] = match *c {
+                        Cell::Null => b"",
+                        Cell::Int(n) => int_text(&mut digits, n),
+                        Cell::Bool(b) => {
+                            if b {
+                                b"true"
+                            } else {
+                                b"false"
+                            }
+                        }
                         Cell::Num(a, b) | Cell::Str(a, b) | Cell::Raw(a, b) => {
-                            csv_field(out, &row[a as usize..b as usize])
+                            &row[a as usize..b as usize]
                         }
                         Cell::M(k) => {
                             let (a, b, _, _) = self.mvals[k as usize];
-                            csv_field(out, &self.msg.as_bytes()[a as usize..b as usize]);
+                            &self.msg.as_bytes()[a as usize..b as usize]
                         }
-                        Cell::Lit(k) => csv_field(out, self.lits[k as usize].0.as_bytes()),
-                    }
+                        Cell::Lit(k) => self.lits[k as usize].0.as_bytes(),
+                    };
+                    self.csv.field(out, field);
                 }
-                out.push(b'\n');
+                self.csv.end(out);
             }
         }
     }
@@ -1294,7 +1299,11 @@ fn bit_cell(b: &map::Bit, w: u64) -> Cell {
 }
 
 fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
+    out.extend_from_slice(int_text(&mut [0u8; 20], n));
+}
+
+/// `n` in decimal, written at the end of `buf` (19 digits and a sign at the most).
+fn int_text(buf: &mut [u8; 20], n: i64) -> &[u8] {
     let mut i = buf.len();
     let mut m = n.unsigned_abs();
     loop {
@@ -1306,27 +1315,10 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
         }
     }
     if n < 0 {
-        out.push(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&buf[i..]);
-}
-
-fn csv_field(out: &mut Vec<u8>, f: &[u8]) {
-    let quote = f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-        || f.first() == Some(&b' ')
-        || f.last() == Some(&b' ');
-    if !quote {
-        out.extend_from_slice(f);
-        return;
-    }
-    out.push(b'"');
-    for &b in f {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
+    &buf[i..]
 }
 
 /// Appends a leaf value's text: escapes decoded, bytes read in the message charset.
@@ -1502,6 +1494,14 @@ mod tests {
         assert_eq!(parse_bool(b"Y"), Some(true));
         assert_eq!(parse_bool(b"false"), Some(false));
         assert_eq!(parse_bool(b"2"), None);
+    }
+
+    #[test]
+    fn integers_as_text() {
+        let mut buf = [0u8; 20];
+        for n in [0, 7, -7, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(int_text(&mut buf, n), n.to_string().as_bytes());
+        }
     }
 
     #[test]
