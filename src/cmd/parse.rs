@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use hl7::model::message::{Message, Segment};
-use hl7::model::path::{DotStyle, Occurrence, Path};
+use hl7::model::path::{DotStyle, Path};
 use hl7::transform::csv;
 use hl7::transform::json::{self, Notes, Shape};
+use hl7::transform::obx::{Context, Scope};
 use hl7::transform::split::Item;
 
 use crate::shell::{Error, Exit, Global, Loc, Reporter, Result};
@@ -538,89 +539,23 @@ impl Out<'_> {
         if !sel.per_obx {
             // One row: each path finds its segment from the start, and the scan stops there
             // (no pass over the rest of the message).
-            values.extend(sel.paths.iter().map(|p| lookup(msg.segments(), p)));
+            values.extend(sel.paths.iter().map(|p| msg.get(p)));
             return emit(self, &values);
         }
-        // Segments of this message, so each row can look up "the nearest before".
+        // Segments of this message, so each row can look up the segments around its OBX.
         let segs: Vec<Segment<'_>> = msg.segments().collect();
-        let blocks = obx_blocks(&segs);
+        let cx = Context::new(&segs, Scope::Group);
         for (i, seg) in segs.iter().enumerate() {
             if seg.id() != b"OBX" {
                 continue;
             }
             let sel = self.select.as_ref().expect("select");
             values.clear();
-            values.extend(sel.paths.iter().map(|p| {
-                if p.is_each(b"OBX") {
-                    seg.get(p)
-                } else {
-                    lookup_for_obx(&segs, &blocks, p, i)
-                }
-            }));
+            values.extend(sel.paths.iter().map(|p| cx.get(p, Some(i))));
             emit(self, &values)?;
         }
         Ok(())
     }
-}
-
-/// Resolves a path against a message's segments: the occurrence it names, else the first.
-fn lookup<'a>(
-    mut segs: impl Iterator<Item = Segment<'a>>,
-    p: &Path,
-) -> Option<hl7::model::message::Value<'a>> {
-    let id = &p.segment[..];
-    let seg = match p.occurrence {
-        Occurrence::Nth(k) => segs.filter(|s| s.id() == id).nth(k - 1),
-        _ => segs.find(|s| s.id() == id),
-    }?;
-    seg.get(p)
-}
-
-/// Segments that open a group: what follows them (up to the next one) is theirs.
-fn opens_group(id: &[u8]) -> bool {
-    matches!(id, b"OBX" | b"OBR" | b"ORC" | b"SPM" | b"PID" | b"MSH")
-}
-
-/// For each segment, the index of the OBX whose block it is in (the segments after an OBX up
-/// to the next OBX, OBR, ORC, SPM or PID), if any.
-fn obx_blocks(segs: &[Segment<'_>]) -> Vec<Option<usize>> {
-    let mut owner = None;
-    segs.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            if opens_group(s.id()) {
-                owner = (s.id() == b"OBX").then_some(i);
-                None
-            } else {
-                owner
-            }
-        })
-        .collect()
-}
-
-/// Resolves a non-OBX path for the row of the OBX at `obx`: from the OBX's own block (its NTE,
-/// say), else the nearest segment before it that is not in another OBX's block (its OBR, the
-/// notes of that OBR, the PID); a later segment of another group is not this OBX's, so it reads
-/// as absent. An explicit occurrence is read as written.
-fn lookup_for_obx<'a>(
-    segs: &[Segment<'a>],
-    blocks: &[Option<usize>],
-    p: &Path,
-    obx: usize,
-) -> Option<hl7::model::message::Value<'a>> {
-    if let Occurrence::Nth(_) = p.occurrence {
-        return lookup(segs.iter().copied(), p);
-    }
-    let id = &p.segment[..];
-    let own = (obx + 1..segs.len())
-        .take_while(|&j| blocks[j] == Some(obx))
-        .find(|&j| segs[j].id() == id);
-    let before = || {
-        (0..obx)
-            .rev()
-            .find(|&j| segs[j].id() == id && blocks[j].is_none())
-    };
-    own.or_else(before).and_then(|j| segs[j].get(p))
 }
 
 fn new_table(tty: bool) -> Table {

@@ -6,6 +6,7 @@
 //! - [`pattern`]: file and archive names rendered from a message (`{MSH-9.1}/%Y%m%d.hl7`).
 //! - [`template`]: the template language of `convert` and templated ACKs.
 //! - [`flatten`]: OBX observations to rows, driven by a map.
+//! - [`obx`]: paths read for one observation (the per-OBX rows of `parse` and `flatten`).
 //! - [`ilp`]: rows to InfluxDB Line Protocol (the sender that delivers them is
 //!   `client::ilp`).
 
@@ -13,6 +14,7 @@ pub mod csv;
 pub mod flatten;
 pub mod ilp;
 pub mod json;
+pub mod obx;
 pub mod pattern;
 pub mod split;
 pub mod template;

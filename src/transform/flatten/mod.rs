@@ -34,6 +34,7 @@ use jiff::tz::TimeZone;
 use crate::model::escape;
 use crate::model::message::{Message, Segment, Separators};
 use crate::model::path::{Occurrence, Path};
+use crate::transform::obx::{Context, Scope};
 use crate::transform::{csv, json};
 use map::{Derived, FastHash, FilterTest, Source};
 
@@ -406,13 +407,14 @@ impl<'m> Flattener<'m> {
             self.seen.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
+        let cx = Context::new(&segs, Scope::Before);
         match self.map {
-            None => self.plain(msg, &segs, out, issues),
+            None => self.plain(msg, &cx, out, issues),
             Some(map) => {
-                if !passes(map, &segs) {
+                if !passes(map, &cx) {
                     return 0;
                 }
-                self.mapped(map, msg, &segs, out, issues)
+                self.mapped(map, msg, &cx, out, issues)
             }
         }
     }
@@ -451,17 +453,16 @@ impl<'m> Flattener<'m> {
     fn timestamp(
         &mut self,
         paths: &[Path],
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         obx: Option<(usize, &Segment<'_>)>,
         fields: Option<&Obx<'_>>,
         issues: &mut Vec<Issue>,
     ) {
+        let segs = cx.segments();
         for p in paths {
             let v = match (obx, fields) {
                 (Some((_, seg)), Some(f)) if p.is_each(b"OBX") => f.get(seg, p),
-                (Some((_, seg)), None) if p.is_each(b"OBX") => seg.get(p).map(|v| v.raw),
-                (Some((i, _)), _) => nearest(segs, p, i).map(|v| v.raw),
-                (None, _) => lookup(segs, p).map(|v| v.raw),
+                _ => cx.get(p, obx.map(|(i, _)| i)).map(|v| v.raw),
             };
             let Some(v) = v.filter(|v| !v.is_empty() && *v != b"\"\"") else {
                 continue;
@@ -489,12 +490,12 @@ impl<'m> Flattener<'m> {
     fn plain(
         &mut self,
         msg: &Message<'_>,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
         let paths = std::mem::take(&mut self.plain_ts);
-        let rows = self.plain_rows(msg, segs, out, issues, &paths);
+        let rows = self.plain_rows(msg, cx, out, issues, &paths);
         self.plain_ts = paths;
         rows
     }
@@ -502,11 +503,12 @@ impl<'m> Flattener<'m> {
     fn plain_rows(
         &mut self,
         msg: &Message<'_>,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
         paths: &[Path],
     ) -> u64 {
+        let segs = cx.segments();
         let sep = *msg.separators();
         let cs = msg.charset();
         // message columns: control id, sending app, patient id
@@ -531,7 +533,7 @@ impl<'m> Flattener<'m> {
         let mut rows = 0;
         if self.shape == Shape::Wide {
             self.reset_cells();
-            self.timestamp(paths, segs, None, None, issues);
+            self.timestamp(paths, cx, None, None, issues);
             self.cells[1..4].copy_from_slice(&mcells);
             for (i, seg) in segs.iter().enumerate() {
                 if seg.id() != b"OBX" {
@@ -565,7 +567,7 @@ impl<'m> Flattener<'m> {
             }
             self.reset_cells();
             let obx = Obx::new(seg, &sep);
-            self.timestamp(paths, segs, Some((i, seg)), Some(&obx), issues);
+            self.timestamp(paths, cx, Some((i, seg)), Some(&obx), issues);
             self.cells[1..4].copy_from_slice(&mcells);
             let comp = |n: usize, c: usize| obx.comp(n, c);
             let whole = |n: usize| obx.field(n);
@@ -704,7 +706,7 @@ impl<'m> Flattener<'m> {
     fn derived(
         &mut self,
         d: &Derived,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         obx: Option<usize>,
         to_msg: bool,
     ) -> Cell {
@@ -712,11 +714,7 @@ impl<'m> Flattener<'m> {
         match &d.source {
             Source::Paths(ps) => {
                 for p in ps {
-                    let v = match obx {
-                        Some(i) if p.is_each(b"OBX") => segs[i].get(p),
-                        Some(i) => nearest(segs, p, i),
-                        None => lookup(segs, p),
-                    };
+                    let v = cx.get(p, obx);
                     if let Some(v) = v.filter(|v| !v.raw.is_empty() && !v.is_null()) {
                         if !text.is_empty() {
                             text.push_str(&d.separator);
@@ -726,7 +724,7 @@ impl<'m> Flattener<'m> {
                 }
             }
             Source::Observation(code) => {
-                if let Some(s) = find_observation(segs, code.as_bytes())
+                if let Some(s) = find_observation(cx.segments(), code.as_bytes())
                     && let Some(v) = s
                         .field(5)
                         .map(|v| v.repetition(1))
@@ -767,10 +765,11 @@ impl<'m> Flattener<'m> {
         &mut self,
         map: &'m Map,
         msg: &Message<'_>,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
+        let segs = cx.segments();
         let sep = *msg.separators();
         let cs = msg.charset();
         // message-level cells: tags and [columns] that do not name the observation
@@ -780,7 +779,7 @@ impl<'m> Flattener<'m> {
             let c = if d.per_obx && self.shape == Shape::Long {
                 Cell::Null
             } else {
-                self.derived(d, segs, None, true)
+                self.derived(d, cx, None, true)
             };
             mcells.push(c);
         }
@@ -799,7 +798,7 @@ impl<'m> Flattener<'m> {
         let wide = self.shape == Shape::Wide;
         if wide {
             self.reset_cells();
-            self.timestamp(&map.ts_paths, segs, None, None, issues);
+            self.timestamp(&map.ts_paths, cx, None, None, issues);
             self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
         }
         let mut k = 0u32;
@@ -838,10 +837,10 @@ impl<'m> Flattener<'m> {
             }
             if !wide {
                 self.reset_cells();
-                self.timestamp(&map.ts_paths, segs, Some((i, seg)), Some(&obx), issues);
+                self.timestamp(&map.ts_paths, cx, Some((i, seg)), Some(&obx), issues);
                 self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
                 for &c in &per_obx_cols {
-                    let cell = self.derived(&map.columns[c], segs, Some(i), false);
+                    let cell = self.derived(&map.columns[c], cx, Some(i), false);
                     self.cells[self.first_column + c] = cell;
                 }
             }
@@ -1395,31 +1394,6 @@ fn parse_bool(raw: &[u8]) -> Option<bool> {
     }
 }
 
-/// The message's first segment a path names (its occurrence when it gives one).
-fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<crate::model::message::Value<'a>> {
-    let seg = match p.occurrence {
-        Occurrence::Nth(k) => segs.iter().filter(|s| s.id() == p.segment).nth(k - 1),
-        _ => segs.iter().find(|s| s.id() == p.segment),
-    }?;
-    seg.get(p)
-}
-
-/// For the observation at `obx`: the nearest segment before it with the path's id (its OBR),
-/// else the first in the message; an explicit occurrence is read as written.
-fn nearest<'a>(
-    segs: &[Segment<'a>],
-    p: &Path,
-    obx: usize,
-) -> Option<crate::model::message::Value<'a>> {
-    if let Occurrence::Nth(_) = p.occurrence {
-        return lookup(segs, p);
-    }
-    match segs[..obx].iter().rev().find(|s| s.id() == p.segment) {
-        Some(s) => s.get(p),
-        None => lookup(segs, p),
-    }
-}
-
 fn find_observation<'a>(segs: &[Segment<'a>], code: &[u8]) -> Option<Segment<'a>> {
     let sep = segs.first().map(|s| *s.separators())?;
     segs.iter()
@@ -1455,9 +1429,9 @@ fn where_(p: &Path, obx: Option<(usize, &Segment<'_>)>, segs: &[Segment<'_>]) ->
 }
 
 /// Whether a message passes the map's filters (all of them).
-fn passes(map: &Map, segs: &[Segment<'_>]) -> bool {
+fn passes(map: &Map, cx: &Context<'_, '_>) -> bool {
     map.filters.iter().all(|f| {
-        let text = lookup(segs, &f.path).map(|v| v.text()).unwrap_or_default();
+        let text = cx.get(&f.path, None).map(|v| v.text()).unwrap_or_default();
         let hit = match &f.test {
             FilterTest::Equals(list) => list.iter().any(|s| *s == text),
             FilterTest::Matches(re) => re.is_match(&text),
