@@ -31,6 +31,7 @@ pub use map::{
 
 use jiff::tz::TimeZone;
 
+use crate::model::charset::Charset;
 use crate::model::escape;
 use crate::model::message::{Message, Segment, Separators};
 use crate::model::path::{Occurrence, Path};
@@ -195,6 +196,10 @@ pub struct Flattener<'m> {
     /// The timestamp rule without a map.
     plain_ts: Vec<Path>,
     csv: csv::Writer,
+    /// The message-level cells of the current message, copied into each of its rows.
+    mcells: Vec<Cell>,
+    /// Long rows with a map: the `[columns]` that name the observation, read per row.
+    per_obx: Vec<usize>,
 }
 
 fn lit(lits: &mut Vec<(Box<str>, Box<[u8]>)>, s: &str) -> u32 {
@@ -224,7 +229,34 @@ impl<'m> Flattener<'m> {
             })?,
             None => TimeZone::UTC,
         };
-        let mut f = Flattener {
+        let mut f = Flattener::empty(map, &opts, zone);
+        let cols: Vec<String> = match map {
+            None => match f.shape {
+                Shape::Long => PLAIN_LONG.iter().map(|c| c.0.to_string()).collect(),
+                Shape::Wide => PLAIN_WIDE.iter().map(|c| c.0.to_string()).collect(),
+            },
+            Some(m) => {
+                f.literals(m);
+                m.columns(f.shape).into_iter().map(|c| c.name).collect()
+            }
+        };
+        for c in cols {
+            f.keys.push(key(&c));
+            f.names.push(c);
+        }
+        if let Some(m) = map {
+            f.first_column = 1 + m.tags.len();
+            match f.shape {
+                Shape::Long => f.long_columns(m),
+                Shape::Wide => f.wide_columns(m),
+            }
+        }
+        Ok(f)
+    }
+
+    /// A flattener without columns yet.
+    fn empty(map: Option<&'m Map>, opts: &Options, zone: TimeZone) -> Flattener<'m> {
+        Flattener {
             map,
             shape: opts.shape,
             format: opts.format,
@@ -257,124 +289,128 @@ impl<'m> Flattener<'m> {
             prefix_key: (0, String::new()),
             plain_ts: plain_ts_paths().to_vec(),
             csv: csv::Writer::new(),
+            mcells: Vec::new(),
+            per_obx: Vec::new(),
+        }
+    }
+
+    /// The map's strings, escaped for JSON once: entry names, ids and labels, meanings, units.
+    fn literals(&mut self, m: &'m Map) {
+        for e in &m.entries {
+            let l = [
+                lit(&mut self.lits, &e.name),
+                lit(&mut self.lits, &e.id),
+                lit(&mut self.lits, &e.label),
+            ];
+            self.entry_lits.push(l);
+        }
+        for t in &m.code_tables {
+            let mut h = HashMap::default();
+            for (k, v) in t {
+                h.insert(k.as_bytes(), lit(&mut self.lits, v));
+            }
+            self.code_lits.push(h);
+        }
+        for (k, v) in &m.units {
+            let i = lit(&mut self.lits, v);
+            self.unit_lits.insert(k.as_bytes(), i);
+        }
+        for v in &m.variables {
+            let u = v.unit.as_deref().map(|u| lit(&mut self.lits, u));
+            self.var_unit.push(u);
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|c| c == name)
+    }
+
+    /// Long rows with a map: where the observation columns and the bit columns are, and the
+    /// per-entry chunks of the fast path when it applies.
+    fn long_columns(&mut self, m: &Map) {
+        let builtin = |n: &str| {
+            if m.long_builtins.contains(&n) {
+                self.position(n)
+            } else {
+                None
+            }
         };
-        if let Some(m) = map {
-            for e in &m.entries {
-                let l = [
-                    lit(&mut f.lits, &e.name),
-                    lit(&mut f.lits, &e.id),
-                    lit(&mut f.lits, &e.label),
-                ];
-                f.entry_lits.push(l);
-            }
-            for t in &m.code_tables {
-                let mut h = HashMap::default();
-                for (k, v) in t {
-                    h.insert(k.as_bytes(), lit(&mut f.lits, v));
-                }
-                f.code_lits.push(h);
-            }
-            for (k, v) in &m.units {
-                let i = lit(&mut f.lits, v);
-                f.unit_lits.insert(k.as_bytes(), i);
-            }
-            for v in &m.variables {
-                let u = v.unit.as_deref().map(|u| lit(&mut f.lits, u));
-                f.var_unit.push(u);
-            }
-        }
-        let cols: Vec<String> = match map {
-            None => match f.shape {
-                Shape::Long => PLAIN_LONG.iter().map(|c| c.0.to_string()).collect(),
-                Shape::Wide => PLAIN_WIDE.iter().map(|c| c.0.to_string()).collect(),
-            },
-            Some(m) => m.columns(f.shape).into_iter().map(|c| c.name).collect(),
+        self.long = LongIdx {
+            variable: builtin("variable"),
+            variable_id: builtin("variable_id"),
+            label: builtin("label"),
+            setting: builtin("setting"),
+            value: builtin("value"),
+            text: builtin("text"),
+            meaning: builtin("meaning"),
+            unit: builtin("unit"),
+            unit_code: builtin("unit_code"),
+            sub_id: builtin("sub_id"),
         };
-        for c in cols {
-            f.keys.push(key(&c));
-            f.names.push(c);
+        self.per_obx = (m.columns.iter().enumerate())
+            .filter(|(_, d)| d.per_obx)
+            .map(|(k, _)| k)
+            .collect();
+        let v = 1 + m.tags.len() + m.columns.len();
+        if self.format == Format::Ndjson
+            && m.columns.iter().all(|c| !c.per_obx)
+            && m.long_builtins
+                .starts_with(&["variable", "variable_id", "label"])
+        {
+            self.fast_long = Some(v);
+            self.entry_chunks(v);
         }
-        if let Some(m) = map {
-            let pos = |n: &str| f.names.iter().position(|c| c == n);
-            f.first_column = 1 + m.tags.len();
-            match f.shape {
-                Shape::Long => {
-                    let builtin = |n: &str| {
-                        if m.long_builtins.contains(&n) {
-                            pos(n)
-                        } else {
-                            None
-                        }
-                    };
-                    f.long = LongIdx {
-                        variable: builtin("variable"),
-                        variable_id: builtin("variable_id"),
-                        label: builtin("label"),
-                        setting: builtin("setting"),
-                        value: builtin("value"),
-                        text: builtin("text"),
-                        meaning: builtin("meaning"),
-                        unit: builtin("unit"),
-                        unit_code: builtin("unit_code"),
-                        sub_id: builtin("sub_id"),
-                    };
-                    // bit columns come last, after the builtins
-                    let start = 1 + m.tags.len() + m.columns.len() + m.long_builtins.len();
-                    let v = 1 + m.tags.len() + m.columns.len();
-                    if f.format == Format::Ndjson
-                        && m.columns.iter().all(|c| !c.per_obx)
-                        && m.long_builtins
-                            .starts_with(&["variable", "variable_id", "label"])
-                    {
-                        f.fast_long = Some(v);
-                        for (e, l) in f.entry_lits.iter().enumerate() {
-                            let mut chunk = Vec::new();
-                            for (k, lit) in l.iter().enumerate() {
-                                if k > 0 {
-                                    chunk.push(b',');
-                                }
-                                chunk.extend_from_slice(&f.keys[v + k]);
-                                chunk.extend_from_slice(&f.lits[*lit as usize].1);
-                            }
-                            debug_assert!(e == f.entry_chunk.len());
-                            f.entry_chunk.push(chunk);
-                        }
-                    }
-                    let bits = m.long_bit_columns();
-                    for v in &m.variables {
-                        f.bit_cols.push(
-                            v.bits
-                                .iter()
-                                .map(|b| {
-                                    start + bits.iter().position(|x| x.0 == b.name).unwrap_or(0)
-                                })
-                                .collect(),
-                        );
-                    }
+        // bit columns come last, after the builtins
+        let start = v + m.long_builtins.len();
+        let bits = m.long_bit_columns();
+        for var in &m.variables {
+            self.bit_cols.push(
+                var.bits
+                    .iter()
+                    .map(|b| start + bits.iter().position(|x| x.0 == b.name).unwrap_or(0))
+                    .collect(),
+            );
+        }
+    }
+
+    /// Per entry: `"variable":...,"variable_id":...,"label":...` (the columns from `v` on).
+    fn entry_chunks(&mut self, v: usize) {
+        for l in &self.entry_lits {
+            let mut chunk = Vec::new();
+            for (k, lit) in l.iter().enumerate() {
+                if k > 0 {
+                    chunk.push(b',');
                 }
-                Shape::Wide => {
-                    for e in &m.entries {
-                        let v = &m.variables[e.var];
-                        let value = (e.variant.is_some() || v.raw)
-                            .then(|| pos(&e.name))
-                            .flatten();
-                        let meaning = if e.variant.is_none() && v.raw && v.codes.is_some() {
-                            pos(&format!("{}_meaning", e.name))
-                        } else {
-                            None
-                        };
-                        f.wide_cols.push((value, meaning));
-                        f.bit_cols.push(if e.variant.is_none() {
-                            v.bits.iter().filter_map(|b| pos(&b.name)).collect()
-                        } else {
-                            Vec::new()
-                        });
-                    }
-                    f.seen = vec![0; m.entries.len()];
-                }
+                chunk.extend_from_slice(&self.keys[v + k]);
+                chunk.extend_from_slice(&self.lits[*lit as usize].1);
             }
+            self.entry_chunk.push(chunk);
         }
-        Ok(f)
+    }
+
+    /// Wide rows with a map: per entry, its value, meaning and bit columns.
+    fn wide_columns(&mut self, m: &Map) {
+        for e in &m.entries {
+            let v = &m.variables[e.var];
+            let value = (e.variant.is_some() || v.raw)
+                .then(|| self.position(&e.name))
+                .flatten();
+            let meaning = if e.variant.is_none() && v.raw && v.codes.is_some() {
+                self.position(&format!("{}_meaning", e.name))
+            } else {
+                None
+            };
+            self.wide_cols.push((value, meaning));
+            self.bit_cols.push(if e.variant.is_none() {
+                v.bits
+                    .iter()
+                    .filter_map(|b| self.position(&b.name))
+                    .collect()
+            } else {
+                Vec::new()
+            });
+        }
+        self.seen = vec![0; m.entries.len()];
     }
 
     /// The column names, as the CSV header has them.
@@ -448,21 +484,20 @@ impl<'m> Flattener<'m> {
         }
     }
 
-    /// Finds the time by the rule's paths (for the observation `obx`, if any) and puts it in
+    /// Finds the time by the rule's paths (for the observation `at`, if any) and puts it in
     /// column 0.
     fn timestamp(
         &mut self,
         paths: &[Path],
         cx: &Context<'_, '_>,
-        obx: Option<(usize, &Segment<'_>)>,
-        fields: Option<&Obx<'_>>,
+        at: Option<&At<'_, '_>>,
         issues: &mut Vec<Issue>,
     ) {
         let segs = cx.segments();
         for p in paths {
-            let v = match (obx, fields) {
-                (Some((_, seg)), Some(f)) if p.is_each(b"OBX") => f.get(seg, p),
-                _ => cx.get(p, obx.map(|(i, _)| i)).map(|v| v.raw),
+            let v = match at {
+                Some(at) if p.is_each(b"OBX") => at.obx.get(at.seg, p),
+                _ => cx.get(p, at.map(|a| a.i)).map(|v| v.raw),
             };
             let Some(v) = v.filter(|v| !v.is_empty() && *v != b"\"\"") else {
                 continue;
@@ -470,7 +505,7 @@ impl<'m> Flattener<'m> {
             match self.ts_cell(v) {
                 Ok(c) => self.cells[0] = c,
                 Err(e) => issues.push(Issue {
-                    path: where_(p, obx, segs),
+                    path: where_(p, at.map(|a| a.seg), segs),
                     what: format!("{e}; the row has no timestamp"),
                     error: true,
                 }),
@@ -479,10 +514,24 @@ impl<'m> Flattener<'m> {
         }
         let tried: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
         issues.push(Issue {
-            path: obx.map_or(String::new(), |(_, s)| obx_name(s, segs)),
+            path: at.map_or(String::new(), |a| obx_name(a.seg, segs)),
             what: format!("no time in {}; the row has no timestamp", tried.join(", ")),
             error: true,
         });
+    }
+
+    /// Starts a row: no cells, then the timestamp and the message-level cells (`mcells`).
+    fn start_row(
+        &mut self,
+        paths: &[Path],
+        cx: &Context<'_, '_>,
+        at: Option<&At<'_, '_>>,
+        issues: &mut Vec<Issue>,
+    ) {
+        self.reset_cells();
+        self.timestamp(paths, cx, at, issues);
+        let n = self.mcells.len();
+        self.cells[1..1 + n].copy_from_slice(&self.mcells);
     }
 
     // ---------------------------------------------------------------------------- no map
@@ -494,138 +543,144 @@ impl<'m> Flattener<'m> {
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
+        let m = Msg::of(msg, cx);
+        self.plain_message_cells(&m, cx);
+        // The rule's paths are lent out while the rows borrow `self`.
         let paths = std::mem::take(&mut self.plain_ts);
-        let rows = self.plain_rows(msg, cx, out, issues, &paths);
+        let rows = match self.shape {
+            Shape::Wide => {
+                self.plain_wide(&m, cx, &paths, issues);
+                self.emit(out);
+                1
+            }
+            Shape::Long => {
+                let (mut rows, mut k) = (0, 0);
+                for (i, seg) in cx.segments().iter().enumerate() {
+                    if seg.id() != b"OBX" {
+                        continue;
+                    }
+                    k += 1;
+                    let obx = Obx::new(seg, &m.sep);
+                    let at = At {
+                        i,
+                        k,
+                        seg,
+                        obx: &obx,
+                    };
+                    self.start_row(&paths, cx, Some(&at), issues);
+                    self.plain_long(&m, &obx);
+                    self.emit(out);
+                    rows += 1;
+                }
+                rows
+            }
+        };
         self.plain_ts = paths;
         rows
     }
 
-    fn plain_rows(
-        &mut self,
-        msg: &Message<'_>,
-        cx: &Context<'_, '_>,
-        out: &mut Vec<u8>,
-        issues: &mut Vec<Issue>,
-        paths: &[Path],
-    ) -> u64 {
+    /// The message columns without a map: control id, sending app, patient id.
+    fn plain_message_cells(&mut self, m: &Msg<'_>, cx: &Context<'_, '_>) {
         let segs = cx.segments();
-        let sep = *msg.separators();
-        let cs = msg.charset();
-        // message columns: control id, sending app, patient id
         let control = segs[0]
             .field(10)
             .map(|v| v.repetition(1).raw)
             .unwrap_or(b"");
-        let app = segs[0].field(3).map(|v| v.component(1).raw).unwrap_or(b"");
         let pid = segs
             .iter()
             .find(|s| s.id() == b"PID")
             .and_then(|s| s.field(3))
             .map(|v| v.component(1).raw)
             .unwrap_or(b"");
-        let mut mcells = [Cell::Null; 3];
-        for (c, raw) in mcells.iter_mut().zip([control, app, pid]) {
+        self.mcells.clear();
+        for raw in [control, m.app, pid] {
+            let mut c = Cell::Null;
             if !raw.is_empty() {
-                let (a, b) = Self::span(&mut self.msg, |m| push_text(m, raw, &sep, cs));
-                *c = self.mval(a, b);
+                let (a, b) = Self::span(&mut self.msg, |s| push_text(s, raw, &m.sep, m.cs));
+                c = self.mval(a, b);
             }
+            self.mcells.push(c);
         }
-        let mut rows = 0;
-        if self.shape == Shape::Wide {
-            self.reset_cells();
-            self.timestamp(paths, cx, None, None, issues);
-            self.cells[1..4].copy_from_slice(&mcells);
-            for (i, seg) in segs.iter().enumerate() {
-                if seg.id() != b"OBX" {
-                    continue;
-                }
-                let id = seg.field(3).map(|v| v.component(1).raw).unwrap_or(b"");
-                if id.is_empty() {
-                    continue;
-                }
-                let mut name = sanitize(&String::from_utf8_lossy(id));
-                if let Some(sub) = seg.field(4).filter(|v| !v.raw.is_empty()) {
-                    name.push('_');
-                    name.push_str(&sanitize(&String::from_utf8_lossy(sub.raw))[4..]);
-                }
-                let Some(col) = self.dynamic_column(&name, segs, i, issues) else {
-                    continue;
-                };
-                if self.cells[col] != Cell::Null {
-                    continue; // the first of repeated observations wins
-                }
-                let ty = seg.field(2).map(|v| v.raw).unwrap_or(b"");
-                let value = seg.field(5).map(|v| v.raw).unwrap_or(b"");
-                self.cells[col] = self.plain_value(ty, value, &sep, cs).0;
-            }
-            self.emit(out);
-            return 1;
-        }
+    }
+
+    /// The wide row without a map: one column per observation id (and sub-id).
+    fn plain_wide(
+        &mut self,
+        m: &Msg<'_>,
+        cx: &Context<'_, '_>,
+        paths: &[Path],
+        issues: &mut Vec<Issue>,
+    ) {
+        self.start_row(paths, cx, None, issues);
+        let segs = cx.segments();
         for (i, seg) in segs.iter().enumerate() {
             if seg.id() != b"OBX" {
                 continue;
             }
-            self.reset_cells();
-            let obx = Obx::new(seg, &sep);
-            self.timestamp(paths, cx, Some((i, seg)), Some(&obx), issues);
-            self.cells[1..4].copy_from_slice(&mcells);
-            let comp = |n: usize, c: usize| obx.comp(n, c);
-            let whole = |n: usize| obx.field(n);
-            if let Some(n) = std::str::from_utf8(whole(1))
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
-            {
-                self.cells[4] = Cell::Int(n);
+            let id = seg.field(3).map(|v| v.component(1).raw).unwrap_or(b"");
+            if id.is_empty() {
+                continue;
             }
-            for (col, raw) in [
-                (5, comp(3, 1)),
-                (6, comp(3, 2)),
-                (7, comp(3, 3)),
-                (8, whole(4)),
-                (9, whole(2)),
-            ] {
-                self.text_cell(col, raw, &sep, cs);
+            let mut name = sanitize(&String::from_utf8_lossy(id));
+            if let Some(sub) = seg.field(4).filter(|v| !v.raw.is_empty()) {
+                name.push('_');
+                name.push_str(&sanitize(&String::from_utf8_lossy(sub.raw))[4..]);
             }
-            let (c, text) = self.plain_value(whole(2), whole(5), &sep, cs);
-            self.cells[if text { 11 } else { 10 }] = c;
-            for (col, raw) in [
-                (12, comp(6, 1)),
-                (13, whole(7)),
-                (14, whole(8)),
-                (15, whole(11)),
-                (16, whole(18)),
-            ] {
-                self.text_cell(col, raw, &sep, cs);
+            let Some(col) = self.dynamic_column(&name, segs, i, issues) else {
+                continue;
+            };
+            if self.cells[col] != Cell::Null {
+                continue; // the first of repeated observations wins
             }
-            self.emit(out);
-            rows += 1;
+            let ty = seg.field(2).map(|v| v.raw).unwrap_or(b"");
+            let value = seg.field(5).map(|v| v.raw).unwrap_or(b"");
+            self.cells[col] = self.plain_value(ty, value, m).0;
         }
-        rows
     }
 
-    fn text_cell(
-        &mut self,
-        col: usize,
-        raw: &[u8],
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-    ) {
+    /// The observation columns of a long row without a map (`PLAIN_LONG` from `set_id` on).
+    fn plain_long(&mut self, m: &Msg<'_>, obx: &Obx<'_>) {
+        let comp = |n: usize, c: usize| obx.comp(n, c);
+        let whole = |n: usize| obx.field(n);
+        if let Some(n) = std::str::from_utf8(whole(1))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+        {
+            self.cells[4] = Cell::Int(n);
+        }
+        for (col, raw) in [
+            (5, comp(3, 1)),
+            (6, comp(3, 2)),
+            (7, comp(3, 3)),
+            (8, whole(4)),
+            (9, whole(2)),
+        ] {
+            self.text_cell(col, raw, m);
+        }
+        let (c, text) = self.plain_value(whole(2), whole(5), m);
+        self.cells[if text { 11 } else { 10 }] = c;
+        for (col, raw) in [
+            (12, comp(6, 1)),
+            (13, whole(7)),
+            (14, whole(8)),
+            (15, whole(11)),
+            (16, whole(18)),
+        ] {
+            self.text_cell(col, raw, m);
+        }
+    }
+
+    fn text_cell(&mut self, col: usize, raw: &[u8], m: &Msg<'_>) {
         if raw.is_empty() || raw == b"\"\"" {
             return;
         }
-        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, sep, cs));
+        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, &m.sep, m.cs));
         self.cells[col] = Cell::Str(a, b);
     }
 
     /// A value without a map: a number when OBX-2 says NM (or SN without a comparator) and it
     /// reads as one; else text. Returns the cell and whether it is text.
-    fn plain_value(
-        &mut self,
-        ty: &[u8],
-        raw: &[u8],
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-    ) -> (Cell, bool) {
+    fn plain_value(&mut self, ty: &[u8], raw: &[u8], m: &Msg<'_>) -> (Cell, bool) {
         if raw.is_empty() || raw == b"\"\"" {
             return (Cell::Null, false);
         }
@@ -634,7 +689,7 @@ impl<'m> Flattener<'m> {
         {
             return (c, false);
         }
-        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, sep, cs));
+        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, &m.sep, m.cs));
         (Cell::Str(a, b), true)
     }
 
@@ -675,7 +730,7 @@ impl<'m> Flattener<'m> {
         if let Some(&c) = self.dynamic.get(name) {
             return Some(c);
         }
-        if let Some(c) = self.names.iter().position(|n| n == name) {
+        if let Some(c) = self.position(name) {
             if self.map.is_none() {
                 self.dynamic.insert(name.to_string(), c);
                 return Some(c);
@@ -769,236 +824,41 @@ impl<'m> Flattener<'m> {
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
-        let segs = cx.segments();
-        let sep = *msg.separators();
-        let cs = msg.charset();
-        // message-level cells: tags and [columns] that do not name the observation
-        let n_tags = map.tags.len();
-        let mut mcells: Vec<Cell> = Vec::with_capacity(n_tags + map.columns.len());
-        for d in map.tags.iter().chain(&map.columns) {
-            let c = if d.per_obx && self.shape == Shape::Long {
-                Cell::Null
-            } else {
-                self.derived(d, cx, None, true)
-            };
-            mcells.push(c);
-        }
-        let app = segs[0].field(3).map(|v| v.component(1).raw).unwrap_or(b"");
-        let per_obx_cols: Vec<usize> = if self.shape == Shape::Long {
-            map.columns
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.per_obx)
-                .map(|(k, _)| k)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let mut rows = 0;
+        let m = Msg::of(msg, cx);
+        self.mapped_message_cells(map, cx);
         let wide = self.shape == Shape::Wide;
         if wide {
-            self.reset_cells();
-            self.timestamp(&map.ts_paths, cx, None, None, issues);
-            self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
+            self.start_row(&map.ts_paths, cx, None, issues);
         }
-        let mut k = 0u32;
-        for (i, seg) in segs.iter().enumerate() {
+        let (mut rows, mut k) = (0, 0);
+        for (i, seg) in cx.segments().iter().enumerate() {
             if seg.id() != b"OBX" {
                 continue;
             }
             k += 1;
-            let obx = Obx::new(seg, &sep);
-            let id = obx.first(3);
-            let entry = map.by_id.get(id).and_then(|cands| {
-                cands.iter().copied().find(|&e| {
-                    let v = &map.variables[map.entries[e].var];
-                    v.sub_id
-                        .as_ref()
-                        .is_none_or(|s| obx.field(4) == s.as_bytes())
-                        && v.app.as_ref().is_none_or(|a| app == a.as_bytes())
-                })
-            });
-            if entry.is_none() {
-                match map.unmapped {
-                    Unmapped::Drop => continue,
-                    Unmapped::Warn => {
-                        issues.push(Issue {
-                            path: format!("OBX[{k}]-3"),
-                            what: format!(
-                                "observation {} is not in the map; left out",
-                                String::from_utf8_lossy(id)
-                            ),
-                            error: false,
-                        });
-                        continue;
-                    }
-                    Unmapped::Keep => {}
-                }
+            let obx = Obx::new(seg, &m.sep);
+            let at = At {
+                i,
+                k,
+                seg,
+                obx: &obx,
+            };
+            let entry = find_entry(map, &obx, m.app);
+            if entry.is_none() && leaves_out(map, &at, issues) {
+                continue;
             }
             if !wide {
-                self.reset_cells();
-                self.timestamp(&map.ts_paths, cx, Some((i, seg)), Some(&obx), issues);
-                self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
-                for &c in &per_obx_cols {
+                self.start_row(&map.ts_paths, cx, Some(&at), issues);
+                for j in 0..self.per_obx.len() {
+                    let c = self.per_obx[j];
                     let cell = self.derived(&map.columns[c], cx, Some(i), false);
                     self.cells[self.first_column + c] = cell;
                 }
             }
-            let value = obx.rep1(5);
-            let Some(e) = entry else {
-                // unmapped, kept
-                if wide {
-                    let name = sanitize(&String::from_utf8_lossy(id));
-                    if let Some(col) = self.dynamic_column(&name, segs, i, issues)
-                        && self.cells[col] == Cell::Null
-                    {
-                        self.cells[col] = self.plain_value(obx.field(2), value, &sep, cs).0;
-                    }
-                } else {
-                    self.long_unmapped(map, seg, &obx, &sep, cs);
-                    self.emit(out);
-                    rows += 1;
-                }
-                continue;
+            rows += match entry {
+                Some(e) => self.mapped_obx(map, e, &at, &m, out, issues),
+                None => self.unmapped_obx(map, cx, &at, &m, out, issues),
             };
-            let ent = &map.entries[e];
-            let var = &map.variables[ent.var];
-            if wide {
-                if self.seen[e] == self.generation {
-                    continue; // the first of repeated observations wins
-                }
-                self.seen[e] = self.generation;
-            }
-            let path = || format!("OBX[{k}]-5");
-            let misfit = |issues: &mut Vec<Issue>, what: &str| {
-                issues.push(Issue {
-                    path: path(),
-                    what: format!(
-                        "value of {} ({}) {what}; the row is written without it",
-                        ent.name, ent.id
-                    ),
-                    error: true,
-                })
-            };
-            // the value, typed
-            let empty = value.is_empty() || value == b"\"\"";
-            let mut num: Option<Cell> = None;
-            let mut word: Option<i64> = None;
-            let mut is_text = false;
-            if !empty {
-                match var.ty {
-                    VarType::Float => match self.number(value, var.scale, var.offset) {
-                        Some(c) => num = Some(c),
-                        None => misfit(issues, "is not a number"),
-                    },
-                    VarType::Int => match parse_int(value, var.scale, var.offset) {
-                        Some(n) => {
-                            num = Some(Cell::Int(n));
-                            word = Some(n);
-                        }
-                        None => misfit(issues, "is not an integer"),
-                    },
-                    VarType::Bool => match parse_bool(value) {
-                        Some(b) => num = Some(Cell::Bool(b)),
-                        None => misfit(issues, "is not a boolean (0/1, true/false, Y/N)"),
-                    },
-                    VarType::String => {
-                        let (a, b) = Self::span(&mut self.row, |r| push_text(r, value, &sep, cs));
-                        num = Some(Cell::Str(a, b));
-                        is_text = true;
-                    }
-                }
-                if var.ty == VarType::Float && !var.bits.is_empty() {
-                    word = parse_int(value, 1.0, 0.0);
-                }
-            }
-            let meaning: Option<u32> = match (var.codes, ent.variant.is_none(), empty) {
-                (Some(t), true, false) => {
-                    let code = value.trim_ascii();
-                    self.code_lits[t].get(code).copied()
-                }
-                _ => None,
-            };
-            let bits: &[map::Bit] = if ent.variant.is_none() {
-                &var.bits
-            } else {
-                &[]
-            };
-            if !bits.is_empty() && !empty && word.is_none_or(|w| w < 0) && num.is_some() {
-                misfit(issues, "is not a status word (a non-negative integer)");
-            }
-            let keep_value = var.raw || ent.variant.is_some();
-            if wide {
-                let (vcol, mcol) = self.wide_cols[e];
-                if let (Some(c), Some(n), true) = (vcol, num, keep_value) {
-                    self.cells[c] = n;
-                }
-                if let (Some(c), Some(m)) = (mcol, meaning) {
-                    self.cells[c] = Cell::Lit(m);
-                }
-                if let Some(w) = word.filter(|w| *w >= 0) {
-                    for (b, &col) in bits.iter().zip(&self.bit_cols[e]) {
-                        self.cells[col] = bit_cell(b, w as u64);
-                    }
-                }
-                continue;
-            }
-            // long
-            let l = &self.long;
-            let set = |c: Option<usize>, v: Cell, cells: &mut Vec<Cell>| {
-                if let Some(c) = c {
-                    cells[c] = v;
-                }
-            };
-            let (lv, lvid, llab, lset, lval, ltxt, lmean, lunit, lucode, lsub) = (
-                l.variable,
-                l.variable_id,
-                l.label,
-                l.setting,
-                l.value,
-                l.text,
-                l.meaning,
-                l.unit,
-                l.unit_code,
-                l.sub_id,
-            );
-            let [l_name, l_id, l_label] = self.entry_lits[e];
-            set(lv, Cell::Lit(l_name), &mut self.cells);
-            set(lvid, Cell::Lit(l_id), &mut self.cells);
-            set(llab, Cell::Lit(l_label), &mut self.cells);
-            if let Some((p, word)) = &map.setting {
-                let is = obx.get(seg, p) == Some(word.as_bytes());
-                set(lset, Cell::Bool(is), &mut self.cells);
-            }
-            if let (Some(n), true) = (num, keep_value) {
-                let n = match n {
-                    Cell::Bool(b) => Cell::Int(i64::from(b)),
-                    other => other,
-                };
-                set(if is_text { ltxt } else { lval }, n, &mut self.cells);
-            }
-            if let Some(m) = meaning {
-                set(lmean, Cell::Lit(m), &mut self.cells);
-            }
-            let ucode = obx.first(6);
-            let declared = self.var_unit[ent.var];
-            self.unit_cells(declared, ucode, &sep, cs, lunit, lucode);
-            if let Some(sub) = Some(obx.field(4)).filter(|r| !r.is_empty())
-                && let Some(c) = lsub
-            {
-                let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &sep, cs));
-                self.cells[c] = Cell::Str(a, b);
-            }
-            if let Some(w) = word.filter(|w| *w >= 0) {
-                for (b, &col) in bits.iter().zip(&self.bit_cols[ent.var]) {
-                    self.cells[col] = bit_cell(b, w as u64);
-                }
-            }
-            match self.fast_long {
-                Some(v) => self.emit_long(out, v, e),
-                None => self.emit(out),
-            }
-            rows += 1;
         }
         if wide {
             self.emit(out);
@@ -1007,54 +867,246 @@ impl<'m> Flattener<'m> {
         rows
     }
 
+    /// The message-level cells with a map: tags and `[columns]` that do not name the
+    /// observation (in long rows; wide rows have no observation to name).
+    fn mapped_message_cells(&mut self, map: &'m Map, cx: &Context<'_, '_>) {
+        self.mcells.clear();
+        for d in map.tags.iter().chain(&map.columns) {
+            let c = if d.per_obx && self.shape == Shape::Long {
+                Cell::Null
+            } else {
+                self.derived(d, cx, None, true)
+            };
+            self.mcells.push(c);
+        }
+    }
+
+    /// A mapped observation: its value typed, its meaning and bits. A long row is written and
+    /// counted; a wide row gets the cells (the first of repeated observations wins).
+    fn mapped_obx(
+        &mut self,
+        map: &'m Map,
+        e: usize,
+        at: &At<'_, '_>,
+        m: &Msg<'_>,
+        out: &mut Vec<u8>,
+        issues: &mut Vec<Issue>,
+    ) -> u64 {
+        let ent = &map.entries[e];
+        let var = &map.variables[ent.var];
+        let wide = self.shape == Shape::Wide;
+        if wide {
+            if self.seen[e] == self.generation {
+                return 0;
+            }
+            self.seen[e] = self.generation;
+        }
+        let value = at.obx.rep1(5);
+        let typed = self.typed(var, ent, value, at.k, m, issues);
+        let meaning = match (var.codes, ent.variant.is_none(), typed.empty) {
+            (Some(t), true, false) => self.code_lits[t].get(value.trim_ascii()).copied(),
+            _ => None,
+        };
+        let bits: &[map::Bit] = if ent.variant.is_none() {
+            &var.bits
+        } else {
+            &[]
+        };
+        let word = typed.word.filter(|w| *w >= 0);
+        if !bits.is_empty() && !typed.empty && word.is_none() && typed.num.is_some() {
+            misfit(
+                issues,
+                at.k,
+                ent,
+                "is not a status word (a non-negative integer)",
+            );
+        }
+        // A status word without `raw` is written as its bits only.
+        let num = typed.num.filter(|_| var.raw || ent.variant.is_some());
+        if wide {
+            let (vcol, mcol) = self.wide_cols[e];
+            if let (Some(c), Some(n)) = (vcol, num) {
+                self.cells[c] = n;
+            }
+            if let (Some(c), Some(mn)) = (mcol, meaning) {
+                self.cells[c] = Cell::Lit(mn);
+            }
+            if let Some(w) = word {
+                for (b, &col) in bits.iter().zip(&self.bit_cols[e]) {
+                    self.cells[col] = bit_cell(b, w as u64);
+                }
+            }
+            return 0;
+        }
+        self.long_cells(map, e, at, m, num.map(|n| (n, typed.is_text)), meaning);
+        if let Some(w) = word {
+            for (b, &col) in bits.iter().zip(&self.bit_cols[ent.var]) {
+                self.cells[col] = bit_cell(b, w as u64);
+            }
+        }
+        match self.fast_long {
+            Some(v) => self.emit_long(out, v, e),
+            None => self.emit(out),
+        }
+        1
+    }
+
+    /// An observation's value read by its variable's type; what does not fit is reported.
+    fn typed(
+        &mut self,
+        var: &map::Variable,
+        ent: &map::Entry,
+        value: &[u8],
+        k: u32,
+        m: &Msg<'_>,
+        issues: &mut Vec<Issue>,
+    ) -> Typed {
+        let mut t = Typed {
+            empty: value.is_empty() || value == b"\"\"",
+            num: None,
+            word: None,
+            is_text: false,
+        };
+        if t.empty {
+            return t;
+        }
+        match var.ty {
+            VarType::Float => match self.number(value, var.scale, var.offset) {
+                Some(c) => t.num = Some(c),
+                None => misfit(issues, k, ent, "is not a number"),
+            },
+            VarType::Int => match parse_int(value, var.scale, var.offset) {
+                Some(n) => {
+                    t.num = Some(Cell::Int(n));
+                    t.word = Some(n);
+                }
+                None => misfit(issues, k, ent, "is not an integer"),
+            },
+            VarType::Bool => match parse_bool(value) {
+                Some(b) => t.num = Some(Cell::Bool(b)),
+                None => misfit(issues, k, ent, "is not a boolean (0/1, true/false, Y/N)"),
+            },
+            VarType::String => {
+                let (a, b) = Self::span(&mut self.row, |r| push_text(r, value, &m.sep, m.cs));
+                t.num = Some(Cell::Str(a, b));
+                t.is_text = true;
+            }
+        }
+        if var.ty == VarType::Float && !var.bits.is_empty() {
+            t.word = parse_int(value, 1.0, 0.0);
+        }
+        t
+    }
+
+    /// The observation columns of a long row with a map, but the bits. `value`: the typed
+    /// value and whether it is text.
+    fn long_cells(
+        &mut self,
+        map: &'m Map,
+        e: usize,
+        at: &At<'_, '_>,
+        m: &Msg<'_>,
+        value: Option<(Cell, bool)>,
+        meaning: Option<u32>,
+    ) {
+        let l = &self.long;
+        let (lv, lvid, llab, lset, lval, ltxt, lmean, lsub) = (
+            l.variable,
+            l.variable_id,
+            l.label,
+            l.setting,
+            l.value,
+            l.text,
+            l.meaning,
+            l.sub_id,
+        );
+        let [l_name, l_id, l_label] = self.entry_lits[e];
+        self.set(lv, Cell::Lit(l_name));
+        self.set(lvid, Cell::Lit(l_id));
+        self.set(llab, Cell::Lit(l_label));
+        if let Some((p, word)) = &map.setting {
+            let is = at.obx.get(at.seg, p) == Some(word.as_bytes());
+            self.set(lset, Cell::Bool(is));
+        }
+        if let Some((n, is_text)) = value {
+            let n = match n {
+                Cell::Bool(b) => Cell::Int(i64::from(b)),
+                other => other,
+            };
+            self.set(if is_text { ltxt } else { lval }, n);
+        }
+        if let Some(mn) = meaning {
+            self.set(lmean, Cell::Lit(mn));
+        }
+        let declared = self.var_unit[map.entries[e].var];
+        self.unit_cells(declared, at.obx.first(6), m);
+        if let Some(sub) = Some(at.obx.field(4)).filter(|r| !r.is_empty())
+            && let Some(c) = lsub
+        {
+            let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &m.sep, m.cs));
+            self.cells[c] = Cell::Str(a, b);
+        }
+    }
+
+    /// Sets the cell of a column the row has.
+    #[inline]
+    fn set(&mut self, col: Option<usize>, c: Cell) {
+        if let Some(col) = col {
+            self.cells[col] = c;
+        }
+    }
+
+    /// An observation the map does not name, kept: a long row of its own (written and
+    /// counted), or a column of the wide row named by the sanitising rule.
+    fn unmapped_obx(
+        &mut self,
+        map: &'m Map,
+        cx: &Context<'_, '_>,
+        at: &At<'_, '_>,
+        m: &Msg<'_>,
+        out: &mut Vec<u8>,
+        issues: &mut Vec<Issue>,
+    ) -> u64 {
+        let (obx, value) = (at.obx, at.obx.rep1(5));
+        if self.shape == Shape::Long {
+            self.long_unmapped(map, at, m);
+            self.emit(out);
+            return 1;
+        }
+        let name = sanitize(&String::from_utf8_lossy(obx.first(3)));
+        if let Some(col) = self.dynamic_column(&name, cx.segments(), at.i, issues)
+            && self.cells[col] == Cell::Null
+        {
+            self.cells[col] = self.plain_value(obx.field(2), value, m).0;
+        }
+        0
+    }
+
     /// `unit`: the OBX-6 code looked up in `[units]`, else the variable's unit, else OBX-6.1 as
     /// written; `unit_code`: OBX-6.1 as written.
-    #[allow(clippy::too_many_arguments)]
-    fn unit_cells(
-        &mut self,
-        declared: Option<u32>,
-        ucode: &[u8],
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-        lunit: Option<usize>,
-        lucode: Option<usize>,
-    ) {
+    fn unit_cells(&mut self, declared: Option<u32>, ucode: &[u8], m: &Msg<'_>) {
         let looked = self.unit_lits.get(ucode).copied();
-        if let Some(c) = lunit {
+        if let Some(c) = self.long.unit {
             self.cells[c] = match (looked, declared) {
                 (Some(u), _) | (None, Some(u)) => Cell::Lit(u),
                 (None, None) if !ucode.is_empty() => {
-                    let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, sep, cs));
+                    let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, &m.sep, m.cs));
                     Cell::Str(a, b)
                 }
                 _ => Cell::Null,
             };
         }
-        if let (Some(c), false) = (lucode, ucode.is_empty()) {
-            let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, sep, cs));
+        if let (Some(c), false) = (self.long.unit_code, ucode.is_empty()) {
+            let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, &m.sep, m.cs));
             self.cells[c] = Cell::Str(a, b);
         }
     }
 
-    fn long_unmapped(
-        &mut self,
-        map: &'m Map,
-        seg: &Segment<'_>,
-        obx: &Obx<'_>,
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-    ) {
+    fn long_unmapped(&mut self, map: &'m Map, at: &At<'_, '_>, m: &Msg<'_>) {
+        let obx = at.obx;
         let (id, value) = (obx.first(3), obx.rep1(5));
         let l = &self.long;
-        let (lv, lvid, lval, ltxt, lunit, lucode, lset) = (
-            l.variable,
-            l.variable_id,
-            l.value,
-            l.text,
-            l.unit,
-            l.unit_code,
-            l.setting,
-        );
+        let (lv, lvid, lval, ltxt, lset) = (l.variable, l.variable_id, l.value, l.text, l.setting);
         if let Some(c) = lv {
             let (a, b) = Self::span(&mut self.row, |r| {
                 r.push_str(&sanitize(&String::from_utf8_lossy(id)))
@@ -1062,17 +1114,15 @@ impl<'m> Flattener<'m> {
             self.cells[c] = Cell::Str(a, b);
         }
         if let Some(c) = lvid {
-            let (a, b) = Self::span(&mut self.row, |r| push_text(r, id, sep, cs));
+            let (a, b) = Self::span(&mut self.row, |r| push_text(r, id, &m.sep, m.cs));
             self.cells[c] = Cell::Str(a, b);
         }
         if let (Some((p, word)), Some(c)) = (&map.setting, lset) {
-            self.cells[c] = Cell::Bool(obx.get(seg, p) == Some(word.as_bytes()));
+            self.cells[c] = Cell::Bool(obx.get(at.seg, p) == Some(word.as_bytes()));
         }
-        let (cell, text) = self.plain_value(obx.field(2), value, sep, cs);
-        if let Some(c) = if text { ltxt } else { lval } {
-            self.cells[c] = cell;
-        }
-        self.unit_cells(None, obx.first(6), sep, cs, lunit, lucode);
+        let (cell, text) = self.plain_value(obx.field(2), value, m);
+        self.set(if text { ltxt } else { lval }, cell);
+        self.unit_cells(None, obx.first(6), m);
     }
 
     // ---------------------------------------------------------------------------- output
@@ -1185,6 +1235,88 @@ impl<'m> Flattener<'m> {
         }
         first
     }
+}
+
+/// What the rows of one message share.
+struct Msg<'a> {
+    sep: Separators,
+    cs: Charset,
+    /// MSH-3.1, which a variable's `app` is compared with.
+    app: &'a [u8],
+}
+
+impl<'a> Msg<'a> {
+    fn of(msg: &Message<'a>, cx: &Context<'_, 'a>) -> Msg<'a> {
+        let app = cx.segments()[0].field(3).map(|v| v.component(1).raw);
+        Msg {
+            sep: *msg.separators(),
+            cs: msg.charset(),
+            app: app.unwrap_or(b""),
+        }
+    }
+}
+
+/// The OBX a row is made from: its index among the segments, its number among the OBX
+/// (`OBX[k]` in reports), the segment and its fields.
+struct At<'o, 'a> {
+    i: usize,
+    k: u32,
+    seg: &'o Segment<'a>,
+    obx: &'o Obx<'a>,
+}
+
+/// An observation's value read by its variable's type.
+struct Typed {
+    /// No value (empty, or HL7's null `""`).
+    empty: bool,
+    num: Option<Cell>,
+    /// The value as an integer, for the bits of a status word.
+    word: Option<i64>,
+    is_text: bool,
+}
+
+/// The map's entry for an observation: by OBX-3.1, then OBX-4 and MSH-3 when the map tells
+/// twins apart by them.
+fn find_entry(map: &Map, obx: &Obx<'_>, app: &[u8]) -> Option<usize> {
+    let cands = map.by_id.get(obx.first(3))?;
+    cands.iter().copied().find(|&e| {
+        let v = &map.variables[map.entries[e].var];
+        v.sub_id
+            .as_ref()
+            .is_none_or(|s| obx.field(4) == s.as_bytes())
+            && v.app.as_ref().is_none_or(|a| app == a.as_bytes())
+    })
+}
+
+/// Whether an observation the map does not name is left out (and reported, with `warn`).
+fn leaves_out(map: &Map, at: &At<'_, '_>, issues: &mut Vec<Issue>) -> bool {
+    match map.unmapped {
+        Unmapped::Drop => true,
+        Unmapped::Warn => {
+            issues.push(Issue {
+                path: format!("OBX[{}]-3", at.k),
+                what: format!(
+                    "observation {} is not in the map; left out",
+                    String::from_utf8_lossy(at.obx.first(3))
+                ),
+                error: false,
+            });
+            true
+        }
+        Unmapped::Keep => false,
+    }
+}
+
+/// Reports a value that does not fit its variable.
+fn misfit(issues: &mut Vec<Issue>, k: u32, ent: &map::Entry, what: &str) {
+    issues.push(Issue {
+        path: format!("OBX[{k}]-5"),
+        what: format!(
+            "value of {} ({}) {what}; the row is written without it",
+            ent.name, ent.id
+        ),
+        error: true,
+    });
 }
 
 /// The fields of one OBX, split once (the hot path reads six or seven of them per row).
@@ -1321,7 +1453,7 @@ fn int_text(buf: &mut [u8; 20], n: i64) -> &[u8] {
 }
 
 /// Appends a leaf value's text: escapes decoded, bytes read in the message charset.
-fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: crate::model::charset::Charset) {
+fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: Charset) {
     if sep.escape.is_some_and(|e| raw.contains(&e)) {
         escape::decode_into(raw, sep, cs, out);
     } else {
@@ -1412,9 +1544,9 @@ fn obx_name(seg: &Segment<'_>, segs: &[Segment<'_>]) -> String {
 }
 
 /// Where a path was read, for the report: `OBX[k]-14` for the observation's own fields.
-fn where_(p: &Path, obx: Option<(usize, &Segment<'_>)>, segs: &[Segment<'_>]) -> String {
+fn where_(p: &Path, obx: Option<&Segment<'_>>, segs: &[Segment<'_>]) -> String {
     match obx {
-        Some((_, seg)) if p.is_each(b"OBX") => {
+        Some(seg) if p.is_each(b"OBX") => {
             let mut q = p.clone();
             q.occurrence = Occurrence::Nth(
                 segs.iter()
