@@ -192,18 +192,7 @@ impl Encoder {
             if matches!(value, Value::Null | Value::Text("")) {
                 continue;
             }
-            let i = match self.by_position.get(pos) {
-                Some((n, i)) if **n == **name => *i,
-                _ => {
-                    let i = self.column(name)?;
-                    if pos < self.by_position.len() {
-                        self.by_position[pos] = (name.as_ref().into(), i);
-                    } else if pos == self.by_position.len() {
-                        self.by_position.push((name.as_ref().into(), i));
-                    }
-                    i
-                }
-            };
+            let i = self.column_at(pos, name)?;
             let col = &mut self.columns[i];
             if col.seen == row {
                 return Err(format!("column {name:?} appears twice"));
@@ -219,48 +208,15 @@ impl Encoder {
             };
             let bad = |what: &str| format!("column {name:?}: {what} (the column is {ty})");
             match ty {
-                ColumnType::Timestamp => {
-                    ts = Some(match value {
-                        Value::Str(s) => parse_rfc3339_cached(s, &mut self.date),
-                        Value::Text(s) => {
-                            parse_rfc3339_cached(s, &mut self.date).or_else(|| epoch_nanos(s))
-                        }
-                        Value::Number(n) => epoch_nanos(n),
-                        _ => None,
-                    }
-                    .ok_or_else(|| {
-                        format!(
-                            "column {name:?}: not an RFC 3339 time or epoch nanoseconds since 1970"
-                        )
-                    })?);
-                }
+                ColumnType::Timestamp => ts = Some(self.timestamp(name, value)?),
                 ColumnType::Symbol => symbols.push((i, one_line(value))),
                 ColumnType::String => cells.push((i, Cell::Str(one_line(value)))),
-                ColumnType::Bool => {
-                    let v = match value {
-                        Value::Bool(v) => *v,
-                        Value::Text(t) => parse_bool(t).ok_or_else(|| bad("not true or false"))?,
-                        _ => return Err(bad("not true or false")),
-                    };
-                    cells.push((i, Cell::Bool(v)));
-                }
+                ColumnType::Bool => cells.push((i, Cell::Bool(to_bool(value).map_err(bad)?))),
                 ColumnType::Float => {
-                    let v = match value {
-                        Value::Number(n) => to_double(n),
-                        Value::Text(t) if is_number(t) => to_double(t),
-                        _ => Err("not a number"),
-                    }
-                    .map_err(bad)?;
-                    cells.push((i, Cell::Double(v)));
+                    cells.push((i, Cell::Double(number(value, to_double).map_err(bad)?)))
                 }
                 ColumnType::Int => {
-                    let v = match value {
-                        Value::Number(n) => to_long(n),
-                        Value::Text(t) if is_number(t) => to_long(t),
-                        _ => Err("not a number"),
-                    }
-                    .map_err(bad)?;
-                    cells.push((i, Cell::Long(v)));
+                    cells.push((i, Cell::Long(number(value, to_long).map_err(bad)?)))
                 }
             }
         }
@@ -281,6 +237,36 @@ impl Encoder {
         self.cells = recycle(cells);
         self.symbols = recycle(symbols);
         Ok(())
+    }
+
+    /// The column of the field at `pos` named `name`: the one at that position in the last
+    /// rows when the name matches, else found (or made) by name.
+    fn column_at(&mut self, pos: usize, name: &str) -> Result<usize, String> {
+        if let Some((n, i)) = self.by_position.get(pos)
+            && **n == *name
+        {
+            return Ok(*i);
+        }
+        let i = self.column(name)?;
+        if pos < self.by_position.len() {
+            self.by_position[pos] = (name.into(), i);
+        } else if pos == self.by_position.len() {
+            self.by_position.push((name.into(), i));
+        }
+        Ok(i)
+    }
+
+    /// A timestamp cell: RFC 3339 text, or epoch nanoseconds as a number or CSV text.
+    fn timestamp(&mut self, name: &str, value: &Value) -> Result<i64, String> {
+        match value {
+            Value::Str(s) => parse_rfc3339_cached(s, &mut self.date),
+            Value::Text(s) => parse_rfc3339_cached(s, &mut self.date).or_else(|| epoch_nanos(s)),
+            Value::Number(n) => epoch_nanos(n),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            format!("column {name:?}: not an RFC 3339 time or epoch nanoseconds since 1970")
+        })
     }
 
     fn write(
@@ -322,6 +308,23 @@ fn infer(value: &Value) -> ColumnType {
         Value::Text(t) if parse_bool(t).is_some() => ColumnType::Bool,
         Value::Text(t) if is_number(t) => ColumnType::Float,
         Value::Text(_) => ColumnType::String,
+    }
+}
+
+fn to_bool(value: &Value) -> Result<bool, &'static str> {
+    match value {
+        Value::Bool(v) => Ok(*v),
+        Value::Text(t) => parse_bool(t).ok_or("not true or false"),
+        _ => Err("not true or false"),
+    }
+}
+
+/// A JSON number, or CSV text that reads as one, converted by `read`.
+fn number<T>(value: &Value, read: fn(&str) -> Result<T, &'static str>) -> Result<T, &'static str> {
+    match value {
+        Value::Number(n) => read(n),
+        Value::Text(t) if is_number(t) => read(t),
+        _ => Err("not a number"),
     }
 }
 

@@ -221,26 +221,52 @@ pub enum Event<'a, 'f> {
 /// pause. A read that fails with `TimedOut` or `WouldBlock` is a pause of a live source: `on`
 /// gets [`Event::Idle`] and reading goes on. `on` returns false to stop reading.
 pub fn read_rows<R: Read>(
-    mut reader: R,
+    reader: R,
     format: Option<Format>,
     mut on: impl FnMut(Event) -> bool,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut end = 0;
-    let mut eof = false;
-    let mut fill = |buf: &mut Vec<u8>, end: &mut usize, on: &mut dyn FnMut(Event) -> bool| {
-        if *end == buf.len() {
-            buf.resize(buf.len() * 2, 0);
+    let mut src = Source {
+        reader,
+        buf: vec![0u8; 256 * 1024],
+        start: 0,
+        end: 0,
+        eof: false,
+    };
+    match src.format(format, &mut on)? {
+        Some(Format::Ndjson) => ndjson_rows(&mut src, &mut on),
+        Some(Format::Csv) => csv_rows(&mut src, &mut on),
+        None => Ok(()),
+    }
+}
+
+/// The reader and its buffer: `buf[start..end]` is read and not used yet.
+struct Source<R> {
+    reader: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<R: Read> Source<R> {
+    /// Moves what is not used yet to the front and reads more (into a larger buffer when it
+    /// is full); sets `eof` at the end. Returns false when `on` says to stop.
+    fn fill(&mut self, on: &mut dyn FnMut(Event) -> bool) -> io::Result<bool> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
         }
         loop {
-            match reader.read(&mut buf[*end..]) {
-                Ok(0) => return Ok(Some(true)),
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(true);
+                }
                 Ok(n) => {
-                    *end += n;
-                    if !on(Event::Read) {
-                        return Ok(None);
-                    }
-                    return Ok(Some(false));
+                    self.end += n;
+                    return Ok(on(Event::Read));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
@@ -250,122 +276,126 @@ pub fn read_rows<R: Read>(
                     ) =>
                 {
                     if !on(Event::Idle) {
-                        return Ok(None);
+                        return Ok(false);
                     }
                 }
                 Err(e) => return Err(e),
             }
         }
-    };
-    // Find the format (and skip a BOM) from the first bytes.
-    let mut start;
-    let format = loop {
-        let body = &buf[..end];
-        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        let bom = end - body.len();
-        if let Some(f) = format
-            && (end >= 3 || eof)
-        {
-            start = bom;
-            break f;
+    }
+
+    /// The format (`given`, else from the first byte that is not white space), with a BOM
+    /// skipped; `None` for an input without rows, or when `on` says to stop.
+    fn format(
+        &mut self,
+        given: Option<Format>,
+        on: &mut dyn FnMut(Event) -> bool,
+    ) -> io::Result<Option<Format>> {
+        loop {
+            let read = &self.buf[..self.end];
+            let body = read.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(read);
+            let bom = self.end - body.len();
+            if let Some(f) = given
+                && (self.end >= 3 || self.eof)
+            {
+                self.start = bom;
+                return Ok(Some(f));
+            }
+            if let Some(&c) = body.iter().find(|c| !c.is_ascii_whitespace()) {
+                self.start = bom;
+                return Ok(Some(if c == b'{' {
+                    Format::Ndjson
+                } else {
+                    Format::Csv
+                }));
+            }
+            if self.eof || !self.fill(on)? {
+                return Ok(None);
+            }
         }
-        if let Some(&c) = body.iter().find(|c| !c.is_ascii_whitespace()) {
-            start = bom;
-            break if c == b'{' {
-                Format::Ndjson
-            } else {
-                Format::Csv
-            };
+    }
+}
+
+/// Every line of the source as a row.
+fn ndjson_rows<R: Read>(src: &mut Source<R>, on: &mut dyn FnMut(Event) -> bool) -> io::Result<()> {
+    let mut line_no = 0u64;
+    let mut fields = Vec::new();
+    loop {
+        // Every complete line in the buffer.
+        while let Some(nl) = memchr::memchr(b'\n', &src.buf[src.start..src.end]) {
+            line_no += 1;
+            let line = &src.buf[src.start..src.start + nl];
+            src.start += nl + 1;
+            if !ndjson_line(line, line_no, &mut fields, on) {
+                return Ok(());
+            }
         }
-        if eof {
+        if src.eof {
+            if src.start < src.end {
+                line_no += 1;
+                ndjson_line(&src.buf[src.start..src.end], line_no, &mut fields, on);
+            }
             return Ok(());
         }
-        match fill(&mut buf, &mut end, &mut on)? {
-            Some(e) => eof = e,
-            None => return Ok(()),
+        if !src.fill(on)? {
+            return Ok(());
         }
-    };
-    match format {
-        Format::Ndjson => {
-            let mut line_no = 0u64;
-            let mut fields = Vec::new();
-            loop {
-                // Every complete line in the buffer.
-                while let Some(nl) = memchr::memchr(b'\n', &buf[start..end]) {
-                    line_no += 1;
-                    let line = &buf[start..start + nl];
-                    start += nl + 1;
-                    if !ndjson_line(line, line_no, &mut fields, &mut on) {
-                        return Ok(());
-                    }
-                }
-                if eof {
-                    if start < end {
-                        line_no += 1;
-                        ndjson_line(&buf[start..end], line_no, &mut fields, &mut on);
-                    }
+    }
+}
+
+/// Every CSV record of the source after the header as a row.
+fn csv_rows<R: Read>(src: &mut Source<R>, on: &mut dyn FnMut(Event) -> bool) -> io::Result<()> {
+    let mut csv = csv_core::ReaderBuilder::new().build();
+    let mut out = vec![0u8; 64 * 1024];
+    let mut ends = vec![0usize; 64];
+    let (mut nout, mut nend) = (0, 0);
+    let mut header: Option<Vec<String>> = None;
+    let mut record_line = 1u64;
+    let mut fields: Vec<(Cow<str>, Value)> = Vec::new();
+    loop {
+        // At the end, empty input tells the reader to finish the last record.
+        let input = if src.eof {
+            &[][..]
+        } else {
+            &src.buf[src.start..src.end]
+        };
+        let (res, nin, o, e) = csv.read_record(input, &mut out[nout..], &mut ends[nend..]);
+        src.start += nin;
+        nout += o;
+        nend += e;
+        match res {
+            csv_core::ReadRecordResult::InputEmpty => {
+                if !src.eof && !src.fill(on)? {
                     return Ok(());
                 }
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-                match fill(&mut buf, &mut end, &mut on)? {
-                    Some(e) => eof = e,
-                    None => return Ok(()),
+            }
+            csv_core::ReadRecordResult::OutputFull => {
+                let n = out.len() * 2;
+                out.resize(n, 0);
+            }
+            csv_core::ReadRecordResult::OutputEndsFull => {
+                let n = ends.len() * 2;
+                ends.resize(n, 0);
+            }
+            csv_core::ReadRecordResult::Record => {
+                // Field ends are relative to the record's output.
+                let line = record_line;
+                record_line = csv.line();
+                let go = csv_record(
+                    &out[..nout],
+                    &ends[..nend],
+                    line,
+                    &mut header,
+                    &mut fields,
+                    on,
+                );
+                nout = 0;
+                nend = 0;
+                if !go {
+                    return Ok(());
                 }
             }
-        }
-        Format::Csv => {
-            let mut csv = csv_core::ReaderBuilder::new().build();
-            let mut out = vec![0u8; 64 * 1024];
-            let mut ends = vec![0usize; 64];
-            let (mut nout, mut nend) = (0, 0);
-            let mut header: Option<Vec<String>> = None;
-            let mut record_line = 1u64;
-            let mut fields: Vec<(Cow<str>, Value)> = Vec::new();
-            loop {
-                let input = if eof { &[][..] } else { &buf[start..end] };
-                let (res, nin, o, e) = csv.read_record(input, &mut out[nout..], &mut ends[nend..]);
-                start += nin;
-                nout += o;
-                nend += e;
-                match res {
-                    csv_core::ReadRecordResult::InputEmpty => {
-                        if eof {
-                            continue;
-                        }
-                        buf.copy_within(start..end, 0);
-                        end -= start;
-                        start = 0;
-                        match fill(&mut buf, &mut end, &mut on)? {
-                            Some(e) => eof = e,
-                            None => return Ok(()),
-                        }
-                    }
-                    csv_core::ReadRecordResult::OutputFull => {
-                        let n = out.len() * 2;
-                        out.resize(n, 0);
-                    }
-                    csv_core::ReadRecordResult::OutputEndsFull => {
-                        let n = ends.len() * 2;
-                        ends.resize(n, 0);
-                    }
-                    csv_core::ReadRecordResult::Record => {
-                        // Field ends are relative to the record's output.
-                        let line = record_line;
-                        record_line = csv.line();
-                        let record = &out[..nout];
-                        let cells = &ends[..nend];
-                        let go = csv_record(record, cells, line, &mut header, &mut fields, &mut on);
-                        nout = 0;
-                        nend = 0;
-                        if !go {
-                            return Ok(());
-                        }
-                    }
-                    csv_core::ReadRecordResult::End => return Ok(()),
-                }
-            }
+            csv_core::ReadRecordResult::End => return Ok(()),
         }
     }
 }
