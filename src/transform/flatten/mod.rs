@@ -484,15 +484,18 @@ impl<'m> Flattener<'m> {
         }
     }
 
-    /// Finds the time by the rule's paths (for the observation `at`, if any) and puts it in
-    /// column 0.
-    fn timestamp(
+    /// Starts a row: the message-level cells (`mcells`), and in column 0 the time found by
+    /// the rule's paths (for the observation `at`, if any).
+    fn start_row(
         &mut self,
         paths: &[Path],
         cx: &Context<'_, '_>,
         at: Option<&At<'_, '_>>,
         issues: &mut Vec<Issue>,
     ) {
+        self.reset_cells();
+        let n = self.mcells.len();
+        self.cells[1..1 + n].copy_from_slice(&self.mcells);
         let segs = cx.segments();
         for p in paths {
             let v = match at {
@@ -520,20 +523,6 @@ impl<'m> Flattener<'m> {
         });
     }
 
-    /// Starts a row: no cells, then the timestamp and the message-level cells (`mcells`).
-    fn start_row(
-        &mut self,
-        paths: &[Path],
-        cx: &Context<'_, '_>,
-        at: Option<&At<'_, '_>>,
-        issues: &mut Vec<Issue>,
-    ) {
-        self.reset_cells();
-        self.timestamp(paths, cx, at, issues);
-        let n = self.mcells.len();
-        self.cells[1..1 + n].copy_from_slice(&self.mcells);
-    }
-
     // ---------------------------------------------------------------------------- no map
 
     fn plain(
@@ -554,19 +543,10 @@ impl<'m> Flattener<'m> {
                 1
             }
             Shape::Long => {
-                let (mut rows, mut k) = (0, 0);
-                for (i, seg) in cx.segments().iter().enumerate() {
-                    if seg.id() != b"OBX" {
-                        continue;
-                    }
-                    k += 1;
+                let mut rows = 0;
+                for (i, k, seg) in observations(cx.segments()) {
                     let obx = Obx::new(seg, &m.sep);
-                    let at = At {
-                        i,
-                        k,
-                        seg,
-                        obx: &obx,
-                    };
+                    let at = At::new(i, k, seg, &obx);
                     self.start_row(&paths, cx, Some(&at), issues);
                     self.plain_long(&m, &obx);
                     self.emit(out);
@@ -613,10 +593,7 @@ impl<'m> Flattener<'m> {
     ) {
         self.start_row(paths, cx, None, issues);
         let segs = cx.segments();
-        for (i, seg) in segs.iter().enumerate() {
-            if seg.id() != b"OBX" {
-                continue;
-            }
+        for (i, _, seg) in observations(segs) {
             let id = seg.field(3).map(|v| v.component(1).raw).unwrap_or(b"");
             if id.is_empty() {
                 continue;
@@ -830,19 +807,10 @@ impl<'m> Flattener<'m> {
         if wide {
             self.start_row(&map.ts_paths, cx, None, issues);
         }
-        let (mut rows, mut k) = (0, 0);
-        for (i, seg) in cx.segments().iter().enumerate() {
-            if seg.id() != b"OBX" {
-                continue;
-            }
-            k += 1;
+        let mut rows = 0;
+        for (i, k, seg) in observations(cx.segments()) {
             let obx = Obx::new(seg, &m.sep);
-            let at = At {
-                i,
-                k,
-                seg,
-                obx: &obx,
-            };
+            let at = At::new(i, k, seg, &obx);
             let entry = find_entry(map, &obx, m.app);
             if entry.is_none() && leaves_out(map, &at, issues) {
                 continue;
@@ -1265,6 +1233,12 @@ struct At<'o, 'a> {
     obx: &'o Obx<'a>,
 }
 
+impl<'o, 'a> At<'o, 'a> {
+    fn new(i: usize, k: u32, seg: &'o Segment<'a>, obx: &'o Obx<'a>) -> Self {
+        At { i, k, seg, obx }
+    }
+}
+
 /// An observation's value read by its variable's type.
 struct Typed {
     /// No value (empty, or HL7's null `""`).
@@ -1273,6 +1247,15 @@ struct Typed {
     /// The value as an integer, for the bits of a status word.
     word: Option<i64>,
     is_text: bool,
+}
+
+/// The OBX segments of a message: their index among the segments, their number among the
+/// OBX (`OBX[k]`), the segment.
+fn observations<'s, 'a>(
+    segs: &'s [Segment<'a>],
+) -> impl Iterator<Item = (usize, u32, &'s Segment<'a>)> {
+    let obx = segs.iter().enumerate().filter(|(_, s)| s.id() == b"OBX");
+    obx.zip(1..).map(|((i, s), k)| (i, k, s))
 }
 
 /// The map's entry for an observation: by OBX-3.1, then OBX-4 and MSH-3 when the map tells
