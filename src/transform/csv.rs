@@ -18,9 +18,10 @@
 /// [`Writer::end`]) or a record at a time ([`Writer::record`]).
 #[derive(Clone, Debug)]
 pub struct Writer {
-    /// csv-core's writer with its defaults: used for which bytes need quotes, and its
-    /// quoting; the delimiters and line ends are written here.
-    core: csv_core::Writer,
+    /// The bytes that make a field quoted: those of csv-core's writer with its defaults,
+    /// looked up once here so that the common field (nothing to quote) costs a scan and a
+    /// copy.
+    special: [bool; 256],
 }
 
 impl Default for Writer {
@@ -31,8 +32,9 @@ impl Default for Writer {
 
 impl Writer {
     pub fn new() -> Writer {
+        let core = csv_core::Writer::new();
         Writer {
-            core: csv_core::Writer::new(),
+            special: std::array::from_fn(|b| core.is_special_byte(b as u8)),
         }
     }
 
@@ -40,17 +42,11 @@ impl Writer {
     #[inline]
     pub fn field(&self, out: &mut Vec<u8>, f: &[u8]) {
         let edge_space = f.first() == Some(&b' ') || f.last() == Some(&b' ');
-        if !edge_space && !self.core.should_quote(f) {
+        if edge_space || f.iter().any(|&b| self.special[usize::from(b)]) {
+            quoted(out, f);
+        } else {
             out.extend_from_slice(f);
-            return;
         }
-        out.push(b'"');
-        let start = out.len();
-        // At most every byte doubled.
-        out.resize(start + 2 * f.len(), 0);
-        let (_, _, written) = csv_core::quote(f, &mut out[start..], b'"', b'"', true);
-        out.truncate(start + written);
-        out.push(b'"');
     }
 
     /// Appends the separator between two fields.
@@ -75,6 +71,19 @@ impl Writer {
         }
         self.end(out);
     }
+}
+
+/// Appends a field in quotes, with csv-core's quoting (quotes inside doubled).
+#[cold]
+#[inline(never)]
+fn quoted(out: &mut Vec<u8>, f: &[u8]) {
+    out.push(b'"');
+    let start = out.len();
+    // At most every byte doubled.
+    out.resize(start + 2 * f.len(), 0);
+    let (_, _, written) = csv_core::quote(f, &mut out[start..], b'"', b'"', true);
+    out.truncate(start + written);
+    out.push(b'"');
 }
 
 #[cfg(test)]

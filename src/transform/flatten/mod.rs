@@ -1120,7 +1120,7 @@ impl<'m> Flattener<'m> {
                         self.csv.delimiter(out);
                     }
                     let field: &[u8] = match *c {
-                        Cell::Null => b"",
+                        Cell::Null => continue,
                         Cell::Int(n) => int_text(&mut digits, n),
                         Cell::Bool(b) => {
                             if b {
