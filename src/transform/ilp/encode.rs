@@ -192,7 +192,10 @@ impl Encoder {
             if matches!(value, Value::Null | Value::Text("")) {
                 continue;
             }
-            let i = self.column_at(pos, name)?;
+            let i = match self.by_position.get(pos) {
+                Some((n, i)) if **n == **name => *i,
+                _ => self.column_at(pos, name)?,
+            };
             let col = &mut self.columns[i];
             if col.seen == row {
                 return Err(format!("column {name:?} appears twice"));
@@ -239,14 +242,9 @@ impl Encoder {
         Ok(())
     }
 
-    /// The column of the field at `pos` named `name`: the one at that position in the last
-    /// rows when the name matches, else found (or made) by name.
+    /// The column of the field at `pos` named `name`, found (or made) by name and remembered
+    /// for that position.
     fn column_at(&mut self, pos: usize, name: &str) -> Result<usize, String> {
-        if let Some((n, i)) = self.by_position.get(pos)
-            && **n == *name
-        {
-            return Ok(*i);
-        }
         let i = self.column(name)?;
         if pos < self.by_position.len() {
             self.by_position[pos] = (name.into(), i);
