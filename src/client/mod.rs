@@ -1,4 +1,6 @@
-//! The MLLP client behind `hl7 send`: its protocol and policy, without a command line. Sockets
+//! Clients: what sends to a peer and reads its answers, without a command line. Most of it is
+//! the MLLP client behind `hl7 send` ([`ilp`] is the QuestDB sender behind `hl7 ilp`): its
+//! protocol and policy. Sockets
 //! are fine here; argv, stdout and exit codes are not: what became of each message is an
 //! [`Outcome`], and the caller decides what to print and how the run ends.
 //!
@@ -17,6 +19,7 @@
 //! - [`pool`]: one connection on the caller's thread, or N connection threads; results handed
 //!   to a [`pool::Sink`] in input order.
 //! - [`tally`]: outcome counts and the latency histogram.
+//! - [`ilp`]: rows delivered to QuestDB over ILP (HTTP or TCP), with retries and backoff.
 //!
 //! Errors and outcomes name control ids, counts and peer addresses, never message contents.
 
@@ -30,6 +33,7 @@ use crate::wire::mllp;
 use crate::wire::tls::{self, ServerName};
 
 pub mod conn;
+pub mod ilp;
 pub mod pace;
 pub mod pool;
 pub mod reply;

@@ -4,7 +4,8 @@ use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hl7::transform::ilp::{self, Batcher, Config, Db, Destination, Encoder, Event, FlushError};
+use hl7::client::ilp::{Batcher, Db, Destination, FlushError, sender_conf};
+use hl7::transform::ilp::{self, Config, Encoder, Event};
 
 use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit, input};
 
@@ -123,16 +124,8 @@ fn config(args: &Args) -> Result<Config> {
         config.types = map
             .columns(shape)
             .into_iter()
-            .filter_map(|c| {
-                let ty = match c.ty {
-                    T::Timestamp | T::Symbol => return None,
-                    T::String => ilp::ColumnType::Varchar,
-                    T::Float => ilp::ColumnType::Double,
-                    T::Int => ilp::ColumnType::Long,
-                    T::Bool => ilp::ColumnType::Boolean,
-                };
-                Some((c.name, ty))
-            })
+            .filter(|c| !matches!(c.ty, T::Timestamp | T::Symbol))
+            .map(|c| (c.name, c.ty))
             .collect();
     }
     if let Some(t) = &args.table {
@@ -173,7 +166,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let dest = if args.dry_run {
         Destination::Text(Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())))
     } else {
-        let conf = ilp::sender_conf(&args.addr).map_err(Error::usage)?;
+        let conf = sender_conf(&args.addr).map_err(Error::usage)?;
         match Db::connect(&conf) {
             Ok(db) => Destination::Db(db),
             Err(e) if e.code() == questdb::ErrorCode::ConfigError => {

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use hl7::model::message::{Message, Segment};
-use hl7::model::path::{DotStyle, Occurrence, Path};
+use hl7::model::path::{DotStyle, Path};
+use hl7::transform::csv;
 use hl7::transform::json::{self, Notes, Shape};
+use hl7::transform::obx::{Context, Scope};
 
 use crate::shell::input::{At, Bad, Checked, Filter, Flow, Reading};
 use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
@@ -160,6 +162,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         },
         select,
         json: json::Writer::new(),
+        csv: csv::Writer::new(),
         line: Vec::with_capacity(64 * 1024),
         header_written: false,
         tty: io::stdout().is_terminal(),
@@ -250,6 +253,8 @@ struct Out<'a> {
     shape: Shape,
     select: Option<Select>,
     json: json::Writer,
+    csv: csv::Writer,
+    /// The output of one message (or row), written out in one call.
     line: Vec<u8>,
     header_written: bool,
     tty: bool,
@@ -315,39 +320,33 @@ impl Out<'_> {
 
     /// One CSV row per value, in message order: message number, control id, path, value.
     fn long_csv(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
+        let (csv, line) = (&self.csv, &mut self.line);
+        line.clear();
         if !self.header_written {
-            write_csv_row(
-                &mut self.w,
-                [&b"message"[..], b"control_id", b"path", b"value"].into_iter(),
-            )?;
+            csv.record(line, [&b"message"[..], b"control_id", b"path", b"value"]);
             self.header_written = true;
         }
         let control = msg.control_id();
         let num = n.to_string();
         let (mut key, mut counts) = (String::new(), Vec::new());
-        let w = &mut self.w;
-        let mut result = Ok(());
         json::walk_paths(msg, &mut key, &mut counts, |path, v| {
-            if result.is_err() {
-                return;
-            }
             let text = if v.is_null() {
                 Cow::Borrowed("\"\"")
             } else {
                 v.text()
             };
-            result = write_csv_row(
-                w,
+            csv.record(
+                line,
                 [
                     num.as_bytes(),
                     control.as_bytes(),
                     path.as_bytes(),
                     text.as_bytes(),
-                ]
-                .into_iter(),
+                ],
             );
         });
-        Ok(result?)
+        self.w.write_all(&self.line)?;
+        Ok(())
     }
 
     fn table(&mut self, msg: &Message<'_>, n: u64) -> Result<()> {
@@ -433,16 +432,20 @@ impl Out<'_> {
                     out.w.write_all(&out.line)?;
                 }
                 To::Csv => {
+                    out.line.clear();
                     if !out.header_written {
                         let header: Vec<String> = sel.paths.iter().map(|p| p.to_string()).collect();
-                        write_csv_row(&mut out.w, header.iter().map(|s| s.as_bytes()))?;
+                        out.csv
+                            .record(&mut out.line, header.iter().map(|s| s.as_bytes()));
                         out.header_written = true;
                     }
                     let texts: Vec<Cow<'_, str>> = values
                         .iter()
                         .map(|v| v.map(|v| v.text()).unwrap_or_default())
                         .collect();
-                    write_csv_row(&mut out.w, texts.iter().map(|s| s.as_bytes()))?;
+                    out.csv
+                        .record(&mut out.line, texts.iter().map(|s| s.as_bytes()));
+                    out.w.write_all(&out.line)?;
                 }
                 To::Table => {
                     // A table is drawn once, at the end, with every row.
@@ -460,115 +463,23 @@ impl Out<'_> {
         if !sel.per_obx {
             // One row: each path finds its segment from the start, and the scan stops there
             // (no pass over the rest of the message).
-            values.extend(sel.paths.iter().map(|p| lookup(msg.segments(), p)));
+            values.extend(sel.paths.iter().map(|p| msg.get(p)));
             return emit(self, &values);
         }
-        // Segments of this message, so each row can look up "the nearest before".
+        // Segments of this message, so each row can look up the segments around its OBX.
         let segs: Vec<Segment<'_>> = msg.segments().collect();
-        let blocks = obx_blocks(&segs);
+        let cx = Context::new(&segs, Scope::Group);
         for (i, seg) in segs.iter().enumerate() {
             if seg.id() != b"OBX" {
                 continue;
             }
             let sel = self.select.as_ref().expect("select");
             values.clear();
-            values.extend(sel.paths.iter().map(|p| {
-                if p.is_each(b"OBX") {
-                    seg.get(p)
-                } else {
-                    lookup_for_obx(&segs, &blocks, p, i)
-                }
-            }));
+            values.extend(sel.paths.iter().map(|p| cx.get(p, Some(i))));
             emit(self, &values)?;
         }
         Ok(())
     }
-}
-
-/// Resolves a path against a message's segments: the occurrence it names, else the first.
-fn lookup<'a>(
-    mut segs: impl Iterator<Item = Segment<'a>>,
-    p: &Path,
-) -> Option<hl7::model::message::Value<'a>> {
-    let id = &p.segment[..];
-    let seg = match p.occurrence {
-        Occurrence::Nth(k) => segs.filter(|s| s.id() == id).nth(k - 1),
-        _ => segs.find(|s| s.id() == id),
-    }?;
-    seg.get(p)
-}
-
-/// Segments that open a group: what follows them (up to the next one) is theirs.
-fn opens_group(id: &[u8]) -> bool {
-    matches!(id, b"OBX" | b"OBR" | b"ORC" | b"SPM" | b"PID" | b"MSH")
-}
-
-/// For each segment, the index of the OBX whose block it is in (the segments after an OBX up
-/// to the next OBX, OBR, ORC, SPM or PID), if any.
-fn obx_blocks(segs: &[Segment<'_>]) -> Vec<Option<usize>> {
-    let mut owner = None;
-    segs.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            if opens_group(s.id()) {
-                owner = (s.id() == b"OBX").then_some(i);
-                None
-            } else {
-                owner
-            }
-        })
-        .collect()
-}
-
-/// Resolves a non-OBX path for the row of the OBX at `obx`: from the OBX's own block (its NTE,
-/// say), else the nearest segment before it that is not in another OBX's block (its OBR, the
-/// notes of that OBR, the PID); a later segment of another group is not this OBX's, so it reads
-/// as absent. An explicit occurrence is read as written.
-fn lookup_for_obx<'a>(
-    segs: &[Segment<'a>],
-    blocks: &[Option<usize>],
-    p: &Path,
-    obx: usize,
-) -> Option<hl7::model::message::Value<'a>> {
-    if let Occurrence::Nth(_) = p.occurrence {
-        return lookup(segs.iter().copied(), p);
-    }
-    let id = &p.segment[..];
-    let own = (obx + 1..segs.len())
-        .take_while(|&j| blocks[j] == Some(obx))
-        .find(|&j| segs[j].id() == id);
-    let before = || {
-        (0..obx)
-            .rev()
-            .find(|&j| segs[j].id() == id && blocks[j].is_none())
-    };
-    own.or_else(before).and_then(|j| segs[j].get(p))
-}
-
-/// Writes one CSV row (RFC 4180 quoting) straight into the output buffer.
-fn write_csv_row<'v>(w: &mut impl Write, fields: impl Iterator<Item = &'v [u8]>) -> io::Result<()> {
-    for (i, f) in fields.enumerate() {
-        if i > 0 {
-            w.write_all(b",")?;
-        }
-        let quote = f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-            || f.first() == Some(&b' ')
-            || f.last() == Some(&b' ');
-        if quote {
-            w.write_all(b"\"")?;
-            let mut start = 0;
-            for q in memchr::memchr_iter(b'"', f) {
-                w.write_all(&f[start..=q])?;
-                w.write_all(b"\"")?;
-                start = q + 1;
-            }
-            w.write_all(&f[start..])?;
-            w.write_all(b"\"")?;
-        } else {
-            w.write_all(f)?;
-        }
-    }
-    w.write_all(b"\n")
 }
 
 fn new_table(tty: bool) -> Table {

@@ -370,7 +370,8 @@ pub struct Column {
     pub ty: ColumnType,
 }
 
-/// Column types, as QuestDB would store them.
+/// Column types, as QuestDB stores them: what a map declares and what `ilp` sends (the one
+/// column-type enum of the library; `transform::ilp` re-exports it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnType {
     /// The designated timestamp (RFC 3339 UTC text in the rows).
@@ -394,6 +395,12 @@ impl ColumnType {
             ColumnType::Int => "LONG",
             ColumnType::Bool => "BOOLEAN",
         }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.questdb())
     }
 }
 
@@ -503,9 +510,11 @@ pub const TS_COLUMN: &str = "ts";
 /// The default timestamp rule: the observation's time, else the request's, else the message's.
 pub const TS_PATHS: [&str; 3] = ["OBX-14", "OBR-7", "MSH-7"];
 
+/// What every check needs: the file (for errors and their lines) and how dot paths read.
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    dot: DotStyle,
 }
 
 impl Ctx<'_> {
@@ -535,6 +544,23 @@ impl Ctx<'_> {
     }
     fn err<T>(&self, s: &Spanned<T>, what: impl Into<String>) -> MapError {
         self.at(s.span(), what)
+    }
+    /// A field path of the map, read with its `dot_style`.
+    fn path(&self, s: &Spanned<String>) -> Result<Path, MapError> {
+        Path::parse_with(s.get_ref(), self.dot).map_err(|e| self.err(s, e.to_string()))
+    }
+    fn regex(&self, s: &Spanned<String>) -> Result<Regex, MapError> {
+        Regex::new(s.get_ref()).map_err(|e| {
+            // The regex crate's message draws the pattern over several lines; the last says what.
+            let msg = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            self.err(s, format!("bad regex: {msg}"))
+        })
     }
 }
 
@@ -605,9 +631,14 @@ impl Map {
         Map::parse(&text, &name)
     }
 
-    /// Checks a map given as text; `file` names it in errors.
+    /// Checks a map given as text; `file` names it in errors. The sections are checked in
+    /// the order below, and the first error found is the one reported.
     pub fn parse(text: &str, file: &str) -> Result<Map, MapError> {
-        let cx = Ctx { file, text };
+        let mut cx = Ctx {
+            file,
+            text,
+            dot: DotStyle::Refuse,
+        };
         let raw: RawMap = toml::from_str(text).map_err(|e| {
             let what = e.message().trim().to_string();
             match e.span() {
@@ -615,467 +646,44 @@ impl Map {
                 None => cx.at(0..0, what),
             }
         })?;
-        let dot = match &raw.dot_style {
-            None => DotStyle::Refuse,
-            Some(s) => match s.get_ref().as_str() {
-                "refuse" => DotStyle::Refuse,
-                "field" => DotStyle::FieldComponent,
-                "occurrence" => DotStyle::OccurrenceField,
-                "repetition" => DotStyle::FieldRepetition,
-                _ => {
-                    return Err(cx.err(
-                        s,
-                        "dot_style must be refuse, field, occurrence or repetition",
-                    ));
-                }
-            },
-        };
-        let path = |s: &Spanned<String>| -> Result<Path, MapError> {
-            Path::parse_with(s.get_ref(), dot).map_err(|e| cx.err(s, e.to_string()))
-        };
-        let regex = |s: &Spanned<String>| -> Result<Regex, MapError> {
-            Regex::new(s.get_ref()).map_err(|e| {
-                let msg = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                cx.err(s, format!("bad regex: {msg}"))
-            })
-        };
-
-        let table = match &raw.table {
-            Some(t) if !valid_name(t.get_ref()) => {
-                return Err(cx.err(
-                    t,
-                    "the table name must be letters, digits and _ (not starting with a digit)",
-                ));
-            }
-            Some(t) => t.get_ref().clone(),
-            None => "observations".to_string(),
-        };
-        let timezone = match &raw.timezone {
-            Some(z) => {
-                if time::zone(z.get_ref()).is_none() {
-                    return Err(cx.err(
-                        z,
-                        format!(
-                            "unknown time zone '{}' (an IANA name like Europe/Oslo, or UTC)",
-                            z.get_ref()
-                        ),
-                    ));
-                }
-                Some(z.get_ref().clone())
-            }
-            None => None,
-        };
-        let unmapped = match &raw.unmapped {
-            None => Unmapped::Keep,
-            Some(u) => match u.get_ref().as_str() {
-                "keep" => Unmapped::Keep,
-                "drop" => Unmapped::Drop,
-                "warn" => Unmapped::Warn,
-                _ => return Err(cx.err(u, "unmapped must be \"keep\", \"drop\" or \"warn\"")),
-            },
-        };
-        let variant_sep = match &raw.variant_separator {
-            Some(s) if s.get_ref().is_empty() => {
-                return Err(cx.err(s, "variant_separator must not be empty"));
-            }
-            Some(s) => s.get_ref().clone(),
-            None => "-".to_string(),
-        };
-        let (mut ts_column, mut ts_paths) = (TS_COLUMN.to_string(), Vec::new());
-        if let Some(t) = &raw.timestamp {
-            let t = t.get_ref();
-            if let Some(c) = &t.column {
-                if !valid_name(c.get_ref()) {
-                    return Err(cx.err(
-                        c,
-                        "a column name must be letters, digits and _ (not starting with a digit)",
-                    ));
-                }
-                ts_column = c.get_ref().clone();
-            }
-            if let Some(ps) = &t.paths {
-                if ps.is_empty() {
-                    return Err(cx.at(
-                        raw.timestamp.as_ref().map_or(0..0, |t| t.span()),
-                        "timestamp.paths needs at least one path",
-                    ));
-                }
-                for p in ps {
-                    ts_paths.push(path(p)?);
-                }
-            }
-        }
-        if ts_paths.is_empty() {
-            ts_paths = TS_PATHS
-                .iter()
-                .map(|p| p.parse().expect("valid default"))
-                .collect();
-        }
+        cx.dot = dot_style(&cx, &raw)?;
+        let settings = settings(&cx, &raw)?;
+        let (ts_column, ts_paths) = timestamp(&cx, &raw)?;
         let setting = match &raw.setting {
-            Some(s) => Some((path(&s.get_ref().path)?, s.get_ref().equals.clone())),
+            Some(s) => Some((cx.path(&s.get_ref().path)?, s.get_ref().equals.clone())),
             None => None,
         };
-        let mut filters = Vec::new();
-        for f in &raw.filter {
-            let r = f.get_ref();
-            let test = match (&r.equals, &r.one_of, &r.matches) {
-                (Some(e), None, None) => FilterTest::Equals(vec![e.clone()]),
-                (None, Some(l), None) => FilterTest::Equals(l.clone()),
-                (None, None, Some(m)) => FilterTest::Matches(regex(m)?),
-                _ => return Err(cx.err(f, "a filter needs exactly one of equals, in, matches")),
-            };
-            filters.push(Filter {
-                path: path(&r.path)?,
-                test,
-                not: r.not,
-            });
-        }
-        let derived = |name: &str, d: &Spanned<RawDerived>| -> Result<Derived, MapError> {
-            let r = &d.get_ref().0;
-            if !valid_name(name) {
-                return Err(cx.err(d, format!("column name '{name}' must be letters, digits and _ (not starting with a digit)")));
-            }
-            let spanned = |s: &Spanned<String>| {
-                if s.span() == (0..0) {
-                    Spanned::new(d.span(), s.get_ref().clone())
-                } else {
-                    s.clone()
-                }
-            };
-            let source = match (&r.path, &r.paths, &r.observation) {
-                (Some(p), None, None) => Source::Paths(vec![path(&spanned(p))?]),
-                (None, Some(ps), None) if !ps.is_empty() => {
-                    Source::Paths(ps.iter().map(&path).collect::<Result<_, _>>()?)
-                }
-                (None, None, Some(o)) => Source::Observation(o.get_ref().clone()),
-                _ => return Err(cx.err(
-                    d,
-                    format!(
-                        "column '{name}' needs exactly one of path, paths (non-empty), observation"
-                    ),
-                )),
-            };
-            let per_obx =
-                matches!(&source, Source::Paths(ps) if ps.iter().any(|p| p.is_each(b"OBX")));
-            let regex = match &r.regex {
-                Some(re) => Some((regex(re)?, r.replace.clone().unwrap_or_default())),
-                None if r.replace.is_some() => {
-                    return Err(cx.err(d, format!("column '{name}': replace needs a regex")));
-                }
-                None => None,
-            };
-            Ok(Derived {
-                name: name.to_string(),
-                source,
-                separator: r.separator.clone().unwrap_or_else(|| " ".into()),
-                regex,
-                default: r.default.clone(),
-                per_obx,
-            })
-        };
-        let mut tags = Vec::new();
-        for (k, d) in &raw.tags.0 {
-            tags.push(derived(k, d)?);
-        }
-        let mut columns = Vec::new();
-        for (k, d) in &raw.columns.0 {
-            columns.push(derived(k, d)?);
-        }
-        let units: HashMap<String, String> = raw
+        let filters = filters(&cx, &raw)?;
+        let tags = derived_columns(&cx, &raw.tags)?;
+        let columns = derived_columns(&cx, &raw.columns)?;
+        let units = raw
             .units
             .0
             .iter()
             .map(|(k, v)| (k.clone(), v.get_ref().clone()))
             .collect();
-        let mut code_tables = Vec::new();
-        let mut code_names: HashMap<String, usize> = HashMap::new();
-        for (name, t) in &raw.codes.0 {
-            code_names.insert(name.clone(), code_tables.len());
-            code_tables.push(
-                t.get_ref()
-                    .0
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-                    .collect(),
-            );
-        }
-        let mut variants: HashMap<String, String> = HashMap::new();
-        for (k, v) in &raw.variants.0 {
-            if !valid_name(&format!("x_{}", v.get_ref())) {
-                return Err(cx.err(v, "a variant's column suffix must be letters, digits and _"));
-            }
-            variants.insert(k.clone(), v.get_ref().clone());
-        }
-
-        let mut variables = Vec::new();
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut by_id: HashMap<Vec<u8>, Vec<usize>, FastHash> = HashMap::default();
-        // Every column name of either shape, to catch duplicates: name -> where.
-        let mut names: HashMap<String, Range<usize>> = HashMap::new();
-        let mut claim = |name: &str, span: Range<usize>| -> Result<(), MapError> {
-            if let Some(prev) = names.get(name) {
-                let prev_line = cx
-                    .at(prev.clone(), "")
-                    .line
-                    .map_or(String::new(), |l| format!(" (line {l})"));
-                return Err(cx.at(
-                    span,
-                    format!("column name '{name}' is used twice{prev_line}"),
-                ));
-            }
-            names.insert(name.to_string(), span);
-            Ok(())
-        };
-        claim(
+        let mut vars = Variables::new(&cx, &raw, settings.variant_sep)?;
+        vars.names.claim(
+            &cx,
             &ts_column,
             raw.timestamp.as_ref().map_or(0..0, |t| t.span()),
         )?;
-        for (d, (_, s)) in tags.iter().zip(&raw.tags.0) {
-            claim(&d.name, s.span())?;
-        }
-        for (d, (_, s)) in columns.iter().zip(&raw.columns.0) {
-            claim(&d.name, s.span())?;
-        }
-        let mut bit_names: HashMap<String, Range<usize>> = HashMap::new();
-        for sv in &raw.variable {
-            let v = sv.get_ref();
-            let code = v.code.get_ref().trim().to_string();
-            if code.is_empty() {
-                return Err(cx.err(&v.code, "code must not be empty"));
-            }
-            let name = v.name.get_ref().clone();
-            if !valid_name(&name) {
-                return Err(cx.err(&v.name, format!("column name '{name}' must be letters, digits and _ (not starting with a digit)")));
-            }
-            let ty = match &v.ty {
-                None => VarType::Float,
-                Some(t) => VarType::parse(t.get_ref())
-                    .ok_or_else(|| cx.err(t, "type must be float, int, bool or string"))?,
-            };
-            if (v.scale.is_some() || v.offset.is_some())
-                && !matches!(ty, VarType::Float | VarType::Int)
-            {
-                return Err(cx.err(
-                    sv,
-                    format!("variable '{name}': scale and offset need type float or int"),
-                ));
-            }
-            let codes =
-                match &v.codes {
-                    None => None,
-                    Some(c) => match c.get_ref() {
-                        CodesRef::Named(n) => Some(*code_names.get(n).ok_or_else(|| {
-                            cx.err(c, format!("no [codes.{n}] table in this map"))
-                        })?),
-                        CodesRef::Inline(t) => {
-                            code_tables.push(
-                                t.0.iter()
-                                    .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-                                    .collect(),
-                            );
-                            Some(code_tables.len() - 1)
-                        }
-                    },
-                };
-            let mut bits: Vec<Bit> = Vec::new();
-            let mut used: u64 = 0;
-            for (bname, spec) in &v.bits.0 {
-                if !matches!(ty, VarType::Int | VarType::Float) {
-                    return Err(cx.err(spec, format!("variable '{name}': bits need type int")));
-                }
-                let (lo, hi) = match spec.get_ref() {
-                    BitSpec::Bit(b) => (*b, *b),
-                    BitSpec::Range(r) => {
-                        let parsed = r
-                            .split_once(['-', ':'])
-                            .or_else(|| r.split_once(".."))
-                            .and_then(|(a, b)| {
-                                Some((
-                                    a.trim().parse::<i64>().ok()?,
-                                    b.trim().trim_start_matches('.').parse::<i64>().ok()?,
-                                ))
-                            });
-                        match parsed {
-                            Some((a, b)) if a <= b => (a, b),
-                            _ => {
-                                return Err(cx.err(
-                                    spec,
-                                    format!("bit range '{r}' must read LOW-HIGH, like \"4-6\""),
-                                ));
-                            }
-                        }
-                    }
-                };
-                if lo < 0 || hi > 63 {
-                    return Err(cx.err(spec, "bits are numbered 0 (least significant) to 63"));
-                }
-                let mask = if hi - lo == 63 {
-                    u64::MAX
-                } else {
-                    ((1u64 << (hi - lo + 1)) - 1) << lo
-                };
-                if used & mask != 0 {
-                    let other = bits
-                        .iter()
-                        .find(|b| {
-                            let m = if b.hi - b.lo == 63 {
-                                u64::MAX
-                            } else {
-                                ((1u64 << (b.hi - b.lo + 1)) - 1) << b.lo
-                            };
-                            m & mask != 0
-                        })
-                        .map_or(String::new(), |b| b.name.clone());
-                    return Err(cx.err(
-                        spec,
-                        format!(
-                            "bits of '{bname}' overlap those of '{other}' in variable '{name}'"
-                        ),
-                    ));
-                }
-                used |= mask;
-                if LONG_BUILTINS.contains(&bname.as_str()) {
-                    return Err(cx.err(
-                        spec,
-                        format!("bit name '{bname}' is a column of the long rows; pick another"),
-                    ));
-                }
-                if !valid_name(bname) {
-                    return Err(cx.err(spec, format!("bit name '{bname}' must be letters, digits and _ (not starting with a digit)")));
-                }
-                bit_names.entry(bname.clone()).or_insert(spec.span());
-                bits.push(Bit {
-                    name: bname.clone(),
-                    lo: lo as u32,
-                    hi: hi as u32,
-                });
-            }
-            let raw_kept = v.raw.unwrap_or(bits.is_empty());
-            let var_idx = variables.len();
-            let label = v.label.clone().unwrap_or_else(|| name.clone());
-            let mut add =
-                |variant: Option<(&str, &str)>, span: Range<usize>| -> Result<(), MapError> {
-                    let (ename, elabel, eid) = match variant {
-                        None => (name.clone(), label.clone(), code.clone()),
-                        Some((suffix_in, suffix_out)) => (
-                            format!("{name}_{suffix_out}"),
-                            format!("{label} ({})", words(suffix_in)),
-                            format!("{code}{variant_sep}{suffix_in}"),
-                        ),
-                    };
-                    claim(&ename, span.clone())?;
-                    if variant.is_none() {
-                        if raw_kept && codes.is_some() {
-                            claim(&format!("{ename}_meaning"), span.clone())?;
-                        }
-                        for b in &bits {
-                            claim(&b.name, span.clone())?;
-                        }
-                    }
-                    let idx = entries.len();
-                    entries.push(Entry {
-                        var: var_idx,
-                        variant: variant.map(|(s, _)| s.to_string()),
-                        name: ename,
-                        label: elabel,
-                        id: eid.clone(),
-                    });
-                    let cands = by_id.entry(eid.into_bytes()).or_default();
-                    cands.push(idx);
-                    Ok(())
-                };
-            add(None, sv.span())?;
-            for vr in &v.variants {
-                let suffix = variants
-                    .get(vr.get_ref())
-                    .cloned()
-                    .unwrap_or_else(|| snake(vr.get_ref()));
-                add(Some((vr.get_ref(), &suffix)), vr.span())?;
-            }
-            variables.push(Variable {
-                sub_id: v.sub_id.clone(),
-                app: v.app.clone(),
-                ty,
-                scale: v.scale.unwrap_or(1.0),
-                offset: v.offset.unwrap_or(0.0),
-                unit: v.unit.clone(),
-                codes,
-                bits,
-                raw: raw_kept,
-            });
-        }
-        // Two variables for the same observation are told apart by OBX-4 or MSH-3, or are a
-        // mistake.
-        for cands in by_id.values() {
-            for (i, &a) in cands.iter().enumerate() {
-                for &b in &cands[i + 1..] {
-                    let (va, vb) = (&variables[entries[a].var], &variables[entries[b].var]);
-                    if va.sub_id == vb.sub_id && va.app == vb.app {
-                        let span = raw.variable[entries[b].var].span();
-                        return Err(cx.at(span, format!(
-                            "observation '{}' is mapped twice (to '{}' and '{}'); tell them apart with sub_id or app",
-                            entries[a].id, entries[a].name, entries[b].name
-                        )));
-                    }
-                }
-            }
-        }
-        let long_builtins = match &raw.long {
-            None => LONG_BUILTINS.to_vec(),
-            Some(l) => {
-                let mut v = Vec::new();
-                for c in &l.get_ref().columns {
-                    match LONG_BUILTINS.iter().find(|b| **b == c.get_ref()) {
-                        Some(b) => v.push(*b),
-                        None => {
-                            return Err(cx.err(
-                                c,
-                                format!(
-                                    "unknown long column '{}' (known: {})",
-                                    c.get_ref(),
-                                    LONG_BUILTINS.join(", ")
-                                ),
-                            ));
-                        }
-                    }
-                }
-                v
-            }
-        };
-        if long_builtins.contains(&ts_column.as_str()) {
-            let span = raw.timestamp.as_ref().map_or(0..0, |t| t.span());
-            return Err(cx.at(span, format!("the timestamp column '{ts_column}' is also a column of the long rows; pick another")));
-        }
-        // The long shape's own columns must not clash with tags or derived columns.
-        for (d, s) in tags
+        for (d, (_, s)) in tags
             .iter()
-            .zip(raw.tags.0.iter().map(|(_, s)| s.span()))
-            .chain(
-                columns
-                    .iter()
-                    .zip(raw.columns.0.iter().map(|(_, s)| s.span())),
-            )
+            .zip(&raw.tags.0)
+            .chain(columns.iter().zip(&raw.columns.0))
         {
-            if long_builtins.contains(&d.name.as_str()) || bit_names.contains_key(&d.name) {
-                return Err(cx.at(
-                    s,
-                    format!(
-                        "column name '{}' is also a column of the long rows; pick another",
-                        d.name
-                    ),
-                ));
-            }
+            vars.names.claim(&cx, &d.name, s.span())?;
         }
-        Ok(Map {
-            table,
-            timezone,
-            unmapped,
+        for sv in &raw.variable {
+            vars.variable(sv)?;
+        }
+        vars.check_twins(&raw)?;
+        let long_builtins = long_columns(&cx, &raw)?;
+        let map = Map {
+            table: settings.table,
+            timezone: settings.timezone,
+            unmapped: settings.unmapped,
             ts_column,
             ts_paths,
             setting,
@@ -1083,14 +691,571 @@ impl Map {
             tags,
             columns,
             units,
-            code_tables,
-            variables,
-            entries,
-            by_id,
+            code_tables: vars.code_tables,
+            variables: vars.variables,
+            entries: vars.entries,
+            by_id: vars.by_id,
             long_builtins,
+        };
+        check_long_clashes(&cx, &raw, &map)?;
+        Ok(map)
+    }
+}
+
+/// `dot_style`: how the map's dot paths with three numbers read.
+fn dot_style(cx: &Ctx, raw: &RawMap) -> Result<DotStyle, MapError> {
+    let Some(s) = &raw.dot_style else {
+        return Ok(DotStyle::Refuse);
+    };
+    Ok(match s.get_ref().as_str() {
+        "refuse" => DotStyle::Refuse,
+        "field" => DotStyle::FieldComponent,
+        "occurrence" => DotStyle::OccurrenceField,
+        "repetition" => DotStyle::FieldRepetition,
+        _ => {
+            return Err(cx.err(
+                s,
+                "dot_style must be refuse, field, occurrence or repetition",
+            ));
+        }
+    })
+}
+
+/// The top-level settings besides `dot_style`.
+struct Settings {
+    table: String,
+    timezone: Option<String>,
+    unmapped: Unmapped,
+    variant_sep: String,
+}
+
+/// `table`, `timezone`, `unmapped` and `variant_separator`.
+fn settings(cx: &Ctx, raw: &RawMap) -> Result<Settings, MapError> {
+    let table = match &raw.table {
+        Some(t) if !valid_name(t.get_ref()) => {
+            return Err(cx.err(
+                t,
+                "the table name must be letters, digits and _ (not starting with a digit)",
+            ));
+        }
+        Some(t) => t.get_ref().clone(),
+        None => "observations".to_string(),
+    };
+    let timezone = match &raw.timezone {
+        Some(z) => {
+            if time::zone(z.get_ref()).is_none() {
+                return Err(cx.err(
+                    z,
+                    format!(
+                        "unknown time zone '{}' (an IANA name like Europe/Oslo, or UTC)",
+                        z.get_ref()
+                    ),
+                ));
+            }
+            Some(z.get_ref().clone())
+        }
+        None => None,
+    };
+    let unmapped = match &raw.unmapped {
+        None => Unmapped::Keep,
+        Some(u) => match u.get_ref().as_str() {
+            "keep" => Unmapped::Keep,
+            "drop" => Unmapped::Drop,
+            "warn" => Unmapped::Warn,
+            _ => return Err(cx.err(u, "unmapped must be \"keep\", \"drop\" or \"warn\"")),
+        },
+    };
+    let variant_sep = match &raw.variant_separator {
+        Some(s) if s.get_ref().is_empty() => {
+            return Err(cx.err(s, "variant_separator must not be empty"));
+        }
+        Some(s) => s.get_ref().clone(),
+        None => "-".to_string(),
+    };
+    Ok(Settings {
+        table,
+        timezone,
+        unmapped,
+        variant_sep,
+    })
+}
+
+/// `[timestamp]`: the column name and the paths tried in turn.
+fn timestamp(cx: &Ctx, raw: &RawMap) -> Result<(String, Vec<Path>), MapError> {
+    let (mut column, mut paths) = (TS_COLUMN.to_string(), Vec::new());
+    if let Some(t) = &raw.timestamp {
+        let t = t.get_ref();
+        if let Some(c) = &t.column {
+            if !valid_name(c.get_ref()) {
+                return Err(cx.err(
+                    c,
+                    "a column name must be letters, digits and _ (not starting with a digit)",
+                ));
+            }
+            column = c.get_ref().clone();
+        }
+        if let Some(ps) = &t.paths {
+            if ps.is_empty() {
+                return Err(cx.at(
+                    raw.timestamp.as_ref().map_or(0..0, |t| t.span()),
+                    "timestamp.paths needs at least one path",
+                ));
+            }
+            for p in ps {
+                paths.push(cx.path(p)?);
+            }
+        }
+    }
+    if paths.is_empty() {
+        paths = TS_PATHS
+            .iter()
+            .map(|p| p.parse().expect("valid default"))
+            .collect();
+    }
+    Ok((column, paths))
+}
+
+/// `[[filter]]`: the tests a message must pass.
+fn filters(cx: &Ctx, raw: &RawMap) -> Result<Vec<Filter>, MapError> {
+    let mut filters = Vec::new();
+    for f in &raw.filter {
+        let r = f.get_ref();
+        let test = match (&r.equals, &r.one_of, &r.matches) {
+            (Some(e), None, None) => FilterTest::Equals(vec![e.clone()]),
+            (None, Some(l), None) => FilterTest::Equals(l.clone()),
+            (None, None, Some(m)) => FilterTest::Matches(cx.regex(m)?),
+            _ => return Err(cx.err(f, "a filter needs exactly one of equals, in, matches")),
+        };
+        filters.push(Filter {
+            path: cx.path(&r.path)?,
+            test,
+            not: r.not,
+        });
+    }
+    Ok(filters)
+}
+
+/// `[tags]` or `[columns]`: values taken from the message.
+fn derived_columns(
+    cx: &Ctx,
+    table: &Ordered<Spanned<RawDerived>>,
+) -> Result<Vec<Derived>, MapError> {
+    table.0.iter().map(|(k, d)| derived(cx, k, d)).collect()
+}
+
+fn derived(cx: &Ctx, name: &str, d: &Spanned<RawDerived>) -> Result<Derived, MapError> {
+    let r = &d.get_ref().0;
+    if !valid_name(name) {
+        return Err(cx.err(
+            d,
+            format!(
+                "column name '{name}' must be letters, digits and _ (not starting with a digit)"
+            ),
+        ));
+    }
+    // A column given as a bare path has no span of its own: errors point at the column.
+    let spanned = |s: &Spanned<String>| {
+        if s.span() == (0..0) {
+            Spanned::new(d.span(), s.get_ref().clone())
+        } else {
+            s.clone()
+        }
+    };
+    let source = match (&r.path, &r.paths, &r.observation) {
+        (Some(p), None, None) => Source::Paths(vec![cx.path(&spanned(p))?]),
+        (None, Some(ps), None) if !ps.is_empty() => {
+            Source::Paths(ps.iter().map(|p| cx.path(p)).collect::<Result<_, _>>()?)
+        }
+        (None, None, Some(o)) => Source::Observation(o.get_ref().clone()),
+        _ => {
+            return Err(cx.err(
+                d,
+                format!(
+                    "column '{name}' needs exactly one of path, paths (non-empty), observation"
+                ),
+            ));
+        }
+    };
+    let per_obx = matches!(&source, Source::Paths(ps) if ps.iter().any(|p| p.is_each(b"OBX")));
+    let regex = match &r.regex {
+        Some(re) => Some((cx.regex(re)?, r.replace.clone().unwrap_or_default())),
+        None if r.replace.is_some() => {
+            return Err(cx.err(d, format!("column '{name}': replace needs a regex")));
+        }
+        None => None,
+    };
+    Ok(Derived {
+        name: name.to_string(),
+        source,
+        separator: r.separator.clone().unwrap_or_else(|| " ".into()),
+        regex,
+        default: r.default.clone(),
+        per_obx,
+    })
+}
+
+/// Every column name of either shape, to catch one used twice: name -> where.
+#[derive(Default)]
+struct Names(HashMap<String, Range<usize>>);
+
+impl Names {
+    fn claim(&mut self, cx: &Ctx, name: &str, span: Range<usize>) -> Result<(), MapError> {
+        if let Some(prev) = self.0.get(name) {
+            let prev_line = cx
+                .at(prev.clone(), "")
+                .line
+                .map_or(String::new(), |l| format!(" (line {l})"));
+            return Err(cx.at(
+                span,
+                format!("column name '{name}' is used twice{prev_line}"),
+            ));
+        }
+        self.0.insert(name.to_string(), span);
+        Ok(())
+    }
+}
+
+/// The `[[variable]]`s, checked one by one, with what they refer to (`[codes]`, `[variants]`)
+/// and what they make: entries, the index by observation id, the column names claimed.
+struct Variables<'c> {
+    cx: &'c Ctx<'c>,
+    variant_sep: String,
+    code_tables: Vec<HashMap<String, String>>,
+    code_names: HashMap<String, usize>,
+    /// `[variants]`: OBX-3 suffix -> column suffix.
+    variants: HashMap<String, String>,
+    names: Names,
+    variables: Vec<Variable>,
+    entries: Vec<Entry>,
+    by_id: HashMap<Vec<u8>, Vec<usize>, FastHash>,
+}
+
+impl<'c> Variables<'c> {
+    /// Reads `[codes.NAME]` and `[variants]`, which variables refer to.
+    fn new(cx: &'c Ctx<'c>, raw: &RawMap, variant_sep: String) -> Result<Self, MapError> {
+        let mut code_tables = Vec::new();
+        let mut code_names = HashMap::new();
+        for (name, t) in &raw.codes.0 {
+            code_names.insert(name.clone(), code_tables.len());
+            code_tables.push(code_table(t.get_ref()));
+        }
+        let mut variants = HashMap::new();
+        for (k, v) in &raw.variants.0 {
+            if !valid_name(&format!("x_{}", v.get_ref())) {
+                return Err(cx.err(v, "a variant's column suffix must be letters, digits and _"));
+            }
+            variants.insert(k.clone(), v.get_ref().clone());
+        }
+        Ok(Variables {
+            cx,
+            variant_sep,
+            code_tables,
+            code_names,
+            variants,
+            names: Names::default(),
+            variables: Vec::new(),
+            entries: Vec::new(),
+            by_id: HashMap::default(),
         })
     }
 
+    /// Checks one `[[variable]]` and adds it with its entries (itself and its variants).
+    fn variable(&mut self, sv: &Spanned<RawVariable>) -> Result<(), MapError> {
+        let cx = self.cx;
+        let v = sv.get_ref();
+        let code = v.code.get_ref().trim().to_string();
+        if code.is_empty() {
+            return Err(cx.err(&v.code, "code must not be empty"));
+        }
+        let name = v.name.get_ref().clone();
+        if !valid_name(&name) {
+            return Err(cx.err(
+                &v.name,
+                format!(
+                    "column name '{name}' must be letters, digits and _ (not starting with a digit)"
+                ),
+            ));
+        }
+        let ty = match &v.ty {
+            None => VarType::Float,
+            Some(t) => VarType::parse(t.get_ref())
+                .ok_or_else(|| cx.err(t, "type must be float, int, bool or string"))?,
+        };
+        if (v.scale.is_some() || v.offset.is_some()) && !matches!(ty, VarType::Float | VarType::Int)
+        {
+            return Err(cx.err(
+                sv,
+                format!("variable '{name}': scale and offset need type float or int"),
+            ));
+        }
+        let codes = self.codes(v)?;
+        let bits = bits(cx, &name, ty, v)?;
+        let var = Variable {
+            sub_id: v.sub_id.clone(),
+            app: v.app.clone(),
+            ty,
+            scale: v.scale.unwrap_or(1.0),
+            offset: v.offset.unwrap_or(0.0),
+            unit: v.unit.clone(),
+            codes,
+            bits,
+            raw: v.raw.unwrap_or(v.bits.0.is_empty()),
+        };
+        let label = v.label.clone().unwrap_or_else(|| name.clone());
+        self.entry(&var, &name, &label, &code, None, sv.span())?;
+        for vr in &v.variants {
+            let suffix = self
+                .variants
+                .get(vr.get_ref())
+                .cloned()
+                .unwrap_or_else(|| snake(vr.get_ref()));
+            self.entry(
+                &var,
+                &name,
+                &label,
+                &code,
+                Some((vr.get_ref(), &suffix)),
+                vr.span(),
+            )?;
+        }
+        self.variables.push(var);
+        Ok(())
+    }
+
+    /// `codes`: the name of a `[codes.NAME]` table, or a table of its own.
+    fn codes(&mut self, v: &RawVariable) -> Result<Option<usize>, MapError> {
+        let Some(c) = &v.codes else {
+            return Ok(None);
+        };
+        match c.get_ref() {
+            CodesRef::Named(n) => match self.code_names.get(n) {
+                Some(&i) => Ok(Some(i)),
+                None => Err(self.cx.err(c, format!("no [codes.{n}] table in this map"))),
+            },
+            CodesRef::Inline(t) => {
+                self.code_tables.push(code_table(t));
+                Ok(Some(self.code_tables.len() - 1))
+            }
+        }
+    }
+
+    /// Adds the entry of variable `var` (about to be pushed), or of one of its variants
+    /// (`(suffix in OBX-3, column suffix)`), and claims its column names.
+    fn entry(
+        &mut self,
+        var: &Variable,
+        name: &str,
+        label: &str,
+        code: &str,
+        variant: Option<(&str, &str)>,
+        span: Range<usize>,
+    ) -> Result<(), MapError> {
+        let cx = self.cx;
+        let (ename, elabel, eid) = match variant {
+            None => (name.to_string(), label.to_string(), code.to_string()),
+            Some((suffix_in, suffix_out)) => (
+                format!("{name}_{suffix_out}"),
+                format!("{label} ({})", words(suffix_in)),
+                format!("{code}{}{suffix_in}", self.variant_sep),
+            ),
+        };
+        self.names.claim(cx, &ename, span.clone())?;
+        if variant.is_none() {
+            if var.raw && var.codes.is_some() {
+                self.names
+                    .claim(cx, &format!("{ename}_meaning"), span.clone())?;
+            }
+            for b in &var.bits {
+                self.names.claim(cx, &b.name, span.clone())?;
+            }
+        }
+        let idx = self.entries.len();
+        self.entries.push(Entry {
+            var: self.variables.len(),
+            variant: variant.map(|(s, _)| s.to_string()),
+            name: ename,
+            label: elabel,
+            id: eid.clone(),
+        });
+        self.by_id.entry(eid.into_bytes()).or_default().push(idx);
+        Ok(())
+    }
+
+    /// Two variables for the same observation are told apart by OBX-4 or MSH-3, or are a
+    /// mistake.
+    fn check_twins(&self, raw: &RawMap) -> Result<(), MapError> {
+        let (variables, entries) = (&self.variables, &self.entries);
+        for cands in self.by_id.values() {
+            for (i, &a) in cands.iter().enumerate() {
+                for &b in &cands[i + 1..] {
+                    let (va, vb) = (&variables[entries[a].var], &variables[entries[b].var]);
+                    if va.sub_id == vb.sub_id && va.app == vb.app {
+                        let span = raw.variable[entries[b].var].span();
+                        return Err(self.cx.at(span, format!(
+                            "observation '{}' is mapped twice (to '{}' and '{}'); tell them apart with sub_id or app",
+                            entries[a].id, entries[a].name, entries[b].name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn code_table(t: &Ordered<Spanned<String>>) -> HashMap<String, String> {
+    t.0.iter()
+        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+        .collect()
+}
+
+/// A variable's `bits`: each a bit or an inclusive range, not overlapping, with a name that is
+/// not a column of the long rows.
+fn bits(cx: &Ctx, name: &str, ty: VarType, v: &RawVariable) -> Result<Vec<Bit>, MapError> {
+    let mut bits: Vec<Bit> = Vec::new();
+    let mut used: u64 = 0;
+    for (bname, spec) in &v.bits.0 {
+        if !matches!(ty, VarType::Int | VarType::Float) {
+            return Err(cx.err(spec, format!("variable '{name}': bits need type int")));
+        }
+        let (lo, hi) = bit_range(cx, spec)?;
+        let mask = bit_mask(lo, hi);
+        if used & mask != 0 {
+            let other = bits
+                .iter()
+                .find(|b| bit_mask(i64::from(b.lo), i64::from(b.hi)) & mask != 0)
+                .map_or(String::new(), |b| b.name.clone());
+            return Err(cx.err(
+                spec,
+                format!("bits of '{bname}' overlap those of '{other}' in variable '{name}'"),
+            ));
+        }
+        used |= mask;
+        if LONG_BUILTINS.contains(&bname.as_str()) {
+            return Err(cx.err(
+                spec,
+                format!("bit name '{bname}' is a column of the long rows; pick another"),
+            ));
+        }
+        if !valid_name(bname) {
+            return Err(cx.err(
+                spec,
+                format!(
+                    "bit name '{bname}' must be letters, digits and _ (not starting with a digit)"
+                ),
+            ));
+        }
+        bits.push(Bit {
+            name: bname.clone(),
+            lo: lo as u32,
+            hi: hi as u32,
+        });
+    }
+    Ok(bits)
+}
+
+/// A bit (`3`) or a range (`"4-6"`, also `4:6` and `4..6`) as (low, high), both in 0..=63.
+fn bit_range(cx: &Ctx, spec: &Spanned<BitSpec>) -> Result<(i64, i64), MapError> {
+    let (lo, hi) = match spec.get_ref() {
+        BitSpec::Bit(b) => (*b, *b),
+        BitSpec::Range(r) => {
+            let parsed = r
+                .split_once(['-', ':'])
+                .or_else(|| r.split_once(".."))
+                .and_then(|(a, b)| {
+                    Some((
+                        a.trim().parse::<i64>().ok()?,
+                        b.trim().trim_start_matches('.').parse::<i64>().ok()?,
+                    ))
+                });
+            match parsed {
+                Some((a, b)) if a <= b => (a, b),
+                _ => {
+                    return Err(cx.err(
+                        spec,
+                        format!("bit range '{r}' must read LOW-HIGH, like \"4-6\""),
+                    ));
+                }
+            }
+        }
+    };
+    if lo < 0 || hi > 63 {
+        return Err(cx.err(spec, "bits are numbered 0 (least significant) to 63"));
+    }
+    Ok((lo, hi))
+}
+
+/// The bits `lo..=hi` of a word (`0 <= lo <= hi <= 63`).
+fn bit_mask(lo: i64, hi: i64) -> u64 {
+    if hi - lo == 63 {
+        u64::MAX
+    } else {
+        ((1u64 << (hi - lo + 1)) - 1) << lo
+    }
+}
+
+/// `[long] columns`: the observation columns the long rows keep, in their order.
+fn long_columns(cx: &Ctx, raw: &RawMap) -> Result<Vec<&'static str>, MapError> {
+    let Some(l) = &raw.long else {
+        return Ok(LONG_BUILTINS.to_vec());
+    };
+    let mut v = Vec::new();
+    for c in &l.get_ref().columns {
+        match LONG_BUILTINS.iter().find(|b| **b == c.get_ref()) {
+            Some(b) => v.push(*b),
+            None => {
+                return Err(cx.err(
+                    c,
+                    format!(
+                        "unknown long column '{}' (known: {})",
+                        c.get_ref(),
+                        LONG_BUILTINS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// The long rows' own columns must not clash with the timestamp, tags, derived columns or
+/// (for tags and derived columns) bit names.
+fn check_long_clashes(cx: &Ctx, raw: &RawMap, map: &Map) -> Result<(), MapError> {
+    let ts_column = &map.ts_column;
+    if map.long_builtins.contains(&ts_column.as_str()) {
+        let span = raw.timestamp.as_ref().map_or(0..0, |t| t.span());
+        return Err(cx.at(
+            span,
+            format!(
+                "the timestamp column '{ts_column}' is also a column of the long rows; pick another"
+            ),
+        ));
+    }
+    let spans = raw
+        .tags
+        .0
+        .iter()
+        .chain(&raw.columns.0)
+        .map(|(_, s)| s.span());
+    for (d, s) in map.tags.iter().chain(&map.columns).zip(spans) {
+        let is_bit = map
+            .variables
+            .iter()
+            .any(|v| v.bits.iter().any(|b| b.name == d.name));
+        if map.long_builtins.contains(&d.name.as_str()) || is_bit {
+            return Err(cx.at(
+                s,
+                format!(
+                    "column name '{}' is also a column of the long rows; pick another",
+                    d.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Map {
     /// The QuestDB table name (`table`, default `observations`).
     pub fn table(&self) -> &str {
         &self.table

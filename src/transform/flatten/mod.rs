@@ -31,10 +31,12 @@ pub use map::{
 
 use jiff::tz::TimeZone;
 
+use crate::model::charset::Charset;
 use crate::model::escape;
 use crate::model::message::{Message, Segment, Separators};
 use crate::model::path::{Occurrence, Path};
-use crate::transform::json;
+use crate::transform::obx::{Context, Scope};
+use crate::transform::{csv, json};
 use map::{Derived, FastHash, FilterTest, Source};
 
 /// Output format of the rows.
@@ -193,6 +195,11 @@ pub struct Flattener<'m> {
     prefix_key: (u32, String),
     /// The timestamp rule without a map.
     plain_ts: Vec<Path>,
+    csv: csv::Writer,
+    /// The message-level cells of the current message, copied into each of its rows.
+    mcells: Vec<Cell>,
+    /// Long rows with a map: the `[columns]` that name the observation, read per row.
+    per_obx: Vec<usize>,
 }
 
 fn lit(lits: &mut Vec<(Box<str>, Box<[u8]>)>, s: &str) -> u32 {
@@ -222,7 +229,34 @@ impl<'m> Flattener<'m> {
             })?,
             None => TimeZone::UTC,
         };
-        let mut f = Flattener {
+        let mut f = Flattener::empty(map, &opts, zone);
+        let cols: Vec<String> = match map {
+            None => match f.shape {
+                Shape::Long => PLAIN_LONG.iter().map(|c| c.0.to_string()).collect(),
+                Shape::Wide => PLAIN_WIDE.iter().map(|c| c.0.to_string()).collect(),
+            },
+            Some(m) => {
+                f.literals(m);
+                m.columns(f.shape).into_iter().map(|c| c.name).collect()
+            }
+        };
+        for c in cols {
+            f.keys.push(key(&c));
+            f.names.push(c);
+        }
+        if let Some(m) = map {
+            f.first_column = 1 + m.tags.len();
+            match f.shape {
+                Shape::Long => f.long_columns(m),
+                Shape::Wide => f.wide_columns(m),
+            }
+        }
+        Ok(f)
+    }
+
+    /// A flattener without columns yet.
+    fn empty(map: Option<&'m Map>, opts: &Options, zone: TimeZone) -> Flattener<'m> {
+        Flattener {
             map,
             shape: opts.shape,
             format: opts.format,
@@ -254,124 +288,129 @@ impl<'m> Flattener<'m> {
             prefix: Vec::with_capacity(512),
             prefix_key: (0, String::new()),
             plain_ts: plain_ts_paths().to_vec(),
+            csv: csv::Writer::new(),
+            mcells: Vec::new(),
+            per_obx: Vec::new(),
+        }
+    }
+
+    /// The map's strings, escaped for JSON once: entry names, ids and labels, meanings, units.
+    fn literals(&mut self, m: &'m Map) {
+        for e in &m.entries {
+            let l = [
+                lit(&mut self.lits, &e.name),
+                lit(&mut self.lits, &e.id),
+                lit(&mut self.lits, &e.label),
+            ];
+            self.entry_lits.push(l);
+        }
+        for t in &m.code_tables {
+            let mut h = HashMap::default();
+            for (k, v) in t {
+                h.insert(k.as_bytes(), lit(&mut self.lits, v));
+            }
+            self.code_lits.push(h);
+        }
+        for (k, v) in &m.units {
+            let i = lit(&mut self.lits, v);
+            self.unit_lits.insert(k.as_bytes(), i);
+        }
+        for v in &m.variables {
+            let u = v.unit.as_deref().map(|u| lit(&mut self.lits, u));
+            self.var_unit.push(u);
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|c| c == name)
+    }
+
+    /// Long rows with a map: where the observation columns and the bit columns are, and the
+    /// per-entry chunks of the fast path when it applies.
+    fn long_columns(&mut self, m: &Map) {
+        let builtin = |n: &str| {
+            if m.long_builtins.contains(&n) {
+                self.position(n)
+            } else {
+                None
+            }
         };
-        if let Some(m) = map {
-            for e in &m.entries {
-                let l = [
-                    lit(&mut f.lits, &e.name),
-                    lit(&mut f.lits, &e.id),
-                    lit(&mut f.lits, &e.label),
-                ];
-                f.entry_lits.push(l);
-            }
-            for t in &m.code_tables {
-                let mut h = HashMap::default();
-                for (k, v) in t {
-                    h.insert(k.as_bytes(), lit(&mut f.lits, v));
-                }
-                f.code_lits.push(h);
-            }
-            for (k, v) in &m.units {
-                let i = lit(&mut f.lits, v);
-                f.unit_lits.insert(k.as_bytes(), i);
-            }
-            for v in &m.variables {
-                let u = v.unit.as_deref().map(|u| lit(&mut f.lits, u));
-                f.var_unit.push(u);
-            }
-        }
-        let cols: Vec<String> = match map {
-            None => match f.shape {
-                Shape::Long => PLAIN_LONG.iter().map(|c| c.0.to_string()).collect(),
-                Shape::Wide => PLAIN_WIDE.iter().map(|c| c.0.to_string()).collect(),
-            },
-            Some(m) => m.columns(f.shape).into_iter().map(|c| c.name).collect(),
+        self.long = LongIdx {
+            variable: builtin("variable"),
+            variable_id: builtin("variable_id"),
+            label: builtin("label"),
+            setting: builtin("setting"),
+            value: builtin("value"),
+            text: builtin("text"),
+            meaning: builtin("meaning"),
+            unit: builtin("unit"),
+            unit_code: builtin("unit_code"),
+            sub_id: builtin("sub_id"),
         };
-        for c in cols {
-            f.keys.push(key(&c));
-            f.names.push(c);
+        self.per_obx = (m.columns.iter().enumerate())
+            .filter(|(_, d)| d.per_obx)
+            .map(|(k, _)| k)
+            .collect();
+        let v = 1 + m.tags.len() + m.columns.len();
+        if self.format == Format::Ndjson
+            && m.columns.iter().all(|c| !c.per_obx)
+            && m.long_builtins
+                .starts_with(&["variable", "variable_id", "label"])
+        {
+            self.fast_long = Some(v);
+            self.entry_chunks(v);
         }
-        if let Some(m) = map {
-            let pos = |n: &str| f.names.iter().position(|c| c == n);
-            f.first_column = 1 + m.tags.len();
-            match f.shape {
-                Shape::Long => {
-                    let builtin = |n: &str| {
-                        if m.long_builtins.contains(&n) {
-                            pos(n)
-                        } else {
-                            None
-                        }
-                    };
-                    f.long = LongIdx {
-                        variable: builtin("variable"),
-                        variable_id: builtin("variable_id"),
-                        label: builtin("label"),
-                        setting: builtin("setting"),
-                        value: builtin("value"),
-                        text: builtin("text"),
-                        meaning: builtin("meaning"),
-                        unit: builtin("unit"),
-                        unit_code: builtin("unit_code"),
-                        sub_id: builtin("sub_id"),
-                    };
-                    // bit columns come last, after the builtins
-                    let start = 1 + m.tags.len() + m.columns.len() + m.long_builtins.len();
-                    let v = 1 + m.tags.len() + m.columns.len();
-                    if f.format == Format::Ndjson
-                        && m.columns.iter().all(|c| !c.per_obx)
-                        && m.long_builtins
-                            .starts_with(&["variable", "variable_id", "label"])
-                    {
-                        f.fast_long = Some(v);
-                        for (e, l) in f.entry_lits.iter().enumerate() {
-                            let mut chunk = Vec::new();
-                            for (k, lit) in l.iter().enumerate() {
-                                if k > 0 {
-                                    chunk.push(b',');
-                                }
-                                chunk.extend_from_slice(&f.keys[v + k]);
-                                chunk.extend_from_slice(&f.lits[*lit as usize].1);
-                            }
-                            debug_assert!(e == f.entry_chunk.len());
-                            f.entry_chunk.push(chunk);
-                        }
-                    }
-                    let bits = m.long_bit_columns();
-                    for v in &m.variables {
-                        f.bit_cols.push(
-                            v.bits
-                                .iter()
-                                .map(|b| {
-                                    start + bits.iter().position(|x| x.0 == b.name).unwrap_or(0)
-                                })
-                                .collect(),
-                        );
-                    }
+        // bit columns come last, after the builtins
+        let start = v + m.long_builtins.len();
+        let bits = m.long_bit_columns();
+        for var in &m.variables {
+            self.bit_cols.push(
+                var.bits
+                    .iter()
+                    .map(|b| start + bits.iter().position(|x| x.0 == b.name).unwrap_or(0))
+                    .collect(),
+            );
+        }
+    }
+
+    /// Per entry: `"variable":...,"variable_id":...,"label":...` (the columns from `v` on).
+    fn entry_chunks(&mut self, v: usize) {
+        for l in &self.entry_lits {
+            let mut chunk = Vec::new();
+            for (k, lit) in l.iter().enumerate() {
+                if k > 0 {
+                    chunk.push(b',');
                 }
-                Shape::Wide => {
-                    for e in &m.entries {
-                        let v = &m.variables[e.var];
-                        let value = (e.variant.is_some() || v.raw)
-                            .then(|| pos(&e.name))
-                            .flatten();
-                        let meaning = if e.variant.is_none() && v.raw && v.codes.is_some() {
-                            pos(&format!("{}_meaning", e.name))
-                        } else {
-                            None
-                        };
-                        f.wide_cols.push((value, meaning));
-                        f.bit_cols.push(if e.variant.is_none() {
-                            v.bits.iter().filter_map(|b| pos(&b.name)).collect()
-                        } else {
-                            Vec::new()
-                        });
-                    }
-                    f.seen = vec![0; m.entries.len()];
-                }
+                chunk.extend_from_slice(&self.keys[v + k]);
+                chunk.extend_from_slice(&self.lits[*lit as usize].1);
             }
+            self.entry_chunk.push(chunk);
         }
-        Ok(f)
+    }
+
+    /// Wide rows with a map: per entry, its value, meaning and bit columns.
+    fn wide_columns(&mut self, m: &Map) {
+        for e in &m.entries {
+            let v = &m.variables[e.var];
+            let value = (e.variant.is_some() || v.raw)
+                .then(|| self.position(&e.name))
+                .flatten();
+            let meaning = if e.variant.is_none() && v.raw && v.codes.is_some() {
+                self.position(&format!("{}_meaning", e.name))
+            } else {
+                None
+            };
+            self.wide_cols.push((value, meaning));
+            self.bit_cols.push(if e.variant.is_none() {
+                v.bits
+                    .iter()
+                    .filter_map(|b| self.position(&b.name))
+                    .collect()
+            } else {
+                Vec::new()
+            });
+        }
+        self.seen = vec![0; m.entries.len()];
     }
 
     /// The column names, as the CSV header has them.
@@ -404,13 +443,14 @@ impl<'m> Flattener<'m> {
             self.seen.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
+        let cx = Context::new(&segs, Scope::Before);
         match self.map {
-            None => self.plain(msg, &segs, out, issues),
+            None => self.plain(msg, &cx, out, issues),
             Some(map) => {
-                if !passes(map, &segs) {
+                if !passes(map, &cx) {
                     return 0;
                 }
-                self.mapped(map, msg, &segs, out, issues)
+                self.mapped(map, msg, &cx, out, issues)
             }
         }
     }
@@ -444,22 +484,23 @@ impl<'m> Flattener<'m> {
         }
     }
 
-    /// Finds the time by the rule's paths (for the observation `obx`, if any) and puts it in
-    /// column 0.
-    fn timestamp(
+    /// Starts a row: the message-level cells (`mcells`), and in column 0 the time found by
+    /// the rule's paths (for the observation `at`, if any).
+    fn start_row(
         &mut self,
         paths: &[Path],
-        segs: &[Segment<'_>],
-        obx: Option<(usize, &Segment<'_>)>,
-        fields: Option<&Obx<'_>>,
+        cx: &Context<'_, '_>,
+        at: Option<&At<'_, '_>>,
         issues: &mut Vec<Issue>,
     ) {
+        self.reset_cells();
+        let n = self.mcells.len();
+        self.cells[1..1 + n].copy_from_slice(&self.mcells);
+        let segs = cx.segments();
         for p in paths {
-            let v = match (obx, fields) {
-                (Some((_, seg)), Some(f)) if p.is_each(b"OBX") => f.get(seg, p),
-                (Some((_, seg)), None) if p.is_each(b"OBX") => seg.get(p).map(|v| v.raw),
-                (Some((i, _)), _) => nearest(segs, p, i).map(|v| v.raw),
-                (None, _) => lookup(segs, p).map(|v| v.raw),
+            let v = match at {
+                Some(at) if p.is_each(b"OBX") => at.obx.get(at.seg, p),
+                _ => cx.get(p, at.map(|a| a.i)).map(|v| v.raw),
             };
             let Some(v) = v.filter(|v| !v.is_empty() && *v != b"\"\"") else {
                 continue;
@@ -467,7 +508,7 @@ impl<'m> Flattener<'m> {
             match self.ts_cell(v) {
                 Ok(c) => self.cells[0] = c,
                 Err(e) => issues.push(Issue {
-                    path: where_(p, obx, segs),
+                    path: where_(p, at.map(|a| a.seg), segs),
                     what: format!("{e}; the row has no timestamp"),
                     error: true,
                 }),
@@ -476,7 +517,7 @@ impl<'m> Flattener<'m> {
         }
         let tried: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
         issues.push(Issue {
-            path: obx.map_or(String::new(), |(_, s)| obx_name(s, segs)),
+            path: at.map_or(String::new(), |a| obx_name(a.seg, segs)),
             what: format!("no time in {}; the row has no timestamp", tried.join(", ")),
             error: true,
         });
@@ -487,141 +528,136 @@ impl<'m> Flattener<'m> {
     fn plain(
         &mut self,
         msg: &Message<'_>,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
+        let m = Msg::of(msg, cx);
+        self.plain_message_cells(&m, cx);
+        // The rule's paths are lent out while the rows borrow `self`.
         let paths = std::mem::take(&mut self.plain_ts);
-        let rows = self.plain_rows(msg, segs, out, issues, &paths);
+        let rows = match self.shape {
+            Shape::Wide => {
+                self.plain_wide(&m, cx, &paths, issues);
+                self.emit(out);
+                1
+            }
+            Shape::Long => {
+                let mut rows = 0;
+                for (i, k, seg) in observations(cx.segments()) {
+                    let obx = Obx::new(seg, &m.sep);
+                    let at = At::new(i, k, seg, &obx);
+                    self.start_row(&paths, cx, Some(&at), issues);
+                    self.plain_long(&m, &obx);
+                    self.emit(out);
+                    rows += 1;
+                }
+                rows
+            }
+        };
         self.plain_ts = paths;
         rows
     }
 
-    fn plain_rows(
-        &mut self,
-        msg: &Message<'_>,
-        segs: &[Segment<'_>],
-        out: &mut Vec<u8>,
-        issues: &mut Vec<Issue>,
-        paths: &[Path],
-    ) -> u64 {
-        let sep = *msg.separators();
-        let cs = msg.charset();
-        // message columns: control id, sending app, patient id
+    /// The message columns without a map: control id, sending app, patient id.
+    fn plain_message_cells(&mut self, m: &Msg<'_>, cx: &Context<'_, '_>) {
+        let segs = cx.segments();
         let control = segs[0]
             .field(10)
             .map(|v| v.repetition(1).raw)
             .unwrap_or(b"");
-        let app = segs[0].field(3).map(|v| v.component(1).raw).unwrap_or(b"");
         let pid = segs
             .iter()
             .find(|s| s.id() == b"PID")
             .and_then(|s| s.field(3))
             .map(|v| v.component(1).raw)
             .unwrap_or(b"");
-        let mut mcells = [Cell::Null; 3];
-        for (c, raw) in mcells.iter_mut().zip([control, app, pid]) {
+        self.mcells.clear();
+        for raw in [control, m.app, pid] {
+            let mut c = Cell::Null;
             if !raw.is_empty() {
-                let (a, b) = Self::span(&mut self.msg, |m| push_text(m, raw, &sep, cs));
-                *c = self.mval(a, b);
+                let (a, b) = Self::span(&mut self.msg, |s| push_text(s, raw, &m.sep, m.cs));
+                c = self.mval(a, b);
             }
+            self.mcells.push(c);
         }
-        let mut rows = 0;
-        if self.shape == Shape::Wide {
-            self.reset_cells();
-            self.timestamp(paths, segs, None, None, issues);
-            self.cells[1..4].copy_from_slice(&mcells);
-            for (i, seg) in segs.iter().enumerate() {
-                if seg.id() != b"OBX" {
-                    continue;
-                }
-                let id = seg.field(3).map(|v| v.component(1).raw).unwrap_or(b"");
-                if id.is_empty() {
-                    continue;
-                }
-                let mut name = sanitize(&String::from_utf8_lossy(id));
-                if let Some(sub) = seg.field(4).filter(|v| !v.raw.is_empty()) {
-                    name.push('_');
-                    name.push_str(&sanitize(&String::from_utf8_lossy(sub.raw))[4..]);
-                }
-                let Some(col) = self.dynamic_column(&name, segs, i, issues) else {
-                    continue;
-                };
-                if self.cells[col] != Cell::Null {
-                    continue; // the first of repeated observations wins
-                }
-                let ty = seg.field(2).map(|v| v.raw).unwrap_or(b"");
-                let value = seg.field(5).map(|v| v.raw).unwrap_or(b"");
-                self.cells[col] = self.plain_value(ty, value, &sep, cs).0;
-            }
-            self.emit(out);
-            return 1;
-        }
-        for (i, seg) in segs.iter().enumerate() {
-            if seg.id() != b"OBX" {
-                continue;
-            }
-            self.reset_cells();
-            let obx = Obx::new(seg, &sep);
-            self.timestamp(paths, segs, Some((i, seg)), Some(&obx), issues);
-            self.cells[1..4].copy_from_slice(&mcells);
-            let comp = |n: usize, c: usize| obx.comp(n, c);
-            let whole = |n: usize| obx.field(n);
-            if let Some(n) = std::str::from_utf8(whole(1))
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
-            {
-                self.cells[4] = Cell::Int(n);
-            }
-            for (col, raw) in [
-                (5, comp(3, 1)),
-                (6, comp(3, 2)),
-                (7, comp(3, 3)),
-                (8, whole(4)),
-                (9, whole(2)),
-            ] {
-                self.text_cell(col, raw, &sep, cs);
-            }
-            let (c, text) = self.plain_value(whole(2), whole(5), &sep, cs);
-            self.cells[if text { 11 } else { 10 }] = c;
-            for (col, raw) in [
-                (12, comp(6, 1)),
-                (13, whole(7)),
-                (14, whole(8)),
-                (15, whole(11)),
-                (16, whole(18)),
-            ] {
-                self.text_cell(col, raw, &sep, cs);
-            }
-            self.emit(out);
-            rows += 1;
-        }
-        rows
     }
 
-    fn text_cell(
+    /// The wide row without a map: one column per observation id (and sub-id).
+    fn plain_wide(
         &mut self,
-        col: usize,
-        raw: &[u8],
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
+        m: &Msg<'_>,
+        cx: &Context<'_, '_>,
+        paths: &[Path],
+        issues: &mut Vec<Issue>,
     ) {
+        self.start_row(paths, cx, None, issues);
+        let segs = cx.segments();
+        for (i, _, seg) in observations(segs) {
+            let id = seg.field(3).map(|v| v.component(1).raw).unwrap_or(b"");
+            if id.is_empty() {
+                continue;
+            }
+            let mut name = sanitize(&String::from_utf8_lossy(id));
+            if let Some(sub) = seg.field(4).filter(|v| !v.raw.is_empty()) {
+                name.push('_');
+                name.push_str(&sanitize(&String::from_utf8_lossy(sub.raw))[4..]);
+            }
+            let Some(col) = self.dynamic_column(&name, segs, i, issues) else {
+                continue;
+            };
+            if self.cells[col] != Cell::Null {
+                continue; // the first of repeated observations wins
+            }
+            let ty = seg.field(2).map(|v| v.raw).unwrap_or(b"");
+            let value = seg.field(5).map(|v| v.raw).unwrap_or(b"");
+            self.cells[col] = self.plain_value(ty, value, m).0;
+        }
+    }
+
+    /// The observation columns of a long row without a map (`PLAIN_LONG` from `set_id` on).
+    fn plain_long(&mut self, m: &Msg<'_>, obx: &Obx<'_>) {
+        let comp = |n: usize, c: usize| obx.comp(n, c);
+        let whole = |n: usize| obx.field(n);
+        if let Some(n) = std::str::from_utf8(whole(1))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+        {
+            self.cells[4] = Cell::Int(n);
+        }
+        for (col, raw) in [
+            (5, comp(3, 1)),
+            (6, comp(3, 2)),
+            (7, comp(3, 3)),
+            (8, whole(4)),
+            (9, whole(2)),
+        ] {
+            self.text_cell(col, raw, m);
+        }
+        let (c, text) = self.plain_value(whole(2), whole(5), m);
+        self.cells[if text { 11 } else { 10 }] = c;
+        for (col, raw) in [
+            (12, comp(6, 1)),
+            (13, whole(7)),
+            (14, whole(8)),
+            (15, whole(11)),
+            (16, whole(18)),
+        ] {
+            self.text_cell(col, raw, m);
+        }
+    }
+
+    fn text_cell(&mut self, col: usize, raw: &[u8], m: &Msg<'_>) {
         if raw.is_empty() || raw == b"\"\"" {
             return;
         }
-        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, sep, cs));
+        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, &m.sep, m.cs));
         self.cells[col] = Cell::Str(a, b);
     }
 
     /// A value without a map: a number when OBX-2 says NM (or SN without a comparator) and it
     /// reads as one; else text. Returns the cell and whether it is text.
-    fn plain_value(
-        &mut self,
-        ty: &[u8],
-        raw: &[u8],
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-    ) -> (Cell, bool) {
+    fn plain_value(&mut self, ty: &[u8], raw: &[u8], m: &Msg<'_>) -> (Cell, bool) {
         if raw.is_empty() || raw == b"\"\"" {
             return (Cell::Null, false);
         }
@@ -630,7 +666,7 @@ impl<'m> Flattener<'m> {
         {
             return (c, false);
         }
-        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, sep, cs));
+        let (a, b) = Self::span(&mut self.row, |r| push_text(r, raw, &m.sep, m.cs));
         (Cell::Str(a, b), true)
     }
 
@@ -671,7 +707,7 @@ impl<'m> Flattener<'m> {
         if let Some(&c) = self.dynamic.get(name) {
             return Some(c);
         }
-        if let Some(c) = self.names.iter().position(|n| n == name) {
+        if let Some(c) = self.position(name) {
             if self.map.is_none() {
                 self.dynamic.insert(name.to_string(), c);
                 return Some(c);
@@ -702,7 +738,7 @@ impl<'m> Flattener<'m> {
     fn derived(
         &mut self,
         d: &Derived,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         obx: Option<usize>,
         to_msg: bool,
     ) -> Cell {
@@ -710,11 +746,7 @@ impl<'m> Flattener<'m> {
         match &d.source {
             Source::Paths(ps) => {
                 for p in ps {
-                    let v = match obx {
-                        Some(i) if p.is_each(b"OBX") => segs[i].get(p),
-                        Some(i) => nearest(segs, p, i),
-                        None => lookup(segs, p),
-                    };
+                    let v = cx.get(p, obx);
                     if let Some(v) = v.filter(|v| !v.raw.is_empty() && !v.is_null()) {
                         if !text.is_empty() {
                             text.push_str(&d.separator);
@@ -724,7 +756,7 @@ impl<'m> Flattener<'m> {
                 }
             }
             Source::Observation(code) => {
-                if let Some(s) = find_observation(segs, code.as_bytes())
+                if let Some(s) = find_observation(cx.segments(), code.as_bytes())
                     && let Some(v) = s
                         .field(5)
                         .map(|v| v.repetition(1))
@@ -765,239 +797,36 @@ impl<'m> Flattener<'m> {
         &mut self,
         map: &'m Map,
         msg: &Message<'_>,
-        segs: &[Segment<'_>],
+        cx: &Context<'_, '_>,
         out: &mut Vec<u8>,
         issues: &mut Vec<Issue>,
     ) -> u64 {
-        let sep = *msg.separators();
-        let cs = msg.charset();
-        // message-level cells: tags and [columns] that do not name the observation
-        let n_tags = map.tags.len();
-        let mut mcells: Vec<Cell> = Vec::with_capacity(n_tags + map.columns.len());
-        for d in map.tags.iter().chain(&map.columns) {
-            let c = if d.per_obx && self.shape == Shape::Long {
-                Cell::Null
-            } else {
-                self.derived(d, segs, None, true)
-            };
-            mcells.push(c);
-        }
-        let app = segs[0].field(3).map(|v| v.component(1).raw).unwrap_or(b"");
-        let per_obx_cols: Vec<usize> = if self.shape == Shape::Long {
-            map.columns
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.per_obx)
-                .map(|(k, _)| k)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let mut rows = 0;
+        let m = Msg::of(msg, cx);
+        self.mapped_message_cells(map, cx);
         let wide = self.shape == Shape::Wide;
         if wide {
-            self.reset_cells();
-            self.timestamp(&map.ts_paths, segs, None, None, issues);
-            self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
+            self.start_row(&map.ts_paths, cx, None, issues);
         }
-        let mut k = 0u32;
-        for (i, seg) in segs.iter().enumerate() {
-            if seg.id() != b"OBX" {
+        let mut rows = 0;
+        for (i, k, seg) in observations(cx.segments()) {
+            let obx = Obx::new(seg, &m.sep);
+            let at = At::new(i, k, seg, &obx);
+            let entry = find_entry(map, &obx, m.app);
+            if entry.is_none() && leaves_out(map, &at, issues) {
                 continue;
             }
-            k += 1;
-            let obx = Obx::new(seg, &sep);
-            let id = obx.first(3);
-            let entry = map.by_id.get(id).and_then(|cands| {
-                cands.iter().copied().find(|&e| {
-                    let v = &map.variables[map.entries[e].var];
-                    v.sub_id
-                        .as_ref()
-                        .is_none_or(|s| obx.field(4) == s.as_bytes())
-                        && v.app.as_ref().is_none_or(|a| app == a.as_bytes())
-                })
-            });
-            if entry.is_none() {
-                match map.unmapped {
-                    Unmapped::Drop => continue,
-                    Unmapped::Warn => {
-                        issues.push(Issue {
-                            path: format!("OBX[{k}]-3"),
-                            what: format!(
-                                "observation {} is not in the map; left out",
-                                String::from_utf8_lossy(id)
-                            ),
-                            error: false,
-                        });
-                        continue;
-                    }
-                    Unmapped::Keep => {}
-                }
-            }
             if !wide {
-                self.reset_cells();
-                self.timestamp(&map.ts_paths, segs, Some((i, seg)), Some(&obx), issues);
-                self.cells[1..1 + mcells.len()].copy_from_slice(&mcells);
-                for &c in &per_obx_cols {
-                    let cell = self.derived(&map.columns[c], segs, Some(i), false);
+                self.start_row(&map.ts_paths, cx, Some(&at), issues);
+                for j in 0..self.per_obx.len() {
+                    let c = self.per_obx[j];
+                    let cell = self.derived(&map.columns[c], cx, Some(i), false);
                     self.cells[self.first_column + c] = cell;
                 }
             }
-            let value = obx.rep1(5);
-            let Some(e) = entry else {
-                // unmapped, kept
-                if wide {
-                    let name = sanitize(&String::from_utf8_lossy(id));
-                    if let Some(col) = self.dynamic_column(&name, segs, i, issues)
-                        && self.cells[col] == Cell::Null
-                    {
-                        self.cells[col] = self.plain_value(obx.field(2), value, &sep, cs).0;
-                    }
-                } else {
-                    self.long_unmapped(map, seg, &obx, &sep, cs);
-                    self.emit(out);
-                    rows += 1;
-                }
-                continue;
+            rows += match entry {
+                Some(e) => self.mapped_obx(map, e, &at, &m, out, issues),
+                None => self.unmapped_obx(map, cx, &at, &m, out, issues),
             };
-            let ent = &map.entries[e];
-            let var = &map.variables[ent.var];
-            if wide {
-                if self.seen[e] == self.generation {
-                    continue; // the first of repeated observations wins
-                }
-                self.seen[e] = self.generation;
-            }
-            let path = || format!("OBX[{k}]-5");
-            let misfit = |issues: &mut Vec<Issue>, what: &str| {
-                issues.push(Issue {
-                    path: path(),
-                    what: format!(
-                        "value of {} ({}) {what}; the row is written without it",
-                        ent.name, ent.id
-                    ),
-                    error: true,
-                })
-            };
-            // the value, typed
-            let empty = value.is_empty() || value == b"\"\"";
-            let mut num: Option<Cell> = None;
-            let mut word: Option<i64> = None;
-            let mut is_text = false;
-            if !empty {
-                match var.ty {
-                    VarType::Float => match self.number(value, var.scale, var.offset) {
-                        Some(c) => num = Some(c),
-                        None => misfit(issues, "is not a number"),
-                    },
-                    VarType::Int => match parse_int(value, var.scale, var.offset) {
-                        Some(n) => {
-                            num = Some(Cell::Int(n));
-                            word = Some(n);
-                        }
-                        None => misfit(issues, "is not an integer"),
-                    },
-                    VarType::Bool => match parse_bool(value) {
-                        Some(b) => num = Some(Cell::Bool(b)),
-                        None => misfit(issues, "is not a boolean (0/1, true/false, Y/N)"),
-                    },
-                    VarType::String => {
-                        let (a, b) = Self::span(&mut self.row, |r| push_text(r, value, &sep, cs));
-                        num = Some(Cell::Str(a, b));
-                        is_text = true;
-                    }
-                }
-                if var.ty == VarType::Float && !var.bits.is_empty() {
-                    word = parse_int(value, 1.0, 0.0);
-                }
-            }
-            let meaning: Option<u32> = match (var.codes, ent.variant.is_none(), empty) {
-                (Some(t), true, false) => {
-                    let code = value.trim_ascii();
-                    self.code_lits[t].get(code).copied()
-                }
-                _ => None,
-            };
-            let bits: &[map::Bit] = if ent.variant.is_none() {
-                &var.bits
-            } else {
-                &[]
-            };
-            if !bits.is_empty() && !empty && word.is_none_or(|w| w < 0) && num.is_some() {
-                misfit(issues, "is not a status word (a non-negative integer)");
-            }
-            let keep_value = var.raw || ent.variant.is_some();
-            if wide {
-                let (vcol, mcol) = self.wide_cols[e];
-                if let (Some(c), Some(n), true) = (vcol, num, keep_value) {
-                    self.cells[c] = n;
-                }
-                if let (Some(c), Some(m)) = (mcol, meaning) {
-                    self.cells[c] = Cell::Lit(m);
-                }
-                if let Some(w) = word.filter(|w| *w >= 0) {
-                    for (b, &col) in bits.iter().zip(&self.bit_cols[e]) {
-                        self.cells[col] = bit_cell(b, w as u64);
-                    }
-                }
-                continue;
-            }
-            // long
-            let l = &self.long;
-            let set = |c: Option<usize>, v: Cell, cells: &mut Vec<Cell>| {
-                if let Some(c) = c {
-                    cells[c] = v;
-                }
-            };
-            let (lv, lvid, llab, lset, lval, ltxt, lmean, lunit, lucode, lsub) = (
-                l.variable,
-                l.variable_id,
-                l.label,
-                l.setting,
-                l.value,
-                l.text,
-                l.meaning,
-                l.unit,
-                l.unit_code,
-                l.sub_id,
-            );
-            let [l_name, l_id, l_label] = self.entry_lits[e];
-            set(lv, Cell::Lit(l_name), &mut self.cells);
-            set(lvid, Cell::Lit(l_id), &mut self.cells);
-            set(llab, Cell::Lit(l_label), &mut self.cells);
-            if let Some((p, word)) = &map.setting {
-                let is = obx.get(seg, p) == Some(word.as_bytes());
-                set(lset, Cell::Bool(is), &mut self.cells);
-            }
-            if let (Some(n), true) = (num, keep_value) {
-                let n = match n {
-                    Cell::Bool(b) => Cell::Int(i64::from(b)),
-                    other => other,
-                };
-                set(if is_text { ltxt } else { lval }, n, &mut self.cells);
-            }
-            if let Some(m) = meaning {
-                set(lmean, Cell::Lit(m), &mut self.cells);
-            }
-            let ucode = obx.first(6);
-            let declared = self.var_unit[ent.var];
-            self.unit_cells(declared, ucode, &sep, cs, lunit, lucode);
-            if let Some(sub) = Some(obx.field(4)).filter(|r| !r.is_empty())
-                && let Some(c) = lsub
-            {
-                let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &sep, cs));
-                self.cells[c] = Cell::Str(a, b);
-            }
-            if let Some(w) = word.filter(|w| *w >= 0) {
-                for (b, &col) in bits.iter().zip(&self.bit_cols[ent.var]) {
-                    self.cells[col] = bit_cell(b, w as u64);
-                }
-            }
-            match self.fast_long {
-                Some(v) => self.emit_long(out, v, e),
-                None => self.emit(out),
-            }
-            rows += 1;
         }
         if wide {
             self.emit(out);
@@ -1006,54 +835,246 @@ impl<'m> Flattener<'m> {
         rows
     }
 
+    /// The message-level cells with a map: tags and `[columns]` that do not name the
+    /// observation (in long rows; wide rows have no observation to name).
+    fn mapped_message_cells(&mut self, map: &'m Map, cx: &Context<'_, '_>) {
+        self.mcells.clear();
+        for d in map.tags.iter().chain(&map.columns) {
+            let c = if d.per_obx && self.shape == Shape::Long {
+                Cell::Null
+            } else {
+                self.derived(d, cx, None, true)
+            };
+            self.mcells.push(c);
+        }
+    }
+
+    /// A mapped observation: its value typed, its meaning and bits. A long row is written and
+    /// counted; a wide row gets the cells (the first of repeated observations wins).
+    fn mapped_obx(
+        &mut self,
+        map: &'m Map,
+        e: usize,
+        at: &At<'_, '_>,
+        m: &Msg<'_>,
+        out: &mut Vec<u8>,
+        issues: &mut Vec<Issue>,
+    ) -> u64 {
+        let ent = &map.entries[e];
+        let var = &map.variables[ent.var];
+        let wide = self.shape == Shape::Wide;
+        if wide {
+            if self.seen[e] == self.generation {
+                return 0;
+            }
+            self.seen[e] = self.generation;
+        }
+        let value = at.obx.rep1(5);
+        let typed = self.typed(var, ent, value, at.k, m, issues);
+        let meaning = match (var.codes, ent.variant.is_none(), typed.empty) {
+            (Some(t), true, false) => self.code_lits[t].get(value.trim_ascii()).copied(),
+            _ => None,
+        };
+        let bits: &[map::Bit] = if ent.variant.is_none() {
+            &var.bits
+        } else {
+            &[]
+        };
+        let word = typed.word.filter(|w| *w >= 0);
+        if !bits.is_empty() && !typed.empty && word.is_none() && typed.num.is_some() {
+            misfit(
+                issues,
+                at.k,
+                ent,
+                "is not a status word (a non-negative integer)",
+            );
+        }
+        // A status word without `raw` is written as its bits only.
+        let num = typed.num.filter(|_| var.raw || ent.variant.is_some());
+        if wide {
+            let (vcol, mcol) = self.wide_cols[e];
+            if let (Some(c), Some(n)) = (vcol, num) {
+                self.cells[c] = n;
+            }
+            if let (Some(c), Some(mn)) = (mcol, meaning) {
+                self.cells[c] = Cell::Lit(mn);
+            }
+            if let Some(w) = word {
+                for (b, &col) in bits.iter().zip(&self.bit_cols[e]) {
+                    self.cells[col] = bit_cell(b, w as u64);
+                }
+            }
+            return 0;
+        }
+        self.long_cells(map, e, at, m, num.map(|n| (n, typed.is_text)), meaning);
+        if let Some(w) = word {
+            for (b, &col) in bits.iter().zip(&self.bit_cols[ent.var]) {
+                self.cells[col] = bit_cell(b, w as u64);
+            }
+        }
+        match self.fast_long {
+            Some(v) => self.emit_long(out, v, e),
+            None => self.emit(out),
+        }
+        1
+    }
+
+    /// An observation's value read by its variable's type; what does not fit is reported.
+    fn typed(
+        &mut self,
+        var: &map::Variable,
+        ent: &map::Entry,
+        value: &[u8],
+        k: u32,
+        m: &Msg<'_>,
+        issues: &mut Vec<Issue>,
+    ) -> Typed {
+        let mut t = Typed {
+            empty: value.is_empty() || value == b"\"\"",
+            num: None,
+            word: None,
+            is_text: false,
+        };
+        if t.empty {
+            return t;
+        }
+        match var.ty {
+            VarType::Float => match self.number(value, var.scale, var.offset) {
+                Some(c) => t.num = Some(c),
+                None => misfit(issues, k, ent, "is not a number"),
+            },
+            VarType::Int => match parse_int(value, var.scale, var.offset) {
+                Some(n) => {
+                    t.num = Some(Cell::Int(n));
+                    t.word = Some(n);
+                }
+                None => misfit(issues, k, ent, "is not an integer"),
+            },
+            VarType::Bool => match parse_bool(value) {
+                Some(b) => t.num = Some(Cell::Bool(b)),
+                None => misfit(issues, k, ent, "is not a boolean (0/1, true/false, Y/N)"),
+            },
+            VarType::String => {
+                let (a, b) = Self::span(&mut self.row, |r| push_text(r, value, &m.sep, m.cs));
+                t.num = Some(Cell::Str(a, b));
+                t.is_text = true;
+            }
+        }
+        if var.ty == VarType::Float && !var.bits.is_empty() {
+            t.word = parse_int(value, 1.0, 0.0);
+        }
+        t
+    }
+
+    /// The observation columns of a long row with a map, but the bits. `value`: the typed
+    /// value and whether it is text.
+    fn long_cells(
+        &mut self,
+        map: &'m Map,
+        e: usize,
+        at: &At<'_, '_>,
+        m: &Msg<'_>,
+        value: Option<(Cell, bool)>,
+        meaning: Option<u32>,
+    ) {
+        let l = &self.long;
+        let (lv, lvid, llab, lset, lval, ltxt, lmean, lsub) = (
+            l.variable,
+            l.variable_id,
+            l.label,
+            l.setting,
+            l.value,
+            l.text,
+            l.meaning,
+            l.sub_id,
+        );
+        let [l_name, l_id, l_label] = self.entry_lits[e];
+        self.set(lv, Cell::Lit(l_name));
+        self.set(lvid, Cell::Lit(l_id));
+        self.set(llab, Cell::Lit(l_label));
+        if let Some((p, word)) = &map.setting {
+            let is = at.obx.get(at.seg, p) == Some(word.as_bytes());
+            self.set(lset, Cell::Bool(is));
+        }
+        if let Some((n, is_text)) = value {
+            let n = match n {
+                Cell::Bool(b) => Cell::Int(i64::from(b)),
+                other => other,
+            };
+            self.set(if is_text { ltxt } else { lval }, n);
+        }
+        if let Some(mn) = meaning {
+            self.set(lmean, Cell::Lit(mn));
+        }
+        let declared = self.var_unit[map.entries[e].var];
+        self.unit_cells(declared, at.obx.first(6), m);
+        if let Some(sub) = Some(at.obx.field(4)).filter(|r| !r.is_empty())
+            && let Some(c) = lsub
+        {
+            let (a, b) = Self::span(&mut self.row, |r| push_text(r, sub, &m.sep, m.cs));
+            self.cells[c] = Cell::Str(a, b);
+        }
+    }
+
+    /// Sets the cell of a column the row has.
+    #[inline]
+    fn set(&mut self, col: Option<usize>, c: Cell) {
+        if let Some(col) = col {
+            self.cells[col] = c;
+        }
+    }
+
+    /// An observation the map does not name, kept: a long row of its own (written and
+    /// counted), or a column of the wide row named by the sanitising rule.
+    fn unmapped_obx(
+        &mut self,
+        map: &'m Map,
+        cx: &Context<'_, '_>,
+        at: &At<'_, '_>,
+        m: &Msg<'_>,
+        out: &mut Vec<u8>,
+        issues: &mut Vec<Issue>,
+    ) -> u64 {
+        let (obx, value) = (at.obx, at.obx.rep1(5));
+        if self.shape == Shape::Long {
+            self.long_unmapped(map, at, m);
+            self.emit(out);
+            return 1;
+        }
+        let name = sanitize(&String::from_utf8_lossy(obx.first(3)));
+        if let Some(col) = self.dynamic_column(&name, cx.segments(), at.i, issues)
+            && self.cells[col] == Cell::Null
+        {
+            self.cells[col] = self.plain_value(obx.field(2), value, m).0;
+        }
+        0
+    }
+
     /// `unit`: the OBX-6 code looked up in `[units]`, else the variable's unit, else OBX-6.1 as
     /// written; `unit_code`: OBX-6.1 as written.
-    #[allow(clippy::too_many_arguments)]
-    fn unit_cells(
-        &mut self,
-        declared: Option<u32>,
-        ucode: &[u8],
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-        lunit: Option<usize>,
-        lucode: Option<usize>,
-    ) {
+    fn unit_cells(&mut self, declared: Option<u32>, ucode: &[u8], m: &Msg<'_>) {
         let looked = self.unit_lits.get(ucode).copied();
-        if let Some(c) = lunit {
+        if let Some(c) = self.long.unit {
             self.cells[c] = match (looked, declared) {
                 (Some(u), _) | (None, Some(u)) => Cell::Lit(u),
                 (None, None) if !ucode.is_empty() => {
-                    let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, sep, cs));
+                    let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, &m.sep, m.cs));
                     Cell::Str(a, b)
                 }
                 _ => Cell::Null,
             };
         }
-        if let (Some(c), false) = (lucode, ucode.is_empty()) {
-            let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, sep, cs));
+        if let (Some(c), false) = (self.long.unit_code, ucode.is_empty()) {
+            let (a, b) = Self::span(&mut self.row, |r| push_text(r, ucode, &m.sep, m.cs));
             self.cells[c] = Cell::Str(a, b);
         }
     }
 
-    fn long_unmapped(
-        &mut self,
-        map: &'m Map,
-        seg: &Segment<'_>,
-        obx: &Obx<'_>,
-        sep: &Separators,
-        cs: crate::model::charset::Charset,
-    ) {
+    fn long_unmapped(&mut self, map: &'m Map, at: &At<'_, '_>, m: &Msg<'_>) {
+        let obx = at.obx;
         let (id, value) = (obx.first(3), obx.rep1(5));
         let l = &self.long;
-        let (lv, lvid, lval, ltxt, lunit, lucode, lset) = (
-            l.variable,
-            l.variable_id,
-            l.value,
-            l.text,
-            l.unit,
-            l.unit_code,
-            l.setting,
-        );
+        let (lv, lvid, lval, ltxt, lset) = (l.variable, l.variable_id, l.value, l.text, l.setting);
         if let Some(c) = lv {
             let (a, b) = Self::span(&mut self.row, |r| {
                 r.push_str(&sanitize(&String::from_utf8_lossy(id)))
@@ -1061,29 +1082,22 @@ impl<'m> Flattener<'m> {
             self.cells[c] = Cell::Str(a, b);
         }
         if let Some(c) = lvid {
-            let (a, b) = Self::span(&mut self.row, |r| push_text(r, id, sep, cs));
+            let (a, b) = Self::span(&mut self.row, |r| push_text(r, id, &m.sep, m.cs));
             self.cells[c] = Cell::Str(a, b);
         }
         if let (Some((p, word)), Some(c)) = (&map.setting, lset) {
-            self.cells[c] = Cell::Bool(obx.get(seg, p) == Some(word.as_bytes()));
+            self.cells[c] = Cell::Bool(obx.get(at.seg, p) == Some(word.as_bytes()));
         }
-        let (cell, text) = self.plain_value(obx.field(2), value, sep, cs);
-        if let Some(c) = if text { ltxt } else { lval } {
-            self.cells[c] = cell;
-        }
-        self.unit_cells(None, obx.first(6), sep, cs, lunit, lucode);
+        let (cell, text) = self.plain_value(obx.field(2), value, m);
+        self.set(if text { ltxt } else { lval }, cell);
+        self.unit_cells(None, obx.first(6), m);
     }
 
     // ---------------------------------------------------------------------------- output
 
     fn write_header(&mut self, out: &mut Vec<u8>) {
-        for (i, n) in self.names.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            csv_field(out, n.as_bytes());
-        }
-        out.push(b'\n');
+        self.csv
+            .record(out, self.names.iter().map(|n| n.as_bytes()));
         self.header_len = Some(self.names.len());
     }
 
@@ -1100,25 +1114,33 @@ impl<'m> Flattener<'m> {
             }
             Format::Csv => {
                 let n = self.header_len.unwrap_or(self.cells.len());
+                let mut digits = [0u8; 20];
                 for (i, c) in self.cells.iter().take(n).enumerate() {
                     if i > 0 {
-                        out.push(b',');
+                        self.csv.delimiter(out);
                     }
-                    match *c {
-                        Cell::Null => {}
-                        Cell::Int(n) => push_int(out, n),
-                        Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+                    let field: &[u8] = match *c {
+                        Cell::Null => continue,
+                        Cell::Int(n) => int_text(&mut digits, n),
+                        Cell::Bool(b) => {
+                            if b {
+                                b"true"
+                            } else {
+                                b"false"
+                            }
+                        }
                         Cell::Num(a, b) | Cell::Str(a, b) | Cell::Raw(a, b) => {
-                            csv_field(out, &row[a as usize..b as usize])
+                            &row[a as usize..b as usize]
                         }
                         Cell::M(k) => {
                             let (a, b, _, _) = self.mvals[k as usize];
-                            csv_field(out, &self.msg.as_bytes()[a as usize..b as usize]);
+                            &self.msg.as_bytes()[a as usize..b as usize]
                         }
-                        Cell::Lit(k) => csv_field(out, self.lits[k as usize].0.as_bytes()),
-                    }
+                        Cell::Lit(k) => self.lits[k as usize].0.as_bytes(),
+                    };
+                    self.csv.field(out, field);
                 }
-                out.push(b'\n');
+                self.csv.end(out);
             }
         }
     }
@@ -1181,6 +1203,103 @@ impl<'m> Flattener<'m> {
         }
         first
     }
+}
+
+/// What the rows of one message share.
+struct Msg<'a> {
+    sep: Separators,
+    cs: Charset,
+    /// MSH-3.1, which a variable's `app` is compared with.
+    app: &'a [u8],
+}
+
+impl<'a> Msg<'a> {
+    fn of(msg: &Message<'a>, cx: &Context<'_, 'a>) -> Msg<'a> {
+        let app = cx.segments()[0].field(3).map(|v| v.component(1).raw);
+        Msg {
+            sep: *msg.separators(),
+            cs: msg.charset(),
+            app: app.unwrap_or(b""),
+        }
+    }
+}
+
+/// The OBX a row is made from: its index among the segments, its number among the OBX
+/// (`OBX[k]` in reports), the segment and its fields.
+struct At<'o, 'a> {
+    i: usize,
+    k: u32,
+    seg: &'o Segment<'a>,
+    obx: &'o Obx<'a>,
+}
+
+impl<'o, 'a> At<'o, 'a> {
+    fn new(i: usize, k: u32, seg: &'o Segment<'a>, obx: &'o Obx<'a>) -> Self {
+        At { i, k, seg, obx }
+    }
+}
+
+/// An observation's value read by its variable's type.
+struct Typed {
+    /// No value (empty, or HL7's null `""`).
+    empty: bool,
+    num: Option<Cell>,
+    /// The value as an integer, for the bits of a status word.
+    word: Option<i64>,
+    is_text: bool,
+}
+
+/// The OBX segments of a message: their index among the segments, their number among the
+/// OBX (`OBX[k]`), the segment.
+fn observations<'s, 'a>(
+    segs: &'s [Segment<'a>],
+) -> impl Iterator<Item = (usize, u32, &'s Segment<'a>)> {
+    let obx = segs.iter().enumerate().filter(|(_, s)| s.id() == b"OBX");
+    obx.zip(1..).map(|((i, s), k)| (i, k, s))
+}
+
+/// The map's entry for an observation: by OBX-3.1, then OBX-4 and MSH-3 when the map tells
+/// twins apart by them.
+fn find_entry(map: &Map, obx: &Obx<'_>, app: &[u8]) -> Option<usize> {
+    let cands = map.by_id.get(obx.first(3))?;
+    cands.iter().copied().find(|&e| {
+        let v = &map.variables[map.entries[e].var];
+        v.sub_id
+            .as_ref()
+            .is_none_or(|s| obx.field(4) == s.as_bytes())
+            && v.app.as_ref().is_none_or(|a| app == a.as_bytes())
+    })
+}
+
+/// Whether an observation the map does not name is left out (and reported, with `warn`).
+fn leaves_out(map: &Map, at: &At<'_, '_>, issues: &mut Vec<Issue>) -> bool {
+    match map.unmapped {
+        Unmapped::Drop => true,
+        Unmapped::Warn => {
+            issues.push(Issue {
+                path: format!("OBX[{}]-3", at.k),
+                what: format!(
+                    "observation {} is not in the map; left out",
+                    String::from_utf8_lossy(at.obx.first(3))
+                ),
+                error: false,
+            });
+            true
+        }
+        Unmapped::Keep => false,
+    }
+}
+
+/// Reports a value that does not fit its variable.
+fn misfit(issues: &mut Vec<Issue>, k: u32, ent: &map::Entry, what: &str) {
+    issues.push(Issue {
+        path: format!("OBX[{k}]-5"),
+        what: format!(
+            "value of {} ({}) {what}; the row is written without it",
+            ent.name, ent.id
+        ),
+        error: true,
+    });
 }
 
 /// The fields of one OBX, split once (the hot path reads six or seven of them per row).
@@ -1294,7 +1413,11 @@ fn bit_cell(b: &map::Bit, w: u64) -> Cell {
 }
 
 fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
+    out.extend_from_slice(int_text(&mut [0u8; 20], n));
+}
+
+/// `n` in decimal, written at the end of `buf` (19 digits and a sign at the most).
+fn int_text(buf: &mut [u8; 20], n: i64) -> &[u8] {
     let mut i = buf.len();
     let mut m = n.unsigned_abs();
     loop {
@@ -1306,31 +1429,14 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
         }
     }
     if n < 0 {
-        out.push(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&buf[i..]);
-}
-
-fn csv_field(out: &mut Vec<u8>, f: &[u8]) {
-    let quote = f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-        || f.first() == Some(&b' ')
-        || f.last() == Some(&b' ');
-    if !quote {
-        out.extend_from_slice(f);
-        return;
-    }
-    out.push(b'"');
-    for &b in f {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
+    &buf[i..]
 }
 
 /// Appends a leaf value's text: escapes decoded, bytes read in the message charset.
-fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: crate::model::charset::Charset) {
+fn push_text(out: &mut String, raw: &[u8], sep: &Separators, cs: Charset) {
     if sep.escape.is_some_and(|e| raw.contains(&e)) {
         escape::decode_into(raw, sep, cs, out);
     } else {
@@ -1403,31 +1509,6 @@ fn parse_bool(raw: &[u8]) -> Option<bool> {
     }
 }
 
-/// The message's first segment a path names (its occurrence when it gives one).
-fn lookup<'a>(segs: &[Segment<'a>], p: &Path) -> Option<crate::model::message::Value<'a>> {
-    let seg = match p.occurrence {
-        Occurrence::Nth(k) => segs.iter().filter(|s| s.id() == p.segment).nth(k - 1),
-        _ => segs.iter().find(|s| s.id() == p.segment),
-    }?;
-    seg.get(p)
-}
-
-/// For the observation at `obx`: the nearest segment before it with the path's id (its OBR),
-/// else the first in the message; an explicit occurrence is read as written.
-fn nearest<'a>(
-    segs: &[Segment<'a>],
-    p: &Path,
-    obx: usize,
-) -> Option<crate::model::message::Value<'a>> {
-    if let Occurrence::Nth(_) = p.occurrence {
-        return lookup(segs, p);
-    }
-    match segs[..obx].iter().rev().find(|s| s.id() == p.segment) {
-        Some(s) => s.get(p),
-        None => lookup(segs, p),
-    }
-}
-
 fn find_observation<'a>(segs: &[Segment<'a>], code: &[u8]) -> Option<Segment<'a>> {
     let sep = segs.first().map(|s| *s.separators())?;
     segs.iter()
@@ -1446,9 +1527,9 @@ fn obx_name(seg: &Segment<'_>, segs: &[Segment<'_>]) -> String {
 }
 
 /// Where a path was read, for the report: `OBX[k]-14` for the observation's own fields.
-fn where_(p: &Path, obx: Option<(usize, &Segment<'_>)>, segs: &[Segment<'_>]) -> String {
+fn where_(p: &Path, obx: Option<&Segment<'_>>, segs: &[Segment<'_>]) -> String {
     match obx {
-        Some((_, seg)) if p.is_each(b"OBX") => {
+        Some(seg) if p.is_each(b"OBX") => {
             let mut q = p.clone();
             q.occurrence = Occurrence::Nth(
                 segs.iter()
@@ -1463,9 +1544,9 @@ fn where_(p: &Path, obx: Option<(usize, &Segment<'_>)>, segs: &[Segment<'_>]) ->
 }
 
 /// Whether a message passes the map's filters (all of them).
-fn passes(map: &Map, segs: &[Segment<'_>]) -> bool {
+fn passes(map: &Map, cx: &Context<'_, '_>) -> bool {
     map.filters.iter().all(|f| {
-        let text = lookup(segs, &f.path).map(|v| v.text()).unwrap_or_default();
+        let text = cx.get(&f.path, None).map(|v| v.text()).unwrap_or_default();
         let hit = match &f.test {
             FilterTest::Equals(list) => list.iter().any(|s| *s == text),
             FilterTest::Matches(re) => re.is_match(&text),
@@ -1502,6 +1583,14 @@ mod tests {
         assert_eq!(parse_bool(b"Y"), Some(true));
         assert_eq!(parse_bool(b"false"), Some(false));
         assert_eq!(parse_bool(b"2"), None);
+    }
+
+    #[test]
+    fn integers_as_text() {
+        let mut buf = [0u8; 20];
+        for n in [0, 7, -7, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(int_text(&mut buf, n), n.to_string().as_bytes());
+        }
     }
 
     #[test]
