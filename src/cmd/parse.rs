@@ -5,11 +5,11 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use hl7::model::message::{Message, Segment};
-use hl7::model::path::{DotStyle, Path};
+use hl7::model::message::{Message, Value};
+use hl7::model::path::DotStyle;
 use hl7::transform::csv;
 use hl7::transform::json::{self, Notes, Shape};
-use hl7::transform::obx::{Context, Scope};
+use hl7::transform::select::Selection;
 
 use crate::shell::input::{At, Bad, Checked, Filter, Flow, Reading};
 use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit};
@@ -100,10 +100,9 @@ pub enum DotArg {
 
 /// How rows are made from `--select`.
 struct Select {
-    paths: Vec<Path>,
+    selection: Selection,
     /// JSON keys, pre-escaped: `"MSH-10":`
     keys: Vec<Vec<u8>>,
-    per_obx: bool,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<Exit> {
@@ -116,11 +115,10 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     let select = if args.select.is_empty() {
         None
     } else {
-        let mut paths = Vec::new();
-        for s in args.select.iter().filter(|s| !s.trim().is_empty()) {
-            paths.push(Path::parse_with(s, style).map_err(|e| Error::usage(e.to_string()))?);
-        }
-        let keys = paths
+        let selection = Selection::parse(args.select.iter().map(String::as_str), style)
+            .map_err(|e| Error::usage(e.to_string()))?;
+        let keys = selection
+            .paths()
             .iter()
             .map(|p| {
                 let mut k = Vec::new();
@@ -129,17 +127,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 k
             })
             .collect();
-        if paths.is_empty() {
-            return Err(Error::usage(
-                "--select needs at least one path, e.g. --select MSH-10,PID-3.1",
-            ));
-        }
-        let per_obx = paths.iter().any(|p| p.is_each(b"OBX"));
-        Some(Select {
-            paths,
-            keys,
-            per_obx,
-        })
+        Some(Select { selection, keys })
     };
     if select.is_some() && args.to == To::Hl7 {
         return Err(Error::usage(
@@ -268,7 +256,7 @@ impl Out<'_> {
             && self.to == To::Table
         {
             let mut table = new_table(self.tty);
-            table.set_header(sel.paths.iter().map(|p| p.to_string()));
+            table.set_header(sel.selection.paths().iter().map(|p| p.to_string()));
             for row in self.table_rows.drain(..) {
                 table.add_row(row);
             }
@@ -406,77 +394,69 @@ impl Out<'_> {
     }
 
     fn rows(&mut self, msg: &Message<'_>) -> Result<()> {
-        let sel = self.select.as_ref().expect("rows need --select");
-        let mut values: Vec<Option<hl7::model::message::Value<'_>>> =
-            Vec::with_capacity(sel.paths.len());
-        let emit = |out: &mut Self,
-                    values: &[Option<hl7::model::message::Value<'_>>]|
-         -> Result<()> {
-            let sel = out.select.as_ref().expect("select");
-            match out.to {
-                To::Ndjson => {
-                    out.line.clear();
-                    out.line.push(b'{');
-                    for (i, v) in values.iter().enumerate() {
-                        if i > 0 {
-                            out.line.push(b',');
-                        }
-                        out.line.extend_from_slice(&sel.keys[i]);
-                        match v {
-                            Some(v) if v.is_null() => out.line.extend_from_slice(b"null"),
-                            Some(v) => json::push_str(&mut out.line, &v.text()),
-                            None => out.line.extend_from_slice(b"\"\""),
-                        }
-                    }
-                    out.line.extend_from_slice(b"}\n");
-                    out.w.write_all(&out.line)?;
-                }
-                To::Csv => {
-                    out.line.clear();
-                    if !out.header_written {
-                        let header: Vec<String> = sel.paths.iter().map(|p| p.to_string()).collect();
-                        out.csv
-                            .record(&mut out.line, header.iter().map(|s| s.as_bytes()));
-                        out.header_written = true;
-                    }
-                    let texts: Vec<Cow<'_, str>> = values
-                        .iter()
-                        .map(|v| v.map(|v| v.text()).unwrap_or_default())
-                        .collect();
-                    out.csv
-                        .record(&mut out.line, texts.iter().map(|s| s.as_bytes()));
-                    out.w.write_all(&out.line)?;
-                }
-                To::Table => {
-                    // A table is drawn once, at the end, with every row.
-                    out.table_rows.push(
-                        values
-                            .iter()
-                            .map(|v| v.map(|v| shorten(&v.text(), 80)).unwrap_or_default())
-                            .collect(),
-                    );
-                }
-                To::Hl7 => unreachable!("refused before reading"),
-            }
-            Ok(())
+        let Some(select) = self.select.take() else {
+            return Ok(());
         };
-        if !sel.per_obx {
-            // One row: each path finds its segment from the start, and the scan stops there
-            // (no pass over the rest of the message).
-            values.extend(sel.paths.iter().map(|p| msg.get(p)));
-            return emit(self, &values);
-        }
-        // Segments of this message, so each row can look up the segments around its OBX.
-        let segs: Vec<Segment<'_>> = msg.segments().collect();
-        let cx = Context::new(&segs, Scope::Group);
-        for (i, seg) in segs.iter().enumerate() {
-            if seg.id() != b"OBX" {
-                continue;
+        let mut values = Vec::with_capacity(select.keys.len());
+        let result = select
+            .selection
+            .rows(msg, &mut values, |values| self.row(&select, values));
+        self.select = Some(select);
+        result
+    }
+
+    /// Writes one row of `--select` values.
+    fn row(&mut self, sel: &Select, values: &[Option<Value<'_>>]) -> Result<()> {
+        match self.to {
+            To::Ndjson => {
+                self.line.clear();
+                self.line.push(b'{');
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(b',');
+                    }
+                    self.line.extend_from_slice(&sel.keys[i]);
+                    match v {
+                        Some(v) if v.is_null() => self.line.extend_from_slice(b"null"),
+                        Some(v) => json::push_str(&mut self.line, &v.text()),
+                        None => self.line.extend_from_slice(b"\"\""),
+                    }
+                }
+                self.line.extend_from_slice(b"}\n");
+                self.w.write_all(&self.line)?;
             }
-            let sel = self.select.as_ref().expect("select");
-            values.clear();
-            values.extend(sel.paths.iter().map(|p| cx.get(p, Some(i))));
-            emit(self, &values)?;
+            To::Csv => {
+                self.line.clear();
+                if !self.header_written {
+                    let header: Vec<String> = sel
+                        .selection
+                        .paths()
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect();
+                    self.csv
+                        .record(&mut self.line, header.iter().map(|s| s.as_bytes()));
+                    self.header_written = true;
+                }
+                let texts: Vec<Cow<'_, str>> = values
+                    .iter()
+                    .map(|v| v.map(|v| v.text()).unwrap_or_default())
+                    .collect();
+                self.csv
+                    .record(&mut self.line, texts.iter().map(|s| s.as_bytes()));
+                self.w.write_all(&self.line)?;
+            }
+            To::Table => {
+                // A table is drawn once, at the end, with every row.
+                self.table_rows.push(
+                    values
+                        .iter()
+                        .map(|v| v.map(|v| shorten(&v.text(), 80)).unwrap_or_default())
+                        .collect(),
+                );
+            }
+            // refused before reading: --select makes rows
+            To::Hl7 => {}
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! - [`envelope`]: the `--meta` envelope of a received message, written and read.
 //! - [`csv`]: the CSV writer of `parse` and `flatten`.
 //! - [`pattern`]: file and archive names rendered from a message (`{MSH-9.1}/%Y%m%d.hl7`).
+//! - [`select`]: `--select` paths turned into rows, one per message or per OBX.
 //! - [`files`]: renderings written to files named by a pattern (`convert --output`).
 //! - [`template`]: the template language of `convert` and templated ACKs.
 //! - [`flatten`]: OBX observations to rows, driven by a map.
@@ -21,5 +22,6 @@ pub mod json;
 mod json_str;
 pub mod obx;
 pub mod pattern;
+pub mod select;
 pub mod split;
 pub mod template;
