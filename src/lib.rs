@@ -8,8 +8,11 @@
 //! - [`time`] and [`id`]: the one clock and time module and the one control-id module.
 //! - [`wire`]: framing and transport without a command line: MLLP, TLS, addresses.
 //! - [`ack`]: ACK/NAK building and the decision of what to answer to a frame.
-//! - [`transform`]: bytes to messages ([`transform::split`]), JSON both ways, templates, OBX
-//!   flattening, ILP rows.
+//! - [`transform`]: bytes to messages ([`transform::split`]), JSON both ways, CSV, `--select`
+//!   rows, templates, OBX flattening, ILP rows.
+//! - [`client`]: the MLLP client of `hl7 send` (MSA-2 matching, retries, pacing, the connection
+//!   pool) and the QuestDB sender of `hl7 ilp`.
+//! - [`server`]: the MLLP server of `hl7 listen` (connections, group commit, the archive).
 //! - [`simulate`]: seeded generators of realistic traffic.
 //!
 //! Data flows one way: bytes are cut into messages by [`transform::split`], each message is a

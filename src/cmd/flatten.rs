@@ -19,8 +19,8 @@ use crate::shell::{Error, Exit, Global, Reporter, Result, exit};
 /// With a map (TOML): the table name, tags from field paths or from another observation's
 /// value, a message filter, named and typed variables (scale, offset, unit), alarm-limit
 /// variants, unit and value code lookups, status words unpacked into named bits, derived
-/// columns, the time zone and what to do with observations the map does not name. See the
-/// README section "hl7 flatten" for the format and samples/elisa.toml for a full example.
+/// columns, the time zone and what to do with observations the map does not name. See
+/// hl7-map(5) (docs/map.md) for the format and samples/elisa.toml for a full example.
 ///
 /// A map error is a usage error (exit 2) naming the line of the TOML file, found before any
 /// input is read. A value that does not fit its declared type is reported with the message
@@ -72,7 +72,7 @@ Rows (long, samples/elisa.toml):
    \"setting\":false,\"value\":46,\"unit\":\"unitless\",\"unit_code\":\"139\",\"gas_supplies_ok\":true,...}
 Columns without a value are left out of NDJSON rows and empty in CSV rows.
 
-The map (TOML; every key optional but a variable's code and name; README.md has the details):
+The map (TOML; every key optional but a variable's code and name; hl7-map(5) has the details):
   table = \"pdm_medical_device\"   timezone = \"Europe/Oslo\"   unmapped = \"keep\"|\"drop\"|\"warn\"
   [timestamp]  column = \"ts\", paths = [\"OBX-14\", \"OBR-7\", \"MSH-7\"]  (the first with a time)
   [setting]    path = \"OBX-13\", equals = \"SETTING\"  (long rows: setting = true/false)

@@ -1,6 +1,6 @@
 //! The `--meta` envelope: one received message as one JSON object, with where and when it came
 //! from and what it was answered, written by `hl7 listen --to ndjson --meta` and read back by
-//! every `--from ndjson` reader (README "listen").
+//! every `--from ndjson` reader (docs/json.md).
 //!
 //! ```text
 //! {"received":"2024-03-15T12:00:00.123Z","peer":"10.0.0.5:51234","channel":"icu",

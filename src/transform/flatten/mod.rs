@@ -2,7 +2,7 @@
 //! message (wide), as NDJSON or CSV, with or without a TOML [`Map`] of variables, types,
 //! scaling, code lookups, bitfields, tags and the table name.
 //!
-//! The map format is documented in README.md ("hl7 flatten") and `samples/elisa.toml` maps the
+//! The map format is documented in docs/map.md (and hl7-map(5)); `samples/elisa.toml` maps the
 //! Löwenstein elisa 800 through Capsule DataCaptor. [`Map`] is also what `hl7 ilp` reads to
 //! learn the table, symbols, timestamp, dedup keys and column types.
 //!

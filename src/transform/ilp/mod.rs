@@ -7,7 +7,7 @@
 //! and generates the matching `CREATE TABLE` ([`ddl`]). Sending the buffer, in batches with
 //! retries, is the client's part: `client::ilp`.
 //!
-//! Rules, in one place (README "hl7 ilp" repeats them):
+//! Rules, in one place (docs/ilp.md repeats them):
 //! - Column names: every character QuestDB forbids in a column name
 //!   (`? . , ' " \ / : ( ) + - * % ~`, control characters, the BOM) and whitespace becomes
 //!   `_`: `1414-UpperAlarmLimit` is `1414_UpperAlarmLimit`, `PID-3.1` is `PID_3_1`. Two input
