@@ -26,7 +26,7 @@ pub mod api {
     pub use hl7::ack;
     pub use hl7::model::message::Message;
     pub use hl7::model::path::{DotStyle, Path};
-    pub use hl7::transform::ilp::parse_rfc3339;
+    pub use hl7::time::parse_rfc3339;
     pub use hl7::transform::json;
     pub use hl7::transform::split::{Format, Item, Splitter};
     pub use hl7::transform::template;

@@ -9,90 +9,6 @@ use questdb::ingress::{Buffer, ColumnName, TableName, TimestampNanos};
 use super::rows::scan_number;
 use super::{ColumnType, Config, Value, recycle, sanitize_column};
 
-/// Parses an RFC 3339 date-time (`2024-08-14T09:46:36Z`, `2024-08-14T11:46:36.5+02:00`; a
-/// space or `t` for `T`, `z` for `Z`) to nanoseconds since 1970-01-01T00:00:00Z.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    parse_rfc3339_cached(s, &mut None)
-}
-
-/// [`parse_rfc3339`], remembering the last date's day number: the rows of a stream mostly
-/// share their date.
-fn parse_rfc3339_cached(s: &str, cache: &mut Option<([u8; 10], i64)>) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let d = b.get(r)?;
-        d.iter().try_fold(0i64, |acc, c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let days = match cache {
-        Some((date, days)) if b[..10] == date[..] => *days,
-        _ => {
-            let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-            if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
-                return None;
-            }
-            let days = crate::time::days_from_civil(y, mo as u32, d as u32);
-            *cache = Some((b[..10].try_into().expect("ten bytes"), days));
-            days
-        }
-    };
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            if i - start < 9 {
-                nanos = nanos * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..9 {
-            nanos *= 10;
-        }
-    }
-    let offset = match b.get(i..)? {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let off = oh * 3600 + om * 60;
-            if *sign == b'-' { -off } else { off }
-        }
-        _ => return None,
-    };
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// A column of the stream: its QuestDB name and type.
 #[derive(Clone, Debug)]
 struct Column {
@@ -257,8 +173,10 @@ impl Encoder {
     /// A timestamp cell: RFC 3339 text, or epoch nanoseconds as a number or CSV text.
     fn timestamp(&mut self, name: &str, value: &Value) -> Result<i64, String> {
         match value {
-            Value::Str(s) => parse_rfc3339_cached(s, &mut self.date),
-            Value::Text(s) => parse_rfc3339_cached(s, &mut self.date).or_else(|| epoch_nanos(s)),
+            Value::Str(s) => crate::time::parse_rfc3339_cached(s, &mut self.date),
+            Value::Text(s) => {
+                crate::time::parse_rfc3339_cached(s, &mut self.date).or_else(|| epoch_nanos(s))
+            }
             Value::Number(n) => epoch_nanos(n),
             _ => None,
         }
@@ -409,64 +327,6 @@ mod tests {
             .map(|l| enc.encode(&row(l), &mut buf))
             .collect();
         (String::from_utf8(buf.as_bytes().to_vec()).unwrap(), results)
-    }
-
-    #[test]
-    fn rfc3339_with_a_date_cache() {
-        let mut cache = None;
-        let p = |s: &str, c: &mut Option<([u8; 10], i64)>| parse_rfc3339_cached(s, c);
-        assert_eq!(
-            p("2024-08-14T09:46:36Z", &mut cache),
-            parse_rfc3339("2024-08-14T09:46:36Z")
-        );
-        assert_eq!(
-            p("2024-08-14T23:59:59Z", &mut cache),
-            parse_rfc3339("2024-08-14T23:59:59Z")
-        );
-        assert_eq!(
-            p("2024-08-15T00:00:00Z", &mut cache),
-            parse_rfc3339("2024-08-15T00:00:00Z")
-        );
-        assert_eq!(p("2024-02-30T00:00:00Z", &mut cache), None);
-        assert_eq!(p("2024-08-15T25:00:00Z", &mut cache), None);
-        assert_eq!(
-            p("2024-08-15T01:00:00Z", &mut cache),
-            parse_rfc3339("2024-08-15T01:00:00Z")
-        );
-    }
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(
-            parse_rfc3339("2024-08-14T09:46:36Z"),
-            Some(1_723_628_796_000_000_000)
-        );
-        assert_eq!(
-            parse_rfc3339("2024-08-14T11:46:36.123456789+02:00"),
-            Some(1_723_628_796_123_456_789)
-        );
-        assert_eq!(
-            parse_rfc3339("2024-08-14 09:46:36.5z"),
-            Some(1_723_628_796_500_000_000)
-        );
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_rfc3339("2000-02-29T00:00:00-01:30"),
-            Some(951_787_800_000_000_000)
-        );
-        for bad in [
-            "2024-08-14T09:46:36",
-            "2024-02-30T00:00:00Z",
-            "2023-02-29T00:00:00Z",
-            "2024-13-01T00:00:00Z",
-            "2024-08-14T24:00:00Z",
-            "2024-08-14T09:46:36.Z",
-            "2024-08-14T09:46:36+0200",
-            "20240814094636",
-            "2024-08-14T09:46:36Z ",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad}");
-        }
     }
 
     #[test]

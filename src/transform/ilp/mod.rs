@@ -37,7 +37,7 @@ pub use crate::transform::flatten::ColumnType;
 mod encode;
 mod rows;
 
-pub use encode::{Encoder, parse_rfc3339};
+pub use encode::Encoder;
 pub use rows::{Event, Format, parse_object, read_rows};
 
 /// The longest table or column name QuestDB accepts by default (`cairo.max.file.name.length`).
