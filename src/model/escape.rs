@@ -1,12 +1,12 @@
 //! HL7 escape sequences (v2.3 ch. 2 §2.9 / v2.5 §2.7): decoding when a value is asked for, and
 //! encoding when a value is written.
 //!
-//! Decoding follows HL7 v2.5 §2.7 (docs/conformance.md "Escapes"): the delimiter escapes `\F\ \S\ \T\ \R\ \E\`
-//! become the *declared* delimiters, `\Xhh..\` becomes bytes read in the message's character set,
-//! and everything that only has meaning to a renderer or a charset switcher (`\H\ \N\ \.br\ \Cxxyy\
-//! \Mxxyyzz\ \Zxxx\`) is kept exactly as written. Unknown codes (`\Q\`, lower case `\f\`), empty
-//! `\\` and an escape character with no closing partner are malformed: kept raw, and reported
-//! through [`Decoded::clean`] so the caller can warn.
+//! Decoding follows HL7 v2.5 §2.7 (docs/conformance.md "Escapes"): the delimiter escapes `\F\ \S\
+//! \T\ \R\ \E\` become the *declared* delimiters, `\Xhh..\` becomes bytes read in the message's
+//! character set, and everything that only has meaning to a renderer or a charset switcher (`\H\
+//! \N\ \.br\ \Cxxyy\ \Mxxyyzz\ \Zxxx\`) is kept exactly as written. Unknown codes (`\Q\`, lower
+//! case `\f\`), empty `\\` and an escape character with no closing partner are malformed: kept raw,
+//! and reported through [`Decoded::clean`] so the caller can warn.
 
 use crate::model::charset::Charset;
 use crate::model::separators::Separators;

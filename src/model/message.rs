@@ -2,8 +2,9 @@
 //!
 //! [`Message`] borrows the message bytes and finds segments, fields, repetitions, components and
 //! subcomponents on demand; nothing is copied or decoded until a value is asked for
-//! ([`Value::text`]). Separators come from MSH-1/MSH-2 (HL7 v2.5 §2.5.4, docs/conformance.md "Separators"): any declared
-//! characters, 4 encoding characters, or 5 with the v2.7 truncation character.
+//! ([`Value::text`]). Separators come from MSH-1/MSH-2 (HL7 v2.5 §2.5.4, docs/conformance.md
+//! "Separators"): any declared characters, 4 encoding characters, or 5 with the v2.7 truncation
+//! character.
 //!
 //! Segments may end in `\r` (the standard), `\n` or `\r\n`, mixed; blank lines are not segments
 //! (docs/conformance.md "Segments and line ends"). MSH-1 is the field separator itself and

@@ -2,11 +2,11 @@
 //! however long the stream).
 //!
 //! Input formats (docs/input.md), detected from the first bytes or chosen:
-//! - raw HL7 (docs/conformance.md "Segments and line ends", "Batches"): segments end in `\r`, `\n` or `\r\n`, mixed;
-//!   blank lines and a UTF-8 BOM are skipped; a message starts at each line that begins with
-//!   `MSH` (never at `MSH` inside a field); FHS/BHS/BTS/FTS envelopes are taken apart so the
-//!   messages come out one by one, and the counts in BTS-1 and FTS-1 are checked (a mismatch is
-//!   a warning, never an error);
+//! - raw HL7 (docs/conformance.md "Segments and line ends", "Batches"): segments end in `\r`, `\n`
+//!   or `\r\n`, mixed; blank lines and a UTF-8 BOM are skipped; a message starts at each line that
+//!   begins with `MSH` (never at `MSH` inside a field); FHS/BHS/BTS/FTS envelopes are taken apart
+//!   so the messages come out one by one, and the counts in BTS-1 and FTS-1 are checked (a mismatch
+//!   is a warning, never an error);
 //! - MLLP-framed captures (`0x0B message 0x1C 0x0D`), read by [`crate::wire::mllp::Decoder`] (the
 //!   decoder of `hl7 listen` and `hl7 send`) with the leniency of a good receiver: bytes outside
 //!   frames are skipped with a warning, a start block inside an unfinished frame restarts it, FS
