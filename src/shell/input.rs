@@ -555,6 +555,7 @@ fn not_message(file: Option<&str>, byte: u64) -> Loc {
     clippy::result_large_err,
     reason = "the Ok side, a Message, is as large: boxing the Err would only add an allocation"
 )]
+#[inline(always)]
 fn check<'m, F: Filter>(
     bytes: &'m [u8],
     lines_checked: bool,
