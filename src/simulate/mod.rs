@@ -193,18 +193,9 @@ impl Rng {
 
 /// Appends `v` in decimal.
 #[inline]
-pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    // no padding: as many digits as the number has
+    push_padded(out, v, 0);
 }
 
 /// Appends `v` with `decimals` digits after the point (0 to 6), trailing zeros kept only as
