@@ -191,6 +191,11 @@ impl Filter for Acks<'_> {
         Ok(Flow::Go)
     }
 
+    /// ACKs go back to a sender, not down a pipeline: a mark has no place among them.
+    fn mark(&mut self, _line: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<()> {
         Ok(self.out.flush()?)
     }

@@ -281,6 +281,11 @@ impl Filter for Convert<'_> {
         self.n = 0;
     }
 
+    fn mark(&mut self, line: &[u8]) -> Result<()> {
+        self.sink.stdout.write_all(line)?;
+        Ok(self.sink.stdout.write_all(b"\n")?)
+    }
+
     fn flush(&mut self) -> Result<()> {
         Ok(self.sink.stdout.flush()?)
     }

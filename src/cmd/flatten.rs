@@ -206,6 +206,12 @@ impl Filter for Flatten<'_, '_> {
         Ok(if stop { Flow::Stop } else { Flow::Go })
     }
 
+    fn mark(&mut self, line: &[u8]) -> Result<()> {
+        self.out.extend_from_slice(line);
+        self.out.push(b'\n');
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<()> {
         self.w.write_all(&self.out)?;
         self.out.clear();

@@ -195,6 +195,14 @@ impl Filter for Parser<'_> {
         Ok(Flow::Go)
     }
 
+    fn mark(&mut self, line: &[u8]) -> Result<()> {
+        if self.out.to != To::Table {
+            self.out.w.write_all(line)?;
+            self.out.w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<()> {
         Ok(self.out.w.flush()?)
     }

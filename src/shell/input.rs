@@ -399,6 +399,12 @@ pub trait Filter {
         Ok(Flow::Go)
     }
 
+    /// A delivery mark line (`listen --ack-after delivered`), without its line end: write it
+    /// (and a `\n`) to the output after what was made of the messages before it, so that
+    /// `hl7 ilp` at the end of the pipeline learns which messages its rows came from. An
+    /// output with no place for it (a human table, ACKs) leaves it out.
+    fn mark(&mut self, line: &[u8]) -> Result<()>;
+
     /// An input ended (its end, or a read error); not called once reading has stopped.
     fn end_of_input(&mut self, _file: Option<&str>, _report: &mut Reporter) {}
 
@@ -481,6 +487,10 @@ impl<'a> Reading<'a> {
                         at = next(at, chunk.offset, false);
                         let checked = check::<F>(chunk.bytes, chunk.lines_checked, at, report);
                         (Some(checked), at)
+                    }
+                    Item::Mark(chunk) => {
+                        filter.mark(chunk.bytes)?;
+                        (None, at)
                     }
                     Item::Json(chunk) if F::JSON_LINES => {
                         bytes += chunk.bytes.len() as u64;

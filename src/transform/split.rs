@@ -22,6 +22,7 @@ use std::io::{self, Read};
 
 use crate::model::message::is_header_id;
 use crate::wire::mllp::{self, Decoder, Event, SB};
+use crate::wire::receipt;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -56,7 +57,15 @@ impl Format {
     /// Guesses the format from the first bytes of a stream: a start block means MLLP, `{` means
     /// NDJSON, anything else raw HL7.
     pub fn detect(head: &[u8]) -> Format {
-        let head = head.strip_prefix(BOM).unwrap_or(head);
+        let mut head = head.strip_prefix(BOM).unwrap_or(head);
+        // delivery marks say nothing of the format: a stream may start with one (a filter
+        // whose first message made nothing)
+        while receipt::is_mark(head) {
+            match memchr::memchr(b'\n', head) {
+                Some(i) => head = &head[i + 1..],
+                None => return Format::Hl7,
+            }
+        }
         match head.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(&SB) => Format::Mllp,
             Some(b'{') => Format::Ndjson,
@@ -80,6 +89,10 @@ pub enum Item<'a> {
     Invalid(Chunk<'a>, String),
     /// Something worth a warning that loses no data (envelope counts, bytes between frames).
     Warning { offset: u64, what: String },
+    /// A delivery mark line (`listen --ack-after delivered`, [`crate::wire::receipt`]), without
+    /// its line end: a filter copies it to its output after what it made of the messages before
+    /// it. Read in raw HL7 and NDJSON streams.
+    Mark(Chunk<'a>),
 }
 
 /// A piece of the stream with its position.
@@ -504,6 +517,9 @@ impl<R: Read> Splitter<R> {
             if self.start >= self.end {
                 return Ok(self.finish_envelope());
             }
+            if receipt::is_mark(self.data()) {
+                return self.mark();
+            }
             self.want(4)?;
             let head: [u8; 3] = {
                 let d = self.data();
@@ -899,9 +915,18 @@ impl<R: Read> Splitter<R> {
         if self.start >= self.end {
             return Ok(None);
         }
+        if receipt::is_mark(self.data()) {
+            return self.mark();
+        }
         let len = self.line_len(0)?;
         let c = self.take(len);
         Ok(Some(Item::Json(c)))
+    }
+
+    /// The delivery mark line at the front.
+    fn mark(&mut self) -> io::Result<Option<Item<'_>>> {
+        let len = self.line_len(0)?;
+        Ok(Some(Item::Mark(self.take(len))))
     }
 }
 
@@ -932,6 +957,9 @@ fn line_starts_segment(rest: &[u8], sep: Option<u8>) -> bool {
 /// byte (the field separator) or the end of the line.
 #[inline]
 fn starts_unit(line: &[u8]) -> bool {
+    if receipt::is_mark(line) {
+        return true;
+    }
     if line.len() < 3 {
         return false;
     }
