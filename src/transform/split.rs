@@ -1091,6 +1091,30 @@ mod tests {
         items_with(input, None)
     }
 
+    #[test]
+    fn marks_end_messages_and_keep_their_place() {
+        let hl7 = b"MSH|^~\\&|A\rPID|1\r\n\x1Ehl7-mark 0000000000000001 1 h:1\nMSH|^~\\&|B\r\n\x1Ehl7-mark 0000000000000001 2 h:1\n";
+        assert_eq!(
+            items(hl7),
+            [
+                "M@0:MSH|^~\\&|A\rPID|1",
+                "K@18:hl7-mark 0000000000000001 1 h:1",
+                "M@51:MSH|^~\\&|B",
+                "K@63:hl7-mark 0000000000000001 2 h:1",
+            ]
+        );
+        // a stream that starts with a mark is still NDJSON when its rows are
+        let json = b"\x1Ehl7-mark 0000000000000001 1 h:1\n{\"a\":1}\n\x1Ehl7-mark 0000000000000001 2 h:1\n";
+        assert_eq!(
+            items(json),
+            [
+                "K@0:hl7-mark 0000000000000001 1 h:1",
+                "J@35:{\"a\":1}",
+                "K@43:hl7-mark 0000000000000001 2 h:1",
+            ]
+        );
+    }
+
     fn items_with(input: &[u8], format: Option<Format>) -> Vec<String> {
         // A reader that hands out 7 bytes at a time, so every boundary case crosses reads.
         struct Trickle<'a>(&'a [u8]);
@@ -1118,6 +1142,9 @@ mod tests {
                     why
                 ),
                 Item::Warning { offset, what } => format!("W@{offset}:{what}"),
+                Item::Mark(c) => {
+                    format!("K@{}:{}", c.offset, String::from_utf8_lossy(&c.bytes[1..]))
+                }
             });
         }
         out
