@@ -302,6 +302,7 @@ fn split_all<R: Read>(
                 assert!(!what.is_empty());
                 items.push((b'W', offset, what.into_bytes()));
             }
+            Item::Mark(c) => items.push((b'K', c.offset, c.bytes.to_vec())),
         }
     }
     items
