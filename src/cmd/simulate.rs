@@ -221,7 +221,7 @@ fn read_messages(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
             Item::Invalid(c, why) => {
                 return Err(Error::usage(format!("{name}: byte {}: {why}", c.offset)));
             }
-            Item::Warning { .. } | Item::Mark(_) => continue,
+            Item::Warning { .. } | Item::Mark(_) | Item::Idle => continue,
         };
         let m = Message::parse(&bytes)
             .and_then(|m| m.validate().map(|_| m))

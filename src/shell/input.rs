@@ -5,8 +5,6 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hl7::model::message::{Message, MessageError};
@@ -52,18 +50,6 @@ pub struct Input {
     pub reader: Box<dyn Read>,
     /// Size in bytes when known (files).
     pub size: Option<u64>,
-    /// For stdin: set when the writer paused; a command that buffers its output flushes then,
-    /// so a live pipeline moves message by message (see [`Input::paused`]).
-    pub pause: Option<Arc<AtomicBool>>,
-}
-
-impl Input {
-    /// True (once) when the input's writer paused since the last call.
-    pub fn paused(pause: &Option<Arc<AtomicBool>>) -> bool {
-        pause
-            .as_ref()
-            .is_some_and(|p| p.swap(false, Ordering::Relaxed))
-    }
 }
 
 /// Opens the inputs named on the command line; none or `-` is stdin. A file that cannot be
@@ -89,7 +75,6 @@ pub fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<Input> {
                     name: Some(f.display().to_string()),
                     reader: Box::new(file),
                     size,
-                    pause: None,
                 });
             }
             Err(e) => report.error(
@@ -105,13 +90,10 @@ pub fn open_inputs(files: &[PathBuf], report: &mut Reporter) -> Vec<Input> {
 }
 
 fn stdin_input() -> Input {
-    let stdin = LiveStdin::new();
-    let pause = Arc::clone(&stdin.paused);
     Input {
         name: None,
-        reader: Box::new(stdin),
+        reader: Box::new(LiveStdin::new()),
         size: None,
-        pause: Some(pause),
     }
 }
 
@@ -169,14 +151,25 @@ fn next_item<'s, R: Read>(
 /// How long stdin may stay silent before a reader is told the writer paused.
 const PAUSE: Duration = Duration::from_millis(100);
 
-/// stdin as a live pipe: a read that has waited [`PAUSE`] with nothing new fails with
-/// `TimedOut` (and sets `paused`) instead of blocking on. Raw HL7 has no end-of-message mark,
-/// so this is how the splitter learns that a live pipe's message is complete (`hl7 listen |
-/// hl7 parse`, `hl7 simulate --rate 1/s | hl7 send`) instead of waiting for the next `MSH`,
-/// how a filter learns to flush its output, and how `hl7 ilp` learns to flush a waiting batch.
-/// Files and busy pipes never wait, so they read as before.
+/// stdin as a live pipe. Two things a reader of a live pipe must learn, and how it learns them:
+///
+/// - **Nothing more is ready now**: a read fails with `WouldBlock` (once; the next read waits).
+///   The splitter then gives [`Item::Idle`] and the filter writes out what it has, as a
+///   line-buffered `grep` does: under a steady stream of small messages the rows flow at once
+///   instead of waiting for a quiet moment, and a busy input (always ready) still goes out in
+///   big writes. `hl7 ilp` flushes its batch then.
+/// - **The writer paused** ([`PAUSE`] with nothing new): the read fails with `TimedOut`. Raw
+///   HL7 has no end-of-message mark, so this is how the splitter learns that a live pipe's
+///   last message is complete (`hl7 simulate --rate 1/s | hl7 send`) instead of waiting for
+///   the next `MSH`. It is not taken from "nothing ready", because a writer may be between two
+///   writes of one message.
+///
+/// After a `TimedOut` the next read asks again whether anything is ready, so a quiet input
+/// gives an `Idle` every [`PAUSE`] (cheap: there is nothing to flush). Files never wait, and
+/// read as before.
 pub struct LiveStdin {
-    paused: Arc<AtomicBool>,
+    /// `WouldBlock` was said since the last data or pause: the next read waits.
+    told: bool,
     #[cfg(not(unix))]
     thread: threaded::Threaded,
 }
@@ -184,7 +177,7 @@ pub struct LiveStdin {
 impl LiveStdin {
     fn new() -> Self {
         LiveStdin {
-            paused: Arc::new(AtomicBool::new(false)),
+            told: false,
             #[cfg(not(unix))]
             thread: threaded::Threaded::spawn(io::stdin()),
         }
@@ -193,15 +186,16 @@ impl LiveStdin {
     /// On Unix: `poll(2)`, then a read straight into the caller's buffer, in this thread (no
     /// copy, no second thread: it matters at millions of `hl7 ilp` rows a second).
     #[cfg(unix)]
-    fn read_or_time_out(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read_or_time_out(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<usize> {
         use rustix::event::{PollFd, PollFlags, Timespec, poll};
         use rustix::io::Errno;
         use std::os::fd::AsFd;
         let stdin = io::stdin();
         let fd = stdin.as_fd();
         let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        let timeout = Timespec::try_from(PAUSE).ok();
+        let timeout = Timespec::try_from(wait).ok();
         match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) if wait.is_zero() => return Err(io::ErrorKind::WouldBlock.into()),
             Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
             Ok(_) => {}
             Err(Errno::INTR) => return Err(io::ErrorKind::Interrupted.into()),
@@ -218,19 +212,16 @@ impl LiveStdin {
 
     /// Elsewhere stdin has no portable wait with a timeout: a thread reads it.
     #[cfg(not(unix))]
-    fn read_or_time_out(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.thread.read(buf)
+    fn read_or_time_out(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<usize> {
+        self.thread.read_within(buf, wait)
     }
 }
 
 impl Read for LiveStdin {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.read_or_time_out(buf);
-        if let Err(e) = &read
-            && e.kind() == io::ErrorKind::TimedOut
-        {
-            self.paused.store(true, Ordering::Relaxed);
-        }
+        let wait = if self.told { PAUSE } else { Duration::ZERO };
+        let read = self.read_or_time_out(buf, wait);
+        self.told = matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
         read
     }
 }
@@ -240,10 +231,11 @@ impl Read for LiveStdin {
 #[cfg(any(not(unix), test))]
 mod threaded {
     use std::io::{self, Read};
-    use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+    use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, sync_channel};
+    use std::time::Duration;
 
-    /// A reader whose reads happen on a thread of its own, so that a read can give up after
-    /// [`super::PAUSE`] (as `TimedOut`) while the thread goes on waiting.
+    /// A reader whose reads happen on a thread of its own, so that a read can give up at once
+    /// (`WouldBlock`) or after a while (`TimedOut`) while the thread goes on waiting.
     pub struct Threaded {
         rx: Receiver<io::Result<Vec<u8>>>,
         chunk: Vec<u8>,
@@ -280,23 +272,42 @@ mod threaded {
         }
     }
 
-    impl Read for Threaded {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    impl Threaded {
+        /// Reads what the thread has; waits at most `wait` for it (zero: `WouldBlock` when
+        /// nothing is ready).
+        pub fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<usize> {
             if self.pos == self.chunk.len() {
-                match self.rx.recv_timeout(super::PAUSE) {
+                let got = if wait.is_zero() {
+                    self.rx.try_recv().map_err(|e| match e {
+                        TryRecvError::Empty => Some(io::ErrorKind::WouldBlock),
+                        TryRecvError::Disconnected => None,
+                    })
+                } else {
+                    self.rx.recv_timeout(wait).map_err(|e| match e {
+                        RecvTimeoutError::Timeout => Some(io::ErrorKind::TimedOut),
+                        RecvTimeoutError::Disconnected => None,
+                    })
+                };
+                match got {
                     Ok(Ok(chunk)) => {
                         self.chunk = chunk;
                         self.pos = 0;
                     }
                     Ok(Err(e)) => return Err(e),
-                    Err(RecvTimeoutError::Timeout) => return Err(io::ErrorKind::TimedOut.into()),
-                    Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                    Err(Some(kind)) => return Err(kind.into()),
+                    Err(None) => return Ok(0),
                 }
             }
             let n = buf.len().min(self.chunk.len() - self.pos);
             buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
             self.pos += n;
             Ok(n)
+        }
+    }
+
+    impl Read for Threaded {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.read_within(buf, super::PAUSE)
         }
     }
 }
@@ -408,7 +419,8 @@ pub trait Filter {
     /// An input ended (its end, or a read error); not called once reading has stopped.
     fn end_of_input(&mut self, _file: Option<&str>, _report: &mut Reporter) {}
 
-    /// The input has nothing more ready (a live pipe paused): pass on what is buffered.
+    /// The input has nothing more ready now (a live pipe, [`Item::Idle`]): pass on what is
+    /// buffered.
     fn flush(&mut self) -> Result<()>;
 
     /// All inputs are read: write what is left and flush.
@@ -492,6 +504,10 @@ impl<'a> Reading<'a> {
                         filter.mark(chunk.bytes)?;
                         (None, at)
                     }
+                    Item::Idle => {
+                        filter.flush()?;
+                        (None, at)
+                    }
                     Item::Json(chunk) if F::JSON_LINES => {
                         bytes += chunk.bytes.len() as u64;
                         at = next(at, chunk.offset, true);
@@ -522,9 +538,6 @@ impl<'a> Reading<'a> {
                     }
                 }
                 stats.tick(report, || filter.counters(bytes, None));
-                if Input::paused(&input.pause) {
-                    filter.flush()?;
-                }
             }
             filter.end_of_input(file, report);
         }

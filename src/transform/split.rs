@@ -41,8 +41,10 @@ fn ends_message(d: &[u8]) -> bool {
 enum Fill {
     Data,
     Eof,
-    /// The reader timed out: the writer paused.
+    /// The reader timed out (`TimedOut`): the writer paused.
     Idle,
+    /// The reader has nothing ready right now (`WouldBlock`); the next read waits.
+    Drained,
 }
 
 /// An input format.
@@ -89,6 +91,11 @@ pub enum Item<'a> {
     Invalid(Chunk<'a>, String),
     /// Something worth a warning that loses no data (envelope counts, bytes between frames).
     Warning { offset: u64, what: String },
+    /// The input has nothing more ready right now (its reader said `WouldBlock`, as a live
+    /// pipe's does): a filter passes on what it has made so far, so that rows flow as soon as
+    /// the writer stops for a moment. Given between items, or while a raw HL7 message waits
+    /// for its end; never for a plain file.
+    Idle,
     /// A delivery mark line (`listen --ack-after delivered`, [`crate::wire::receipt`]), without
     /// its line end: a filter copies it to its output after what it made of the messages before
     /// it. Read in raw HL7 and NDJSON streams.
@@ -305,20 +312,33 @@ impl<R: Read> Splitter<R> {
         self.format
     }
 
-    /// Reads more input. Returns false at end of input. A reader that times out (a live pipe
-    /// with nothing to say for a while) is simply read again.
+    /// Reads more input. Returns false at end of input. A reader that times out or has nothing
+    /// ready (a live pipe with nothing to say for a while) is simply read again.
     fn fill(&mut self) -> io::Result<bool> {
         loop {
             match self.fill_or_idle()? {
                 Fill::Data => return Ok(true),
                 Fill::Eof => return Ok(false),
+                Fill::Idle | Fill::Drained => {}
+            }
+        }
+    }
+
+    /// Reads more input: `Some(true)` data, `Some(false)` the end, `None` nothing ready now
+    /// (the caller gives [`Item::Idle`]; the next read waits).
+    fn fill_or_drained(&mut self) -> io::Result<Option<bool>> {
+        loop {
+            match self.fill_or_idle()? {
+                Fill::Data => return Ok(Some(true)),
+                Fill::Eof => return Ok(Some(false)),
+                Fill::Drained => return Ok(None),
                 Fill::Idle => {}
             }
         }
     }
 
-    /// Reads more input, telling a pause of the writer (the reader returned `TimedOut` or
-    /// `WouldBlock`) apart from data and from the end.
+    /// Reads more input, telling a pause of the writer (the reader returned `TimedOut`) and
+    /// nothing ready now (`WouldBlock`) apart from data and from the end.
     fn fill_or_idle(&mut self) -> io::Result<Fill> {
         if self.eof {
             return Ok(Fill::Eof);
@@ -344,14 +364,8 @@ impl<R: Read> Splitter<R> {
                     return Ok(Fill::Data);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    return Ok(Fill::Idle);
-                }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Fill::Idle),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Fill::Drained),
                 Err(e) => return Err(e),
             }
         }
@@ -391,7 +405,7 @@ impl<R: Read> Splitter<R> {
             // it short, so its first message is not held back.
             while self.end - self.start < DETECT_WINDOW {
                 match self.fill_or_idle()? {
-                    Fill::Data => {}
+                    Fill::Data | Fill::Drained => {}
                     Fill::Idle if self.end > self.start => break,
                     Fill::Idle => {}
                     Fill::Eof => break,
@@ -412,8 +426,9 @@ impl<R: Read> Splitter<R> {
 
     // ---- raw HL7 ----
 
-    /// Skips line terminators and whitespace-only lines at the front.
-    fn skip_blank(&mut self) -> io::Result<()> {
+    /// Skips line terminators and whitespace-only lines at the front. False: nothing is
+    /// buffered and the reader has nothing ready now.
+    fn skip_blank(&mut self) -> io::Result<bool> {
         loop {
             let d = self.data();
             let n = d
@@ -421,8 +436,13 @@ impl<R: Read> Splitter<R> {
                 .take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | b'\x0c'))
                 .count();
             self.start += n;
-            if self.start < self.end || !self.fill()? {
-                return Ok(());
+            if self.start < self.end {
+                return Ok(true);
+            }
+            match self.fill_or_drained()? {
+                Some(true) => {}
+                Some(false) => return Ok(true),
+                None => return Ok(false),
             }
         }
     }
@@ -444,8 +464,9 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Scans from `self.resume` for the start of the next line that begins a new unit (MSH, FHS,
-    /// BHS, BTS, FTS). Returns its position relative to `start`, or the end of data at EOF.
-    fn find_boundary(&mut self, first_line_end: usize) -> io::Result<usize> {
+    /// BHS, BTS, FTS, a mark). Returns its position relative to `start`, or the end of data at
+    /// EOF; `None` when the reader has nothing ready now (the scan resumes where it stopped).
+    fn find_boundary(&mut self, first_line_end: usize) -> io::Result<Option<usize>> {
         let mut pos = self.resume.max(first_line_end);
         loop {
             let d = self.data();
@@ -475,19 +496,22 @@ impl<R: Read> Splitter<R> {
             }
             self.lines_ok = lines_ok;
             if let Some(f) = found {
-                return Ok(f);
+                return Ok(Some(f));
             }
             self.resume = pos;
             match self.fill_or_idle()? {
                 Fill::Data => {}
-                Fill::Eof => return Ok(self.boundary_at_end()),
+                Fill::Drained => return Ok(None),
+                Fill::Eof => return Ok(Some(self.boundary_at_end())),
                 // The writer paused after the end of a message as our tools write it (CR
                 // between segments, an LF after the message, or a blank line): raw HL7 has no
                 // other end-of-message mark, so a live pipe's message is complete now
                 // (`simulate --rate 1/s | send` must not lag a message behind). A pause after
                 // a segment's own terminator proves nothing (a slow writer between two
                 // segments), so then the next MSH is still awaited.
-                Fill::Idle if ends_message(self.data()) => return Ok(self.boundary_at_end()),
+                Fill::Idle if ends_message(self.data()) => {
+                    return Ok(Some(self.boundary_at_end()));
+                }
                 Fill::Idle => {}
             }
             pos = self.resume;
@@ -513,7 +537,9 @@ impl<R: Read> Splitter<R> {
 
     fn next_hl7(&mut self) -> io::Result<Option<Item<'_>>> {
         loop {
-            self.skip_blank()?;
+            if !self.skip_blank()? {
+                return Ok(Some(Item::Idle));
+            }
             if self.start >= self.end {
                 return Ok(self.finish_envelope());
             }
@@ -544,8 +570,13 @@ impl<R: Read> Splitter<R> {
                 continue;
             }
             let first = self.line_len(0)?;
-            self.lines_ok = is_unit && &head == b"MSH";
-            let boundary = self.find_boundary(first)?;
+            if self.resume == 0 {
+                // not back from an Idle in the middle of the scan
+                self.lines_ok = is_unit && &head == b"MSH";
+            }
+            let Some(boundary) = self.find_boundary(first)? else {
+                return Ok(Some(Item::Idle));
+            };
             let d = self.data();
             let mut len = boundary;
             while len > 0 && matches!(d[len - 1], b'\r' | b'\n') {
@@ -682,7 +713,9 @@ impl<R: Read> Splitter<R> {
             if m.done {
                 return Ok(None);
             }
-            self.mllp_pull()?;
+            if !self.mllp_pull()? {
+                return Ok(Some(Item::Idle));
+            }
         }
     }
 
@@ -709,8 +742,9 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Takes the next event from the decoder and queues what it means, feeding the decoder more
-    /// input first when it has given all the events of what it was fed.
-    fn mllp_pull(&mut self) -> io::Result<()> {
+    /// input first when it has given all the events of what it was fed. False: the reader has
+    /// nothing ready now (nothing changed; call again).
+    fn mllp_pull(&mut self) -> io::Result<bool> {
         if !self.mllp.started {
             let at = self.offset_of(self.start);
             let m = &mut self.mllp;
@@ -725,8 +759,10 @@ impl<R: Read> Splitter<R> {
                     Some(sb) if self.mllp.dec.in_block() => self.index(sb),
                     _ => self.end,
                 };
-                if !self.fill()? {
-                    self.mllp.finishing = true;
+                match self.fill_or_drained()? {
+                    Some(true) => {}
+                    Some(false) => self.mllp.finishing = true,
+                    None => return Ok(false),
                 }
             }
             let from = self.mllp.fed;
@@ -748,7 +784,7 @@ impl<R: Read> Splitter<R> {
             Some(found) => self.on_found(found, held),
             None => self.fed_all(),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The buffer index of a stream offset, clamped to the buffered data.
@@ -911,7 +947,9 @@ impl<R: Read> Splitter<R> {
     // ---- NDJSON ----
 
     fn next_json(&mut self) -> io::Result<Option<Item<'_>>> {
-        self.skip_blank()?;
+        if !self.skip_blank()? {
+            return Ok(Some(Item::Idle));
+        }
         if self.start >= self.end {
             return Ok(None);
         }
@@ -1092,6 +1130,57 @@ mod tests {
     }
 
     #[test]
+    fn nothing_ready_is_idle_and_never_cuts_a_message() {
+        // A reader with nothing ready (WouldBlock) between messages, after a mark and in the
+        // middle of a message: Idle comes out where the splitter has nothing whole to give,
+        // and the messages come out whole.
+        struct Gaps(Vec<&'static [u8]>);
+        impl Read for Gaps {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let part = self.0.remove(0);
+                if part.is_empty() {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                buf[..part.len()].copy_from_slice(part);
+                Ok(part.len())
+            }
+        }
+        let parts: Vec<&[u8]> = vec![
+            b"MSH|^~\\&|A\r",
+            b"",
+            b"PID|1\r\n",
+            b"",
+            b"\x1Ehl7-mark 0000000000000001 1 h:1\n",
+            b"",
+            b"MSH|^~\\&|B\r\n",
+        ];
+        let mut s = Splitter::with_format(Gaps(parts), Format::Hl7);
+        let mut got = Vec::new();
+        while let Some(item) = s.next_item().unwrap() {
+            got.push(match item {
+                Item::Message(c) => format!("M:{}", String::from_utf8_lossy(c.bytes)),
+                Item::Mark(_) => "K".into(),
+                Item::Idle => "idle".into(),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(
+            got,
+            [
+                "idle",
+                "idle",
+                "M:MSH|^~\\&|A\rPID|1",
+                "K",
+                "idle",
+                "M:MSH|^~\\&|B"
+            ]
+        );
+    }
+
+    #[test]
     fn marks_end_messages_and_keep_their_place() {
         let hl7 = b"MSH|^~\\&|A\rPID|1\r\n\x1Ehl7-mark 0000000000000001 1 h:1\nMSH|^~\\&|B\r\n\x1Ehl7-mark 0000000000000001 2 h:1\n";
         assert_eq!(
@@ -1145,6 +1234,7 @@ mod tests {
                 Item::Mark(c) => {
                     format!("K@{}:{}", c.offset, String::from_utf8_lossy(&c.bytes[1..]))
                 }
+                Item::Idle => "idle".into(),
             });
         }
         out

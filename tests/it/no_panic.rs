@@ -303,6 +303,7 @@ fn split_all<R: Read>(
                 items.push((b'W', offset, what.into_bytes()));
             }
             Item::Mark(c) => items.push((b'K', c.offset, c.bytes.to_vec())),
+            Item::Idle => {}
         }
     }
     items

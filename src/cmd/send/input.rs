@@ -194,7 +194,7 @@ impl<'a> Producer<'a> {
                     continue;
                 }
                 // a delivery mark says nothing to a sender
-                Item::Mark(_) => continue,
+                Item::Mark(_) | Item::Idle => continue,
                 Item::Invalid(chunk, why) => {
                     if first {
                         self.report.error(&loc(None, chunk.offset, None), &why);
