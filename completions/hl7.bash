@@ -445,7 +445,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__listen)
-            opts="-q -h -V --to --meta --channel --archive --archive-layout --ack-mode --app --facility --max-message-size --idle-timeout --max-connections --allow --count --tls-cert --tls-key --tls-client-ca --quiet --progress --stats --help --version"
+            opts="-q -h -V --to --meta --ack-after --receipts --channel --archive --archive-layout --ack-mode --app --facility --max-message-size --idle-timeout --max-connections --allow --count --tls-cert --tls-key --tls-client-ca --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +453,14 @@ _hl7() {
             case "${prev}" in
                 --to)
                     COMPREPLY=($(compgen -W "hl7 ndjson mllp" -- "${cur}"))
+                    return 0
+                    ;;
+                --ack-after)
+                    COMPREPLY=($(compgen -W "written delivered" -- "${cur}"))
+                    return 0
+                    ;;
+                --receipts)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --channel)

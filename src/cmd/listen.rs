@@ -10,7 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hl7::ack;
-use hl7::server::{self, BindError, Cidr, Config, Event, Format, Listener, Server, Stats};
+use hl7::server::{
+    self, BindError, Cidr, Config, Event, Format, Listener, Output, ReceiptsListener, Server, Stats,
+};
 use hl7::transform::pattern::Pattern;
 use hl7::wire::tls;
 
@@ -18,17 +20,28 @@ use crate::shell::{Error, Exit, Global, Result, exit};
 
 /// Receive HL7 over MLLP, ACK each message, write them to stdout
 ///
-/// Serves many connections on one or more addresses (channels). A message is ACKed with AA (or
-/// CA) only after it has been written and flushed to stdout and, with --archive, appended and
-/// fsynced to disk, so a message a sender saw ACKed is never lost. Frames that are not HL7 or
-/// are too large get a NAK with a reason; the connection stays usable. Prints
-/// "listening on ADDR" for each bound address to stderr, so port 0 works in scripts.
-/// Logs name peers, control ids and counts, never message contents.
+/// Serves many connections on one or more addresses (channels). What an AA (or CA) promises
+/// depends on --ack-after:
+///
+///   written (default): the message was written and flushed to stdout (a pipe, or a file,
+///     which is then fsynced) and, with --archive, appended and fsynced to disk. A consumer
+///     that dies loses what it had read and not yet passed on.
+///
+///   delivered: the database committed every row made from the message. A mark line follows
+///     each message down the pipeline (parse, flatten and convert pass it on), and `hl7 ilp`
+///     at the end reports back over a loopback connection (--receipts) once the database has
+///     confirmed the rows (ILP over HTTP). If any stage dies, the messages not yet confirmed
+///     get no ACK, the sender sends them again, and listen exits 1 so a supervisor restarts the
+///     pipeline; replays are harmless with `hl7 ilp --print-ddl`'s DEDUP keys.
+///
+/// Frames that are not HL7 or are too large get a NAK with a reason; the connection stays
+/// usable. Prints "listening on ADDR" for each bound address to stderr, so port 0 works in
+/// scripts. Logs name peers, control ids and counts, never message contents.
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit::after_help(
-    "Examples:\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem",
+    "Examples:\n  hl7 listen :2575 --ack-after delivered | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000\n  hl7 listen :2575 | hl7 flatten --map elisa.toml | hl7 ilp --map elisa.toml http://localhost:9000\n  hl7 listen --to ndjson --meta --archive /var/lib/hl7 127.0.0.1:0\n  hl7 listen :2575 --tls-cert server.pem --tls-key server.key --tls-client-ca clients-ca.pem",
     &Exit::BASIC,
-    &[(Exit::Failure, "also: an address that cannot be bound, or output that can no longer be written (no more ACKs)")],
+    &[(Exit::Failure, "also: an address that cannot be bound, stdout closed or no longer writable (no more ACKs), or with --ack-after delivered the end of the pipeline gone")],
 ))]
 pub struct Args {
     /// Addresses to listen on: PORT, :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; several =
@@ -40,6 +53,14 @@ pub struct Args {
     /// With --to ndjson: add received time, peer, channel, control id and ACK code, and the raw message
     #[arg(long)]
     pub meta: bool,
+    /// When to send AA: once written (and fsynced where it is a file or the archive), or once
+    /// `hl7 ilp` at the end of the pipeline reports the message's rows committed
+    #[arg(long, value_enum, default_value_t = AckAfter::Written)]
+    pub ack_after: AckAfter,
+    /// With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the
+    /// marks name it, so ilp needs no flag; port 0 picks a free port)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
+    pub receipts: String,
     /// Name a channel: NAME=ADDR
     #[arg(long, value_name = "NAME=ADDR")]
     pub channel: Vec<String>,
@@ -96,6 +117,14 @@ pub enum ListenTo {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckAfter {
+    /// AA once written and flushed to stdout (fsynced if a file) and to the archive
+    Written,
+    /// AA once `hl7 ilp` reports the message's rows committed by the database
+    Delivered,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AckMode {
     Auto,
     Original,
@@ -139,6 +168,12 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     if args.max_message_size == 0 {
         return Err(Error::usage("--max-message-size must be above 0"));
     }
+    let delivered = args.ack_after == AckAfter::Delivered;
+    if delivered && args.to == ListenTo::Mllp {
+        return Err(Error::usage(
+            "--ack-after delivered writes a mark line after each message, which has no place in --to mllp; use --to hl7 or --to ndjson",
+        ));
+    }
     let mut listeners = Vec::new();
     for (name, spec) in &specs {
         // A channel named like its address is named by the address bound, port 0 resolved.
@@ -151,6 +186,19 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         eprintln!("listening on {}", listener.local_addr());
         listeners.push(listener);
     }
+    let receipts = if delivered {
+        let r = ReceiptsListener::bind(&args.receipts).map_err(|e| match e {
+            server::ReceiptsError::Address(e) => Error::usage(format!("--receipts {e}")),
+            server::ReceiptsError::Bind(e) => Error::failure(format!(
+                "cannot listen on {} for receipts: {e}",
+                args.receipts
+            )),
+        })?;
+        eprintln!("receipts on {}", r.local_addr());
+        Some(r)
+    } else {
+        None
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -179,11 +227,16 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         },
         archive: args.archive.clone().zip(layout),
         count: args.count,
+        receipts,
+    };
+    let output = Output {
+        out: Box::new(io::stdout()),
+        file: stdout_file(),
     };
     let server = Server::new(
         config,
         listeners,
-        io::stdout(),
+        output,
         Arc::clone(&stop),
         Arc::new(Stderr {
             quiet: global.quiet,
@@ -212,12 +265,31 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     if global.stats {
         eprintln!("hl7 listen: {counters_line}");
     }
-    // A closed stdout (the consumer went away) ends the run like any closed pipe: exit 0, after
-    // the "no more ACKs" line; any other write failure is exit 1.
+    // A closed stdout (the consumer went away) or, in delivered mode, the end of the pipeline
+    // gone: exit 1 after the line that said so, so that a supervisor restarts the pipeline.
     match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Failure),
         Err(e) => Err(Error::failure(format!("writing messages failed: {e}"))),
         Ok(()) => Ok(Exit::Ok),
     }
+}
+
+/// stdout as a file to fsync before each ACK, when it is a regular file (`> messages.hl7`).
+#[cfg(unix)]
+fn stdout_file() -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
+    let file = std::fs::File::from(fd);
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// stdout as a file to fsync before each ACK, when it is a regular file (`> messages.hl7`).
+#[cfg(windows)]
+fn stdout_file() -> Option<std::fs::File> {
+    use std::os::windows::io::AsHandle;
+    let handle = io::stdout().as_handle().try_clone_to_owned().ok()?;
+    let file = std::fs::File::from(handle);
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 fn stats_line(s: &Stats) -> String {
@@ -342,6 +414,31 @@ impl server::Report for Stderr {
             Event::WriteFailed { error } => (
                 true,
                 format!("cannot write messages: {error}; no more ACKs, stopping"),
+            ),
+            Event::ReceiptsConnected { peer } => (
+                false,
+                format!("receipts: {peer} connected (delivered mode)"),
+            ),
+            Event::ReceiptIgnored { peer, why } => {
+                (true, format!("receipts: {peer}: ignored: {why}"))
+            }
+            Event::NoReceipts { waiting, to } => (
+                true,
+                format!(
+                    "{waiting} messages wait for receipts and nothing has reported to {to}; is `hl7 ilp` (over HTTP) at the end of the pipeline?"
+                ),
+            ),
+            Event::PipelineLost { why, waiting } => (
+                true,
+                format!(
+                    "the end of the pipeline is gone: {why}; {waiting} messages written but not confirmed get no ACK (their senders will send them again); stopping"
+                ),
+            ),
+            Event::MarkInMessage { peer, control_id } => (
+                true,
+                format!(
+                    "{peer}: message {control_id}: not accepted: a line starts with byte 0x1E, reserved for delivery marks"
+                ),
             ),
         };
         if error || !self.quiet {

@@ -1,6 +1,7 @@
 //! The archive (`--archive DIR`): every message written is appended to a file under a
 //! directory, named by a layout from the message and its arrival time, and fsynced once per
-//! batch before the batch is acknowledged.
+//! batch before the batch is acknowledged. A file or directory the batch created has its parent
+//! directory fsynced too, so that the new entry itself survives a power cut.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -20,6 +21,8 @@ pub(super) struct Archive {
     dir: PathBuf,
     layout: Pattern,
     files: HashMap<PathBuf, File>,
+    /// Directories that got a new entry since the last sync.
+    new_entries: Vec<PathBuf>,
 }
 
 impl Archive {
@@ -28,6 +31,7 @@ impl Archive {
             dir,
             layout,
             files: HashMap::new(),
+            new_entries: Vec::new(),
         }
     }
 
@@ -58,7 +62,21 @@ impl Archive {
                 self.files.clear();
             }
             if let Some(parent) = path.parent() {
+                // the directories about to be made, each a new entry in its parent
+                let mut missing = parent;
+                while !missing.exists() {
+                    match missing.parent() {
+                        Some(up) => {
+                            self.new_entries.push(up.to_path_buf());
+                            missing = up;
+                        }
+                        None => break,
+                    }
+                }
                 fs::create_dir_all(parent)?;
+                if !path.exists() {
+                    self.new_entries.push(parent.to_path_buf());
+                }
             }
             let f = OpenOptions::new().create(true).append(true).open(&path)?;
             self.files.insert(path.clone(), f);
@@ -74,16 +92,33 @@ impl Archive {
         Ok(())
     }
 
-    /// Makes the files appended to durable (their data; the directory entries of new files
-    /// are not fsynced).
+    /// Makes the files appended to durable, and the directory entries of new files and
+    /// directories.
     pub(super) fn sync(&mut self, dirty: &[PathBuf]) -> io::Result<()> {
         for p in dirty {
             if let Some(f) = self.files.get(p) {
                 f.sync_data()?;
             }
         }
+        self.new_entries.sort();
+        self.new_entries.dedup();
+        for dir in self.new_entries.drain(..) {
+            sync_dir(&dir)?;
+        }
         Ok(())
     }
+}
+
+/// Makes a directory's entries durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows has no fsync of a directory (NTFS journals its metadata).
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -136,9 +171,28 @@ mod tests {
         let adt = tmp.0.join("2024/03/15/ADT_A01.hl7");
         let oru = tmp.0.join("2024/03/15/ORU_R01.hl7");
         assert_eq!(dirty, [adt.clone(), oru.clone()]);
+        // the new directories and files: their parents' entries are synced with the data
+        let mut dirs = a.new_entries.clone();
+        dirs.sort();
+        dirs.dedup();
+        assert_eq!(
+            dirs,
+            [
+                tmp.0.clone(),
+                tmp.0.join("2024"),
+                tmp.0.join("2024/03"),
+                tmp.0.join("2024/03/15"),
+            ]
+        );
         a.sync(&dirty).unwrap();
+        assert!(a.new_entries.is_empty());
         assert_eq!(fs::read(&adt).unwrap(), [ADT, b"\n", ADT, b"\n"].concat());
         assert_eq!(fs::read(&oru).unwrap(), [ORU, b"\n"].concat());
+        // an existing file makes no new entry
+        let mut dirty = Vec::new();
+        a.files.clear();
+        a.append(ORU, noon(), &mut dirty).unwrap();
+        assert!(a.new_entries.is_empty(), "{:?}", a.new_entries);
     }
 
     #[test]

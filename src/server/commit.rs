@@ -7,15 +7,17 @@
 //! archive once, then tells exactly that batch's connections how their messages fared and
 //! wakes the first connection that queued meanwhile to lead the next batch.
 
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::SystemTime;
 
 use super::archive::Archive;
+use super::delivery::Delivery;
 use super::output::{Format, Output};
 use super::report::{Event, Report};
 use crate::transform::envelope::Envelope;
@@ -47,6 +49,8 @@ impl Record {
 /// A connection's place to hear how its message fared; the connection's thread parks on it.
 pub(super) struct Slot {
     outcome: AtomicU8,
+    /// The message's number in the output (from 1), once written.
+    seq: AtomicU64,
     thread: thread::Thread,
 }
 
@@ -59,6 +63,7 @@ impl Slot {
     pub(super) fn new() -> Arc<Slot> {
         Arc::new(Slot {
             outcome: AtomicU8::new(PENDING),
+            seq: AtomicU64::new(0),
             thread: thread::current(),
         })
     }
@@ -87,38 +92,69 @@ struct CommitState {
     failure: Option<io::Error>,
 }
 
+/// Where accepted messages go, and what makes them durable there.
+pub(super) struct Sink {
+    pub(super) out: Box<dyn Write + Send>,
+    /// The output is this regular file: fsynced after each batch, before the ACKs.
+    pub(super) file: Option<File>,
+    pub(super) format: Format,
+    pub(super) archive: Option<Archive>,
+    /// Delivered mode: a mark after each message.
+    pub(super) delivery: Option<Arc<Delivery>>,
+}
+
 /// What the leader writes with: the output, its format, the archive.
 struct Writer {
     out: BufWriter<Box<dyn Write + Send>>,
+    file: Option<File>,
     output: Output,
     archive: Option<Archive>,
     dirty: Vec<PathBuf>,
+    delivery: Option<Arc<Delivery>>,
+    /// Messages written so far (the number of the last one).
+    seq: u64,
 }
 
 impl Writer {
-    fn write<'a>(&mut self, batch: impl Iterator<Item = &'a Record>) -> io::Result<()> {
+    /// Writes a batch (each message followed by its mark in delivered mode), flushes, and
+    /// makes it durable; returns the number of the batch's first message.
+    fn write<'a>(&mut self, batch: impl ExactSizeIterator<Item = &'a Record>) -> io::Result<u64> {
+        let first = self.seq + 1;
+        let mut seq = self.seq;
+        if let Some(d) = &self.delivery {
+            // Before any mark can reach the output (the buffer may spill while it fills): a
+            // receipt may come back as soon as the mark is read, and it is taken only up to
+            // what was announced here.
+            d.written(self.seq + batch.len() as u64);
+        }
         for r in batch {
             self.output.write(&mut self.out, &r.envelope())?;
+            seq += 1;
+            if let Some(d) = &self.delivery {
+                d.mark(seq, &mut self.out)?;
+            }
             if let Some(a) = self.archive.as_mut() {
                 a.append(&r.bytes, r.received, &mut self.dirty)?;
             }
         }
         self.out.flush()?;
+        if let Some(f) = &self.file {
+            f.sync_data()?;
+        }
         if let Some(a) = self.archive.as_mut() {
             a.sync(&self.dirty)?;
         }
         self.dirty.clear();
-        Ok(())
+        self.seq = seq;
+        Ok(first)
     }
 }
 
 impl Committer {
-    /// A committer writing to `out` in `format` (and to `archive`); with `count`, it refuses
-    /// every message after the `count`th.
+    /// A committer writing to `sink`; with `count`, it refuses every message after the
+    /// `count`th.
     pub(super) fn new(
-        out: Box<dyn Write + Send>,
-        format: Format,
-        archive: Option<Archive>,
+        sink: Sink,
         count: Option<u64>,
         stop: Arc<AtomicBool>,
         report: Arc<dyn Report>,
@@ -128,10 +164,13 @@ impl Committer {
                 queue: Vec::with_capacity(64),
                 leading: false,
                 writer: Some(Writer {
-                    out: BufWriter::with_capacity(256 * 1024, out),
-                    output: Output::new(format),
-                    archive,
+                    out: BufWriter::with_capacity(256 * 1024, sink.out),
+                    file: sink.file,
+                    output: Output::new(sink.format),
+                    archive: sink.archive,
                     dirty: Vec::new(),
+                    delivery: sink.delivery,
+                    seq: 0,
                 }),
                 written: 0,
                 refusing: false,
@@ -153,10 +192,10 @@ impl Committer {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Queues a message and returns once it has been written and flushed (true), or refused
-    /// (false: writing failed, or `count` was reached before it). `slot` is the calling
-    /// thread's.
-    pub(super) fn commit(&self, r: Record, slot: &Arc<Slot>) -> bool {
+    /// Queues a message and returns once it has been written and flushed (its number in the
+    /// output, from 1), or refused (`None`: writing failed, or `count` was reached before it).
+    /// `slot` is the calling thread's.
+    pub(super) fn commit(&self, r: Record, slot: &Arc<Slot>) -> Option<u64> {
         slot.outcome.store(PENDING, Ordering::SeqCst);
         let mut st = self.lock();
         st.queue.push((r, Arc::clone(slot)));
@@ -165,7 +204,8 @@ impl Committer {
             // outcome in our slot counts, never the fact that we led a batch ourselves.
             match slot.outcome.load(Ordering::SeqCst) {
                 PENDING => {}
-                outcome => return outcome == WRITTEN,
+                WRITTEN => return Some(slot.seq.load(Ordering::SeqCst)),
+                _ => return None,
             }
             if !st.leading && !st.queue.is_empty() {
                 self.lead(st);
@@ -195,17 +235,17 @@ impl Committer {
         drop(st);
         let result = match writer.as_mut() {
             Some(w) if take > 0 => w.write(batch[..take].iter().map(|(r, _)| r)),
-            _ => Ok(()),
+            _ => Ok(0),
         };
         let mut st = self.lock();
         st.writer = writer;
-        let ok = match result {
-            Ok(()) => {
+        let (ok, first) = match result {
+            Ok(first) => {
                 st.written += take as u64;
                 if take < batch.len() {
                     st.refusing = true;
                 }
-                true
+                (true, first)
             }
             Err(e) => {
                 self.report.event(Event::WriteFailed { error: &e });
@@ -213,7 +253,7 @@ impl Committer {
                 st.failure.get_or_insert(e);
                 self.failed.store(true, Ordering::SeqCst);
                 self.stop.store(true, Ordering::SeqCst);
-                false
+                (false, 0)
             }
         };
         if self.count.is_some_and(|c| st.written >= c) {
@@ -227,6 +267,7 @@ impl Committer {
         let me = thread::current().id();
         for (i, (_, slot)) in batch.iter().enumerate() {
             let outcome = if ok && i < take { WRITTEN } else { REFUSED };
+            slot.seq.store(first + i as u64, Ordering::SeqCst);
             slot.outcome.store(outcome, Ordering::SeqCst);
             if slot.thread.id() != me {
                 slot.thread.unpark();
@@ -235,10 +276,9 @@ impl Committer {
     }
 
     /// The end of the run, once every connection is gone: the first write failure, if any (a
-    /// closed output is not one: it ends the run like any closed pipe).
+    /// closed output is one: the server could not go on acknowledging).
     pub(super) fn finish(&self) -> io::Result<()> {
         match self.lock().failure.take() {
-            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -326,9 +366,13 @@ pub(super) mod tests {
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Log::default());
         let committer = Arc::new(Committer::new(
-            Box::new(sink.clone()),
-            format,
-            None,
+            super::Sink {
+                out: Box::new(sink.clone()),
+                file: None,
+                format,
+                archive: None,
+                delivery: None,
+            },
             count,
             Arc::clone(&stop),
             Arc::clone(&log) as Arc<dyn Report>,
@@ -354,7 +398,7 @@ pub(super) mod tests {
     /// Commits `text` from a thread of its own, as a connection would.
     fn connection(c: &Arc<Committer>, text: &'static str) -> thread::JoinHandle<bool> {
         let c = Arc::clone(c);
-        thread::spawn(move || c.commit(record(text), &Slot::new()))
+        thread::spawn(move || c.commit(record(text), &Slot::new()).is_some())
     }
 
     fn wait_until(what: &str, done: impl Fn() -> bool) {
@@ -373,9 +417,9 @@ pub(super) mod tests {
         let sink = Sink::default();
         let f = fixture(&sink, Format::Hl7, None);
         let slot = Slot::new();
-        assert!(f.committer.commit(record("one"), &slot));
+        assert_eq!(f.committer.commit(record("one"), &slot), Some(1));
         assert_eq!(sink.text(), "one\n#");
-        assert!(f.committer.commit(record("two"), &slot));
+        assert_eq!(f.committer.commit(record("two"), &slot), Some(2));
         assert_eq!(sink.text(), "one\n#two\n#");
         assert!(!f.stop.load(Ordering::SeqCst));
         assert!(f.committer.finish().is_ok());
@@ -414,7 +458,7 @@ pub(super) mod tests {
         assert_eq!(written, [false, false, false]);
         assert!(f.committer.failed());
         assert!(f.stop.load(Ordering::SeqCst));
-        assert!(!f.committer.commit(record("D"), &Slot::new()));
+        assert!(f.committer.commit(record("D"), &Slot::new()).is_none());
         let log = f.log.0.lock().unwrap().clone();
         assert_eq!(log.len(), 1, "{log:?}");
         assert!(log[0].starts_with("WriteFailed"), "{log:?}");
@@ -423,12 +467,13 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_closed_output_refuses_but_is_no_failure_of_the_run() {
+    fn a_closed_output_refuses_and_fails_the_run() {
         let sink = Sink::failing(io::ErrorKind::BrokenPipe);
         let f = fixture(&sink, Format::Hl7, None);
-        assert!(!f.committer.commit(record("A"), &Slot::new()));
+        assert!(f.committer.commit(record("A"), &Slot::new()).is_none());
         assert!(f.stop.load(Ordering::SeqCst));
-        assert!(f.committer.finish().is_ok());
+        let e = f.committer.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     }
 
     #[test]
@@ -436,11 +481,11 @@ pub(super) mod tests {
         let sink = Sink::default();
         let f = fixture(&sink, Format::Hl7, Some(2));
         let slot = Slot::new();
-        assert!(f.committer.commit(record("A"), &slot));
+        assert_eq!(f.committer.commit(record("A"), &slot), Some(1));
         assert!(!f.stop.load(Ordering::SeqCst));
-        assert!(f.committer.commit(record("B"), &slot));
+        assert_eq!(f.committer.commit(record("B"), &slot), Some(2));
         assert!(f.stop.load(Ordering::SeqCst));
-        assert!(!f.committer.commit(record("C"), &slot));
+        assert!(f.committer.commit(record("C"), &slot).is_none());
         assert_eq!(sink.text(), "A\n#B\n#");
         assert!(f.committer.finish().is_ok());
     }

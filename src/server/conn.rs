@@ -1,6 +1,7 @@
 //! Connections: the acceptor of each address, and one thread per connection that reads
 //! frames, answers each through [`ack::respond`] (a valid message is answered only once the
-//! committer has written it), and writes the answers for one read at once, in order.
+//! committer has written it and, in delivered mode, a receipt covers it), and writes the
+//! answers for one read at once, in order.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -12,10 +13,12 @@ use std::time::{Duration, Instant, SystemTime};
 use super::Config;
 use super::allow::Cidr;
 use super::commit::{Committer, Record, Slot};
+use super::delivery::{Delivery, Waited};
 use super::report::{Counters, Event, Report};
 use crate::ack::{self, Code, Fate, Outcome, Problem, Verdict};
 use crate::time::Time;
 use crate::wire::mllp::{self, Decoder, Event as Mllp};
+use crate::wire::receipt;
 use crate::wire::tls::{self, Stream};
 
 /// Settings and state every connection shares.
@@ -33,10 +36,17 @@ pub(super) struct Shared {
     report: Arc<dyn Report>,
     id_seed: u64,
     ack_number: AtomicU64,
+    /// Delivered mode: ACKs wait for receipts.
+    delivery: Option<Arc<Delivery>>,
 }
 
 impl Shared {
-    pub(super) fn new(config: &Config, stop: Arc<AtomicBool>, report: Arc<dyn Report>) -> Shared {
+    pub(super) fn new(
+        config: &Config,
+        delivery: Option<Arc<Delivery>>,
+        stop: Arc<AtomicBool>,
+        report: Arc<dyn Report>,
+    ) -> Shared {
         Shared {
             ack_mode: config.ack_mode,
             app: config.app.clone(),
@@ -51,6 +61,7 @@ impl Shared {
             report,
             id_seed: crate::id::run_seed(),
             ack_number: AtomicU64::new(0),
+            delivery,
         }
     }
 
@@ -215,6 +226,11 @@ fn serve_stream(
         last_data = Instant::now();
         decoder.feed(&buf[..n]);
         replies.clear();
+        // Delivered mode: the last message of this read that waits for a receipt, and when
+        // each accepted one was read (for the ACK latency).
+        let mut wait_for = None;
+        let mut accepted: u32 = 0;
+        let read_at = Instant::now();
         while let Some(event) = decoder.next_event() {
             match event {
                 Mllp::Frame { payload, offset } => {
@@ -224,8 +240,13 @@ fn serve_stream(
                         committer,
                         slot: &slot,
                     };
-                    if let Some(reply) = handle_frame(payload, offset, &from, shared) {
+                    let answer = handle_frame(payload, offset, &from, shared);
+                    if let Some(reply) = answer.reply {
                         mllp::encode(&reply, &mut replies);
+                        if let Some(seq) = answer.delivered_after {
+                            wait_for = Some(seq);
+                            accepted += 1;
+                        }
                     }
                 }
                 Mllp::Skipped { bytes, offset } => report.event(Event::Skipped {
@@ -245,6 +266,18 @@ fn serve_stream(
                 }
             }
         }
+        if let (Some(seq), Some(d)) = (wait_for, &shared.delivery) {
+            // The frames of this read are all written; their ACKs go once a receipt covers
+            // the last. Without one, none: the sender keeps them and sends them again.
+            if d.wait(seq) != Waited::Delivered {
+                return Ok(());
+            }
+            let waited = read_at.elapsed().as_micros() as u64;
+            shared
+                .counters
+                .ack_micros
+                .fetch_add(waited * u64::from(accepted), Ordering::Relaxed);
+        }
         if !replies.is_empty() {
             stream.write_all(&replies)?;
         }
@@ -252,6 +285,15 @@ fn serve_stream(
             return Ok(());
         }
     }
+}
+
+/// The answer to one frame.
+pub(super) struct Answer {
+    /// The reply to send, if any.
+    pub(super) reply: Option<Vec<u8>>,
+    /// Delivered mode: the reply is an accept that may go only once a receipt covers this
+    /// message number.
+    pub(super) delivered_after: Option<u64>,
 }
 
 /// Where a frame came from, and where its message goes.
@@ -283,26 +325,46 @@ fn oversize(size: u64, offset: u64, peer: SocketAddr, shared: &Shared) -> Vec<u8
     ack::nak(b"", &problem, &shared.options(&now, &id))
 }
 
-/// Answers one frame: a valid message is committed first, and accepted only once written.
-/// Returns the reply to send, if any.
+/// Answers one frame: a valid message is committed first, and accepted only once written (in
+/// delivered mode, the accept waits for a receipt: see [`Answer::delivered_after`]).
 pub(super) fn handle_frame(
     payload: &[u8],
     offset: u64,
     from: &Inbound<'_>,
     shared: &Shared,
-) -> Option<Vec<u8>> {
+) -> Answer {
     let started = Instant::now();
     let peer = from.peer;
     if mllp::is_commit_ack(payload).is_some() {
         shared
             .report
             .event(Event::CommitAckIgnored { peer, offset });
-        return None;
+        return Answer {
+            reply: None,
+            delivered_after: None,
+        };
     }
     let now = now_ts();
     let id = shared.next_ack_id();
     let opts = shared.options(&now, &id);
+    let mut written = None;
     let response = ack::respond(payload, &opts, |msg, code| {
+        if shared.delivery.is_some() && receipt::has_mark_line(payload) {
+            // it would forge a delivery mark in the output
+            shared.report.event(Event::MarkInMessage {
+                peer,
+                control_id: &msg.control_id(),
+            });
+            return Fate {
+                outcome: Outcome::Reject,
+                problem: Some(Problem {
+                    code: 207,
+                    location: None,
+                    text: "a line of the message starts with byte 0x1E, which this receiver reserves for delivery marks".into(),
+                }),
+                code: None,
+            };
+        }
         let record = Record {
             bytes: payload.to_vec(),
             received: SystemTime::now(),
@@ -312,10 +374,12 @@ pub(super) fn handle_frame(
             code: code.map_or("", Code::as_str),
         };
         // Not written: never AA. The sender keeps the message and tries again later.
-        if from.committer.commit(record, from.slot) {
-            Fate::ACCEPTED
-        } else {
-            Fate::unstored()
+        match from.committer.commit(record, from.slot) {
+            Some(seq) => {
+                written = Some(seq);
+                Fate::ACCEPTED
+            }
+            None => Fate::unstored(),
         }
     });
     let counters = &shared.counters;
@@ -347,7 +411,11 @@ pub(super) fn handle_frame(
         }
         Verdict::Valid(_) => shared.nak(),
     }
-    response.reply
+    let accepted = matches!(response.verdict, Verdict::Valid(Outcome::Accept));
+    Answer {
+        reply: response.reply,
+        delivered_after: written.filter(|_| accepted && shared.delivery.is_some()),
+    }
 }
 
 /// MSH-7 of the ACKs: formatted once per second per connection thread, not once per message.
@@ -386,6 +454,7 @@ mod tests {
             format,
             archive: None,
             count: None,
+            receipts: None,
         }
     }
 
@@ -395,6 +464,7 @@ mod tests {
         let f = fixture(sink, format, None);
         let shared = Shared::new(
             &config(format),
+            None,
             Arc::clone(&f.stop),
             Arc::clone(&f.log) as Arc<dyn Report>,
         );
@@ -408,7 +478,7 @@ mod tests {
         };
         let codes = frames
             .iter()
-            .map(|frame| match handle_frame(frame, 0, &from, &shared) {
+            .map(|frame| match handle_frame(frame, 0, &from, &shared).reply {
                 Some(reply) => {
                     let reply = String::from_utf8(reply).unwrap();
                     let msa = reply.split('\r').find(|s| s.starts_with("MSA|")).unwrap();

@@ -14,18 +14,26 @@
 //! queue holds at most one message per connection, and a slow output slows fast senders down
 //! through TCP.
 //!
+//! With `--ack-after delivered` ([`delivery`]) an accepted message is written with a mark after
+//! it, and its ACK waits, after the write, for a receipt from the end of the pipeline; the
+//! connection reads and writes ahead meanwhile (all the frames of one read are committed, then
+//! their ACKs sent together once the receipts cover them), so a sender with several messages in
+//! flight is not held to one database commit per message.
+//!
 //! The server never prints and knows no command line: it reports [`Event`]s to a [`Report`]
 //! the caller gives it, counts in [`Counters`], and stops when the caller's stop flag is set
-//! (or when writing fails, or after `count` messages).
+//! (or when writing fails, after `count` messages, or when the end of the pipeline is gone).
 
 mod allow;
 mod archive;
 mod commit;
 mod conn;
+mod delivery;
 mod output;
 mod report;
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -35,6 +43,7 @@ use std::thread;
 use std::time::Duration;
 
 pub use allow::{Cidr, CidrError};
+pub use delivery::{DRAIN, ReceiptsError, ReceiptsListener};
 pub use output::Format;
 pub use report::{Counters, Event, Report, Stats};
 
@@ -67,6 +76,15 @@ pub struct Config {
     pub archive: Option<(PathBuf, Pattern)>,
     /// Stop after this many messages have been written; later ones are refused unanswered.
     pub count: Option<u64>,
+    /// `--ack-after delivered`: where receipts come; `None` acknowledges once written.
+    pub receipts: Option<ReceiptsListener>,
+}
+
+/// Where accepted messages are written.
+pub struct Output {
+    pub out: Box<dyn Write + Send>,
+    /// The output is this regular file: it is fsynced before the ACKs, as the archive is.
+    pub file: Option<File>,
 }
 
 /// A bound address and the channel its messages are named with.
@@ -129,37 +147,45 @@ pub struct Server {
     listeners: Vec<Listener>,
     shared: Arc<conn::Shared>,
     committer: Arc<commit::Committer>,
+    receipts: Option<(ReceiptsListener, Arc<delivery::Delivery>)>,
 }
 
 impl Server {
     /// A server on `listeners` writing accepted messages to `out`. It runs until `stop` is
     /// set (it sets it too: when writing fails, or after `config.count` messages).
     pub fn new(
-        config: Config,
+        mut config: Config,
         listeners: Vec<Listener>,
-        out: impl Write + Send + 'static,
+        output: Output,
         stop: Arc<AtomicBool>,
         report: Arc<dyn Report>,
     ) -> Server {
+        let receipts = config.receipts.take().map(|l| {
+            let d = delivery::Delivery::new(l.local_addr(), Arc::clone(&stop), Arc::clone(&report));
+            (l, d)
+        });
+        let delivery = receipts.as_ref().map(|(_, d)| Arc::clone(d));
         let shared = Arc::new(conn::Shared::new(
             &config,
+            delivery.clone(),
             Arc::clone(&stop),
             Arc::clone(&report),
         ));
-        let committer = Arc::new(commit::Committer::new(
-            Box::new(out),
-            config.format,
-            config
+        let sink = commit::Sink {
+            out: output.out,
+            file: output.file,
+            format: config.format,
+            archive: config
                 .archive
                 .map(|(dir, layout)| archive::Archive::new(dir, layout)),
-            config.count,
-            stop,
-            report,
-        ));
+            delivery,
+        };
+        let committer = Arc::new(commit::Committer::new(sink, config.count, stop, report));
         Server {
             listeners,
             shared,
             committer,
+            receipts,
         }
     }
 
@@ -169,9 +195,14 @@ impl Server {
     }
 
     /// Serves until stopped, then waits for every connection to end. The error is the first
-    /// write failure, if any; a closed output (a broken pipe) is not one: it ends the run like
-    /// any closed pipe.
+    /// write failure (a closed output too: no more ACKs could be given), or in delivered mode
+    /// the end of the pipeline gone.
     pub fn run(self) -> io::Result<()> {
+        let mut delivery = None;
+        let receipts = self.receipts.map(|(listener, d)| {
+            delivery = Some(Arc::clone(&d));
+            delivery::serve(listener, d)
+        });
         let mut acceptors = Vec::new();
         for l in self.listeners {
             let shared = Arc::clone(&self.shared);
@@ -189,7 +220,14 @@ impl Server {
         for c in connections {
             let _ = c.join();
         }
+        if let Some(r) = receipts {
+            let _ = r.join();
+        }
         // Every connection is gone, and with it every message waiting to be written.
-        self.committer.finish()
+        self.committer.finish()?;
+        match delivery.and_then(|d| d.lost()) {
+            Some(why) => Err(io::Error::new(io::ErrorKind::BrokenPipe, why)),
+            None => Ok(()),
+        }
     }
 }

@@ -78,6 +78,20 @@ pub enum Event<'a> {
     },
     /// Writing messages failed: nothing is accepted from now on, and the server stops.
     WriteFailed { error: &'a io::Error },
+    /// Delivered mode: the end of the pipeline connected and sent its first receipt.
+    ReceiptsConnected { peer: SocketAddr },
+    /// Delivered mode: a receipt (or a line on the receipts port) that was not taken, and why.
+    ReceiptIgnored { peer: SocketAddr, why: &'a str },
+    /// Delivered mode: messages have waited a while and no receipts connection came to `to`.
+    NoReceipts { waiting: u64, to: &'a str },
+    /// Delivered mode: the end of the pipeline is gone; `waiting` messages written get no ACK,
+    /// and the server stops.
+    PipelineLost { why: &'a str, waiting: u64 },
+    /// A message held a line starting with the delivery-mark byte: refused (AR), not written.
+    MarkInMessage {
+        peer: SocketAddr,
+        control_id: &'a str,
+    },
 }
 
 /// Where the server's events go. Called from every connection's thread.

@@ -48,10 +48,7 @@ pub struct Mark {
 impl Mark {
     /// Appends the mark line, `\n` included.
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(MARK);
-        let mut s = String::with_capacity(48);
-        let _ = writeln!(s, "{:016x} {} {}", self.session, self.seq, self.to);
-        out.extend_from_slice(s.as_bytes());
+        write_mark(out, self.session, self.seq, &self.to);
     }
 
     /// Reads a mark line (with or without its line end). `None`: not a mark.
@@ -76,6 +73,14 @@ impl Mark {
             to: to.to_string(),
         })
     }
+}
+
+/// Appends the mark line of message `seq` of `session`, receipts to `to`, `\n` included.
+pub fn write_mark(out: &mut Vec<u8>, session: u64, seq: u64, to: &str) {
+    out.extend_from_slice(MARK);
+    let mut s = String::with_capacity(48);
+    let _ = writeln!(s, "{session:016x} {seq} {to}");
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// True when `line` starts like a mark (whether or not the rest reads as one).

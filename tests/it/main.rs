@@ -6,6 +6,7 @@ mod ack;
 mod architecture;
 mod cli;
 mod convert;
+mod delivery;
 mod flatten;
 mod ilp;
 mod listen;

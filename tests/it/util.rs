@@ -380,6 +380,11 @@ impl Mllp {
         Mllp::over(self.stream.try_clone().unwrap())
     }
 
+    /// How long a read waits (for both handles of a connection: the option is the socket's).
+    pub fn set_read_timeout(&mut self, wait: Duration) {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+    }
+
     /// Writes `payload` in one MLLP block.
     pub fn send(&mut self, payload: &[u8]) -> std::io::Result<()> {
         self.write_bytes(&frame(payload))
