@@ -96,6 +96,9 @@ pub(super) struct Delivery {
     state: Mutex<State>,
     changed: Condvar,
     stop: Arc<AtomicBool>,
+    /// Every connection is gone: receipts are no longer read. (Not `stop`: after a stop, the
+    /// connections still wait [`DRAIN`] for their receipts.)
+    finished: AtomicBool,
     report: Arc<dyn Report>,
 }
 
@@ -125,8 +128,18 @@ impl Delivery {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             stop,
+            finished: AtomicBool::new(false),
             report,
         })
+    }
+
+    /// Every connection is gone: the receipts threads end.
+    pub(super) fn finish(&self) {
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -222,10 +235,11 @@ impl Delivery {
     }
 }
 
-/// Accepts receipts connections until the server stops; each is read on a thread of its own.
+/// Accepts receipts connections until every connection is gone ([`Delivery::finish`]); each
+/// is read on a thread of its own.
 pub(super) fn serve(listener: ReceiptsListener, delivery: Arc<Delivery>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
-        while !delivery.stop.load(Ordering::Relaxed) {
+        while !delivery.finished() {
             match listener.tcp.accept() {
                 Ok((stream, peer)) => {
                     let delivery = Arc::clone(&delivery);
@@ -253,7 +267,7 @@ fn read_receipts(mut stream: TcpStream, peer: SocketAddr, delivery: &Delivery) {
     let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
     let mut trusted = false;
     let end = loop {
-        if delivery.stop.load(Ordering::Relaxed) {
+        if delivery.finished() {
             return;
         }
         let n = match stream.read(&mut buf) {
@@ -309,7 +323,7 @@ fn read_receipts(mut stream: TcpStream, peer: SocketAddr, delivery: &Delivery) {
             break why;
         }
     };
-    if trusted && !delivery.stop.load(Ordering::Relaxed) {
+    if trusted && !delivery.finished() {
         delivery.lose(format!("the receipts connection from {peer} ended ({end})"));
     }
 }

@@ -221,6 +221,9 @@ impl Server {
             let _ = c.join();
         }
         if let Some(r) = receipts {
+            if let Some(d) = &delivery {
+                d.finish();
+            }
             let _ = r.join();
         }
         // Every connection is gone, and with it every message waiting to be written.

@@ -235,3 +235,23 @@ fn usage_errors() {
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn sigterm_still_delivers_the_acks_of_what_was_written() {
+    let (l, mut out) = start(&[]);
+    let mut s = l.connect();
+    s.send(&msg("T1")).unwrap();
+    let (_, k) = out.message_and_mark();
+    std::process::Command::new("kill")
+        .args(["-TERM", &l.child.id().to_string()])
+        .status()
+        .unwrap();
+    // stopping: no new connections, but the receipts of what was written are still taken
+    let mut ilp = TcpStream::connect(&k.to).unwrap();
+    receipt(&mut ilp, &k, 1);
+    assert_eq!(msa(&s.recv().unwrap()), ("AA".into(), "T1".into()));
+    drop(s);
+    drop(out);
+    let (code, _, err) = l.finish();
+    assert_eq!(code, 0, "{err}");
+}
