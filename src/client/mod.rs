@@ -40,6 +40,7 @@ pub mod reply;
 pub mod retry;
 mod socket;
 pub mod tally;
+pub mod window;
 
 /// What every connection of a run shares.
 pub struct Settings {
