@@ -567,7 +567,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__send)
-            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --connection-per-message --no-ack --strict --tls --ca --cert --key --tls-server-name --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --window --connection-per-message --no-ack --strict --tls --ca --cert --key --tls-server-name --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -598,6 +598,10 @@ _hl7() {
                     return 0
                     ;;
                 --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
