@@ -967,6 +967,25 @@ fn window_resends_a_message_whose_ack_timed_out() {
 }
 
 #[test]
+fn window_retries_a_rejection_on_the_same_connection() {
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) = Peer::acking(Code::AR).exchange(
+        &["--window", "4", "--retries", "2", "--retry-rejected", &file],
+        b"",
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(got.len(), 9, "three tries of each of three messages");
+    assert!(got.iter().all(|(c, _)| *c == 0), "one connection");
+    let rows = ndjson(&stdout);
+    assert_eq!(result_ids(&stdout), ids_of(&normalized(&file)));
+    assert!(
+        rows.iter()
+            .all(|r| r["ack"] == "AR" && r["error"].as_str().unwrap().contains("(3 tries)")),
+        "{rows:?}"
+    );
+}
+
+#[test]
 fn window_reports_replies_that_match_no_message() {
     // Every reply names a control id that was never sent: none is taken for any message's,
     // each is reported, and the messages time out.
