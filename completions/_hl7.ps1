@@ -79,6 +79,7 @@ Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
             [CompletionResult]::new('--speed', '--speed', [CompletionResultType]::ParameterName, 'With --replay: play faster (2) or slower (0.5)')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Stop after N messages (with --loop: N in all)')
             [CompletionResult]::new('--connections', '--connections', [CompletionResultType]::ParameterName, 'Parallel connections (messages dealt round-robin; order is kept per connection)')
+            [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Messages in flight per connection (1-4096): write up to N ahead while their ACKs are outstanding, each ACK matched to its message by MSA-2 whatever order they come in. Results stay in input order. 1 (the default) waits for each ACK before the next message')
             [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'With --tls: the CA certificates to trust (PEM), instead of the system''s store')
             [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'With --tls: client certificate chain (PEM), for mutual TLS')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'With --tls: the client certificate''s private key (PEM)')

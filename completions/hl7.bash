@@ -575,7 +575,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__send)
-            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --connection-per-message --no-ack --strict --tls --ca --cert --key --tls-server-name --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --to --pass --timeout --retries --retry-rejected --rate --replay --speed --loop --count --connections --window --connection-per-message --no-ack --strict --tls --ca --cert --key --tls-server-name --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +606,10 @@ _hl7() {
                     return 0
                     ;;
                 --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -74,6 +74,7 @@ set edit:completion:arg-completer[hl7] = {|@words|
             cand --speed 'With --replay: play faster (2) or slower (0.5)'
             cand --count 'Stop after N messages (with --loop: N in all)'
             cand --connections 'Parallel connections (messages dealt round-robin; order is kept per connection)'
+            cand --window 'Messages in flight per connection (1-4096): write up to N ahead while their ACKs are outstanding, each ACK matched to its message by MSA-2 whatever order they come in. Results stay in input order. 1 (the default) waits for each ACK before the next message'
             cand --ca 'With --tls: the CA certificates to trust (PEM), instead of the system''s store'
             cand --cert 'With --tls: client certificate chain (PEM), for mutual TLS'
             cand --key 'With --tls: the client certificate''s private key (PEM)'

@@ -78,6 +78,7 @@ complete -c hl7 -n "__fish_hl7_using_subcommand send" -l rate -d 'Pace sending: 
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l speed -d 'With --replay: play faster (2) or slower (0.5)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l count -d 'Stop after N messages (with --loop: N in all)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l connections -d 'Parallel connections (messages dealt round-robin; order is kept per connection)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand send" -l window -d 'Messages in flight per connection (1-4096): write up to N ahead while their ACKs are outstanding, each ACK matched to its message by MSA-2 whatever order they come in. Results stay in input order. 1 (the default) waits for each ACK before the next message' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l ca -d 'With --tls: the CA certificates to trust (PEM), instead of the system\'s store' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l cert -d 'With --tls: client certificate chain (PEM), for mutual TLS' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand send" -l key -d 'With --tls: the client certificate\'s private key (PEM)' -r -F

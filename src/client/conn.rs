@@ -23,7 +23,7 @@ use crate::wire::tls::Stream;
 /// Output is flushed when a reply takes longer than this.
 const FLUSH_AFTER: Duration = Duration::from_millis(10);
 /// How long to wait for the CR after a reply's FS before taking the block as ended.
-const EB_GRACE: Duration = Duration::from_millis(100);
+pub(super) const EB_GRACE: Duration = Duration::from_millis(100);
 /// A kept-alive connection idle longer than this is checked before use: the peer may have
 /// closed it (an idle timeout), and writing into it would cost a retry.
 const STALE_AFTER: Duration = Duration::from_secs(1);
@@ -262,25 +262,12 @@ impl Conn {
         if self.stream.is_some() {
             return Ok(());
         }
-        let tcp = self.cfg.target.connect(self.cfg.timeout)?;
+        let s = open(&self.cfg)?;
         self.decoder = Decoder::new(MAX_REPLY);
         self.timeout_set = None;
         self.nonblocking = false;
         self.prev_id.clear();
         self.tls_dead = false;
-        let s = match &self.cfg.tls {
-            Some((config, name)) => {
-                tcp.set_read_timeout(Some(self.cfg.timeout))?;
-                tcp.set_write_timeout(Some(self.cfg.timeout))?;
-                let mut s = Stream::client(tcp, Arc::clone(config), name.clone())?;
-                // Now, so that a refused certificate is a connection error, not a lost message.
-                s.handshake()
-                    .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
-                s.tcp().set_write_timeout(None)?;
-                s
-            }
-            None => Stream::Plain(tcp),
-        };
         if let (true, Stream::Plain(tcp)) = (self.cfg.no_ack, &s) {
             self.drain = Some(Drainer::spawn(tcp.try_clone()?, self.cfg.timeout)?);
         }
@@ -308,22 +295,10 @@ impl Conn {
             sent + SPIN_UNDER.min(Duration::from_micros(2 * self.recent_us as u64 + 20));
         loop {
             while let Some(ev) = self.decoder.next_event() {
-                match ev {
-                    Event::Frame { payload, .. } => {
-                        let reply = reply::classify(payload, keep);
-                        if reply::is_late(&reply, &self.prev_id, id) {
-                            continue;
-                        }
-                        return Ok(Some(reply));
-                    }
-                    Event::Oversize { size, .. } => {
-                        return Ok(Some(Reply::Bad(format!(
-                            "the reply ({size} bytes) is larger than {} MiB",
-                            MAX_REPLY >> 20
-                        ))));
-                    }
-                    // Keep-alives, noise between frames, restarted blocks: not a reply yet.
-                    _ => {}
+                match reply_of(ev, keep) {
+                    Some(reply) if reply::is_late(&reply, &self.prev_id, id) => continue,
+                    Some(reply) => return Ok(Some(reply)),
+                    None => {}
                 }
             }
             if spinning {
@@ -486,8 +461,38 @@ impl Conn {
     }
 }
 
+/// Opens a connection to the receiver: TCP, then over TLS the handshake, now, so that a
+/// refused certificate is a connection error, not a lost message. The socket is blocking, with
+/// no timeouts but TLS's read timeout.
+pub(super) fn open(cfg: &Settings) -> io::Result<Stream> {
+    let tcp = cfg.target.connect(cfg.timeout)?;
+    let Some((config, name)) = &cfg.tls else {
+        return Ok(Stream::Plain(tcp));
+    };
+    tcp.set_read_timeout(Some(cfg.timeout))?;
+    tcp.set_write_timeout(Some(cfg.timeout))?;
+    let mut s = Stream::client(tcp, Arc::clone(config), name.clone())?;
+    s.handshake()
+        .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
+    s.tcp().set_write_timeout(None)?;
+    Ok(s)
+}
+
+/// The reply a decoder event is, if it is one (keep-alives, noise between frames and restarted
+/// blocks are not); `keep`: keep the ACK's bytes.
+pub(super) fn reply_of(ev: Event<&[u8]>, keep: bool) -> Option<Reply> {
+    match ev {
+        Event::Frame { payload, .. } => Some(reply::classify(payload, keep)),
+        Event::Oversize { size, .. } => Some(Reply::Bad(format!(
+            "the reply ({size} bytes) is larger than {} MiB",
+            MAX_REPLY >> 20
+        ))),
+        _ => None,
+    }
+}
+
 /// Seconds as people write them: `30`, `0.5`.
-fn secs(d: Duration) -> String {
+pub(super) fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
         format!("{s:.0}")

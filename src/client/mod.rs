@@ -7,17 +7,22 @@
 //! Each message is framed ([`frame`]) and written with one `write_all`; then the client waits for
 //! the reply block, decoded by [`crate::wire::mllp::Decoder`] (so a reply split anywhere across
 //! reads, even between FS and CR, is read whole), and matches its MSA-2 to the MSH-10 sent (HL7
-//! v2.5 §2.9: match the reply's MSA-2 to the sent MSH-10 rather than assuming order). One
-//! message is in flight per connection: the original-mode exchange is synchronous (MLLP
-//! Release 1).
+//! v2.5 §2.9: match the reply's MSA-2 to the sent MSH-10 rather than assuming order). By
+//! default one message is in flight per connection: the original-mode exchange is synchronous
+//! (MLLP Release 1). With a window ([`Settings::window`]) a connection writes up to N messages
+//! ahead of their ACKs, for receivers whose ACK waits for something slow (a database commit):
+//! the receiver still reads one frame after another, TCP holds the rest.
 //!
 //! - [`reply`]: reading a reply block, matching its MSA-2, judging what it means.
 //! - [`retry`]: which outcomes are tried again, and the backoff between tries.
 //! - [`pace`]: when each message is due (a rate, or the original gaps replayed).
 //! - [`conn`]: the receiver's address, and one connection slot: connect, send, wait, retry,
 //!   reconnect.
-//! - [`pool`]: one connection on the caller's thread, or N connection threads; results handed
-//!   to a [`pool::Sink`] in input order.
+//! - [`window`]: the bookkeeping of a window: which message in flight a reply belongs to.
+//! - `windowed`: a connection slot with a window: writes ahead, a reader thread (the pump),
+//!   retries and reconnects for the whole window.
+//! - [`pool`]: one connection on the caller's thread, or N connection threads (`lane`: the
+//!   channels between them); results handed to a [`pool::Sink`] in input order.
 //! - [`tally`]: outcome counts and the latency histogram.
 //! - [`ilp`]: rows delivered to QuestDB over ILP (HTTP or TCP), with retries and backoff.
 //!
@@ -34,12 +39,15 @@ use crate::wire::tls::{self, ServerName};
 
 pub mod conn;
 pub mod ilp;
+mod lane;
 pub mod pace;
 pub mod pool;
 pub mod reply;
 pub mod retry;
 mod socket;
 pub mod tally;
+pub mod window;
+mod windowed;
 
 /// What every connection of a run shares.
 pub struct Settings {
@@ -56,9 +64,20 @@ pub struct Settings {
     pub no_ack: bool,
     /// A fresh connection for each message, closed after its reply.
     pub per_message: bool,
+    /// Messages in flight per connection, written before the ACKs of the earlier ones come
+    /// (1 to [`window::MAX`]; 1: one at a time). Not used with `no_ack` (no ACK is awaited) nor
+    /// with `per_message` (one message per connection).
+    pub window: usize,
     /// Keep the reply messages in the outcomes.
     pub keep_acks: bool,
     pub stop: Stop,
+}
+
+impl Settings {
+    /// Whether the connections keep more than one message in flight.
+    pub fn windowed(&self) -> bool {
+        self.window > 1 && !self.no_ack && !self.per_message
+    }
 }
 
 /// Set when the run must end: the caller's output closed, or the receiver cannot be reached.

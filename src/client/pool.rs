@@ -1,12 +1,14 @@
 //! Running the connections: one on the caller's thread, or a pool of connection threads, with
 //! the results handed to a [`Sink`] in input order.
 //!
-//! With one connection everything runs on the caller's thread: no thread hand-off per message,
-//! which matters when a loopback round trip is 30-90 µs. With N connections the caller deals
-//! messages round-robin to N connection threads, in small batches through bounded queues, and
-//! one output thread puts the results back in input order. Memory is bounded by
-//! N x ([`QUEUE`] + 1) batches of at most [`BATCH`] messages or [`BATCH_BYTES`], whatever the
-//! length of the stream.
+//! With one connection and one message in flight everything runs on the caller's thread: no
+//! thread hand-off per message, which matters when a loopback round trip is 30-90 µs. With N
+//! connections, or a window ([`super::windowed`], even on one connection), the caller deals
+//! messages round-robin to N connection threads, in small batches through bounded queues
+//! ([`super::lane`]), and one output thread puts the results back in input order (a
+//! connection with a window finishes its messages in the order their ACKs come). Memory is
+//! bounded by N x ([`QUEUE`] + 1) batches of at most [`BATCH`] messages or [`BATCH_BYTES`],
+//! plus N windows, whatever the length of the stream.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,19 +17,17 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
 
 use super::conn::{Conn, Spin};
+pub use super::lane::BATCH;
+use super::lane::{Lane, Outbox, Report};
+use super::windowed::Windowed;
 use super::{Job, Outcome, Settings, Stop};
 
 /// Batches waiting per connection; with [`BATCH`] and [`BATCH_BYTES`] it bounds memory.
 pub const QUEUE: usize = 2;
-/// The most messages in a batch handed to a connection thread (and results handed back).
-pub const BATCH: usize = 32;
 /// A batch is handed over once it holds this many bytes.
 pub const BATCH_BYTES: usize = 256 * 1024;
-/// A result waits at most this long in its connection thread before it is handed over.
-const RESULT_DELAY: Duration = Duration::from_millis(5);
 /// Result batches waiting for the output thread.
 const DONE_QUEUE: usize = 64;
 
@@ -42,11 +42,10 @@ pub trait Sink: Send + 'static {
     /// what was recorded, so that a live stream's results are not held back. An error is for
     /// the next `record` to return.
     fn flush(&mut self);
-}
 
-struct Done {
-    job: Job,
-    outcome: Outcome,
+    /// Takes a reply that matched no message in flight (on a connection with a window), and
+    /// why: it was applied to no message, and the run is not a success.
+    fn unmatched(&mut self, why: &str);
 }
 
 /// The connections of a run.
@@ -69,7 +68,7 @@ enum Mode<S: Sink> {
 /// wake each other for every message; a batch also goes as soon as the reader is about to wait
 /// (for input, or for pacing), so nothing is held back.
 struct Batches {
-    queues: Vec<SyncSender<Vec<Job>>>,
+    queues: Vec<Lane>,
     pending: Vec<Vec<Job>>,
     bytes: Vec<usize>,
     /// A connection thread that is gone (it cannot happen short of a panic).
@@ -96,9 +95,11 @@ impl Batches {
         }
         let batch = std::mem::replace(&mut self.pending[k], Vec::with_capacity(BATCH));
         self.bytes[k] = 0;
-        self.queues[k]
-            .send(batch)
-            .map_err(|_| io::Error::other("a connection thread ended unexpectedly"))
+        if self.queues[k].send(batch) {
+            Ok(())
+        } else {
+            Err(io::Error::other("a connection thread ended unexpectedly"))
+        }
     }
 
     /// Sends every partial batch; an error is kept for the next `push`.
@@ -141,7 +142,7 @@ impl<S: Sink> Hook<S> {
 impl<S: Sink> Engine<S> {
     /// `connections` slots (at least one) sending to `cfg.target`; outcomes go to `sink`.
     pub fn new(cfg: &Arc<Settings>, connections: usize, sink: S) -> Self {
-        if connections > 1 {
+        if connections > 1 || cfg.windowed() {
             return Self::pool(cfg, connections, sink);
         }
         // Polling for replies needs a core of its own next to the peer's.
@@ -157,15 +158,22 @@ impl<S: Sink> Engine<S> {
     }
 
     fn pool(cfg: &Arc<Settings>, n: usize, sink: S) -> Self {
-        let (done_tx, done_rx) = mpsc::sync_channel::<Vec<Done>>(DONE_QUEUE);
+        let (done_tx, done_rx) = mpsc::sync_channel::<Vec<Report>>(DONE_QUEUE);
         let mut queues = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
         for _ in 0..n {
             let (tx, rx) = mpsc::sync_channel::<Vec<Job>>(QUEUE);
-            queues.push(tx);
             let cfg = cfg.clone();
             let done = done_tx.clone();
-            workers.push(thread::spawn(move || worker(cfg, rx, done)));
+            if cfg.windowed() {
+                let (wake, inbox) = mpsc::channel();
+                queues.push(Lane::new(tx, Some(wake.clone())));
+                let conn = Windowed::new(cfg, rx, (wake, inbox), done);
+                workers.push(thread::spawn(move || conn.run()));
+            } else {
+                queues.push(Lane::new(tx, None));
+                workers.push(thread::spawn(move || worker(cfg, rx, done)));
+            }
         }
         drop(done_tx);
         let stop_cfg = cfg.clone();
@@ -238,14 +246,12 @@ impl<S: Sink> Engine<S> {
 }
 
 /// A pool connection: its messages in order, one in flight. Results go to the output thread
-/// in batches too: when [`BATCH`] are ready, when the oldest has waited [`RESULT_DELAY`], or
-/// when there is nothing more to send for now.
-fn worker(cfg: Arc<Settings>, jobs: Receiver<Vec<Job>>, done: SyncSender<Vec<Done>>) {
+/// in batches too ([`Outbox`]), and before the connection waits for more messages.
+fn worker(cfg: Arc<Settings>, jobs: Receiver<Vec<Job>>, done: SyncSender<Vec<Report>>) {
     // More threads than cores here (ours and the peer's): poll, but give the CPU away
     // between polls.
     let mut conn = Conn::new(cfg.clone(), Spin::Yield);
-    let mut out: Vec<Done> = Vec::with_capacity(BATCH);
-    let mut oldest = Instant::now();
+    let mut out = Outbox::new(done);
     let mut next = jobs.recv().ok();
     'run: while let Some(batch) = next.take() {
         for job in batch {
@@ -254,41 +260,31 @@ fn worker(cfg: Arc<Settings>, jobs: Receiver<Vec<Job>>, done: SyncSender<Vec<Don
             } else {
                 conn.deliver(&job, None)
             };
-            if out.is_empty() {
-                oldest = Instant::now();
-            }
-            out.push(Done { job, outcome });
-            if out.len() >= BATCH || oldest.elapsed() >= RESULT_DELAY {
-                let full = std::mem::replace(&mut out, Vec::with_capacity(BATCH));
-                if done.send(full).is_err() {
-                    break 'run;
-                }
+            out.push(Report::Done(job, outcome));
+            if out.is_closed() {
+                break 'run;
             }
         }
         next = match jobs.try_recv() {
             Ok(b) => Some(b),
             Err(TryRecvError::Empty) => {
-                if !out.is_empty() {
-                    let part = std::mem::replace(&mut out, Vec::with_capacity(BATCH));
-                    if done.send(part).is_err() {
-                        break;
-                    }
+                out.flush();
+                if out.is_closed() {
+                    break;
                 }
                 jobs.recv().ok()
             }
             Err(TryRecvError::Disconnected) => None,
         };
     }
-    if !out.is_empty() {
-        let _ = done.send(out);
-    }
+    out.flush();
     conn.finish();
 }
 
-/// Records the pool's results in input order (each connection finishes its messages in order;
-/// a reorder buffer, bounded by the queues, interleaves them back).
-fn output_thread<S: Sink>(mut sink: S, done: Receiver<Vec<Done>>, stop: &Stop) -> io::Result<S> {
-    let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+/// Records the pool's results in input order (a reorder buffer, bounded by the queues and the
+/// windows, interleaves the connections' results back), and the unmatched replies as they come.
+fn output_thread<S: Sink>(mut sink: S, done: Receiver<Vec<Report>>, stop: &Stop) -> io::Result<S> {
+    let mut pending: BTreeMap<u64, (Job, Outcome)> = BTreeMap::new();
     let mut next = 0u64;
     let mut failure: Option<io::Error> = None;
     loop {
@@ -304,13 +300,18 @@ fn output_thread<S: Sink>(mut sink: S, done: Receiver<Vec<Done>>, stop: &Stop) -
             }
             Err(TryRecvError::Disconnected) => break,
         };
-        for d in batch {
-            pending.insert(d.job.seq, d);
+        for report in batch {
+            match report {
+                Report::Done(job, outcome) => {
+                    pending.insert(job.seq, (job, outcome));
+                }
+                Report::Unmatched(why) => sink.unmatched(&why),
+            }
         }
-        while let Some(d) = pending.remove(&next) {
+        while let Some((job, outcome)) = pending.remove(&next) {
             next += 1;
             if failure.is_none()
-                && let Err(e) = sink.record(&d.job, &d.outcome)
+                && let Err(e) = sink.record(&job, &outcome)
             {
                 stop.set();
                 failure = Some(e);
@@ -325,6 +326,8 @@ fn output_thread<S: Sink>(mut sink: S, done: Receiver<Vec<Done>>, stop: &Stop) -
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::client::Status;
     use crate::client::conn::Target;
@@ -346,6 +349,8 @@ mod tests {
         }
 
         fn flush(&mut self) {}
+
+        fn unmatched(&mut self, _: &str) {}
     }
 
     /// Settings for a receiver with no address: every connection fails at once, no socket
@@ -359,6 +364,7 @@ mod tests {
             retry_rejected: false,
             no_ack: false,
             per_message: false,
+            window: 1,
             keep_acks: false,
             stop: Stop::default(),
         };

@@ -113,6 +113,30 @@ pub fn is_late(reply: &Reply, prev: &[u8], sent: &[u8]) -> bool {
     matches!(reply, Reply::Ack { msa2, .. } if !prev.is_empty() && msa2 == prev && msa2 != sent)
 }
 
+/// Why a reply belongs to no message in flight on a connection with a window, where replies
+/// are matched by MSA-2 alone: its MSA-2 names no message there, or it names none at all (a
+/// commit block, a NAK with an empty MSA-2, a reply that is not an ACK).
+pub fn unmatched(reply: &Reply) -> String {
+    match reply {
+        Reply::Ack {
+            msa2, code_text, ..
+        } if msa2.is_empty() => format!(
+            "ACK mismatch: MSA-2 is empty, so the reply names no message in flight (MSA-1 {code_text})"
+        ),
+        Reply::Ack {
+            msa2, code_text, ..
+        } => format!(
+            "ACK mismatch: MSA-2 is '{}', the MSH-10 of no message in flight (MSA-1 {code_text})",
+            String::from_utf8_lossy(msa2)
+        ),
+        Reply::Commit(ack) => format!(
+            "an MLLP commit {} names no message: with several in flight, replies are matched by MSA-2",
+            if *ack { "ACK" } else { "NAK" }
+        ),
+        Reply::Bad(why) => why.clone(),
+    }
+}
+
 /// What a reply means for the message sent.
 #[derive(Debug)]
 pub struct Verdict {
@@ -346,6 +370,21 @@ mod tests {
             Some("'XX' in MSA-1 is not an acknowledgment code")
         );
         assert!(!v.resync && !v.retry);
+    }
+
+    #[test]
+    fn unmatched_replies_say_why() {
+        let why = |r: &[u8]| unmatched(&classify(r, false));
+        assert_eq!(
+            why(&ack("AA", "C9")),
+            "ACK mismatch: MSA-2 is 'C9', the MSH-10 of no message in flight (MSA-1 AA)"
+        );
+        assert_eq!(
+            why(&ack("AR", "")),
+            "ACK mismatch: MSA-2 is empty, so the reply names no message in flight (MSA-1 AR)"
+        );
+        assert!(why(&[0x15]).starts_with("an MLLP commit NAK names no message"));
+        assert_eq!(why(b"hello"), "the reply (5 bytes) is not an HL7 message");
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Socket chores of a connection slot: writing a frame whole whatever mode the socket was left
-//! in, seeing whether the peer closed, and (without waiting for replies) reading and dropping
-//! what the peer sends so that its unread ACKs cannot stall it.
+//! in, seeing whether the peer closed, (without waiting for replies) reading and dropping
+//! what the peer sends so that its unread ACKs cannot stall it, and (with a window) the pump
+//! that reads whatever the peer sends while the connection's own thread writes.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::wire::tls::Stream;
 
@@ -69,6 +70,50 @@ fn drain(mut s: TcpStream, dead: &AtomicBool, closing: &AtomicBool) {
         }
     }
     dead.store(true, Ordering::Relaxed);
+}
+
+/// What the pump of a connection heard.
+pub(super) enum Heard {
+    /// Bytes as read from the socket (TLS records, over TLS), and when they came.
+    Bytes(Vec<u8>, Instant),
+    /// The peer closed the connection (`None`), or it failed; the pump has ended.
+    End(Option<io::Error>),
+}
+
+/// The reader thread of a connection with a window ([`super::windowed`]): it reads whatever
+/// the peer sends, as it comes, and hands it on with the time it came, so that the peer's
+/// ACKs never wait for the connection's thread, whatever that thread is doing (a write that
+/// blocks, a result handed over). It ends when the connection ends (`shutdown` wakes it) or
+/// when nobody takes what it hears any more.
+pub(super) struct Pump(JoinHandle<()>);
+
+impl Pump {
+    /// Starts reading `reader` (a clone of the connection's socket, in blocking mode with no
+    /// read timeout); `tell` takes what is heard, and returns false when nobody listens.
+    pub(super) fn spawn(reader: TcpStream, tell: impl Fn(Heard) -> bool + Send + 'static) -> Pump {
+        Pump(thread::spawn(move || pump(reader, &tell)))
+    }
+
+    /// Waits for the thread, once the connection is shut down.
+    pub(super) fn join(self) {
+        let _ = self.0.join();
+    }
+}
+
+fn pump(mut s: TcpStream, tell: &dyn Fn(Heard) -> bool) {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let heard = match s.read(&mut buf) {
+            Ok(0) => Heard::End(None),
+            Ok(n) => Heard::Bytes(buf[..n].to_vec(), Instant::now()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Heard::End(Some(e)),
+        };
+        let end = matches!(heard, Heard::End(_));
+        if !tell(heard) || end {
+            return;
+        }
+    }
 }
 
 /// Over TLS, without waiting for replies: reads and drops what the peer sent so far, without

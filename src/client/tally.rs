@@ -12,6 +12,9 @@ pub struct Tally {
     pub rejected: u64,
     pub failed: u64,
     pub unsent: u64,
+    /// Replies that matched no message in flight (with a window); not messages, so not in
+    /// [`Tally::total`].
+    pub unmatched: u64,
     pub latency: Hist,
 }
 
@@ -49,6 +52,11 @@ impl Tally {
             if n > 0 {
                 s.push_str(&format!(", {n} {what}"));
             }
+        }
+        match self.unmatched {
+            0 => {}
+            1 => s.push_str(", 1 reply matched no message"),
+            n => s.push_str(&format!(", {n} replies matched no message")),
         }
         s
     }
@@ -237,5 +245,13 @@ mod tests {
             one.summary("h:1", Duration::ZERO, true),
             "1 message to h:1 in 0.000 s (1000000000 msg/s): 1 written"
         );
+        t.unmatched = 1;
+        assert_eq!(t.total(), 5, "a reply is not a message");
+        assert!(
+            t.counts(false)
+                .ends_with("2 not sent, 1 reply matched no message")
+        );
+        t.unmatched = 3;
+        assert!(t.counts(false).ends_with(", 3 replies matched no message"));
     }
 }

@@ -235,6 +235,34 @@ impl Stream {
         }
     }
 
+    /// Writes `data` whole, and never reads from the socket (over TLS the records are written
+    /// as they are sealed, without driving the session by reads as `Write` does), so that
+    /// another thread may read the socket's raw bytes meanwhile and hand them to
+    /// [`Stream::decrypt`].
+    pub fn write_only(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(data),
+            Stream::Client(s) => seal(&mut s.conn, &mut s.sock, data),
+            Stream::Server(s) => seal(&mut s.conn, &mut s.sock, data),
+        }
+    }
+
+    /// Takes bytes that someone else read from the socket, and appends what they carry to
+    /// `out`: over TLS their plaintext, so far as whole records have come (the rest is kept
+    /// for the next bytes); over plain TCP the bytes themselves. True once the peer has ended
+    /// the TLS session (close_notify). A TLS error is an `InvalidData` error (its alert is sent
+    /// to the peer, best effort).
+    pub fn decrypt(&mut self, received: &[u8], out: &mut Vec<u8>) -> io::Result<bool> {
+        match self {
+            Stream::Plain(_) => {
+                out.extend_from_slice(received);
+                Ok(false)
+            }
+            Stream::Client(s) => open(&mut s.conn, &mut s.sock, received, out),
+            Stream::Server(s) => open(&mut s.conn, &mut s.sock, received, out),
+        }
+    }
+
     /// Ends the connection: a TLS close_notify (best effort), then a TCP shutdown.
     pub fn shutdown(&mut self, how: Shutdown) {
         match self {
@@ -249,6 +277,68 @@ impl Stream {
             }
         }
         let _ = self.tcp().shutdown(how);
+    }
+}
+
+/// Seals `data` into TLS records and writes them, without reading (see
+/// [`Stream::write_only`]).
+fn seal<D>(
+    conn: &mut rustls::ConnectionCommon<D>,
+    sock: &mut TcpStream,
+    mut data: &[u8],
+) -> io::Result<()> {
+    while !data.is_empty() {
+        let n = conn.writer().write(data)?;
+        data = &data[n..];
+        if n == 0 && !conn.wants_write() {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        send_records(conn, sock)?;
+    }
+    Ok(())
+}
+
+/// Writes the TLS records the session has ready.
+fn send_records<D>(conn: &mut rustls::ConnectionCommon<D>, sock: &mut TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        if conn.write_tls(sock)? == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
+}
+
+/// Feeds received TLS records to the session and takes out their plaintext (see
+/// [`Stream::decrypt`]).
+fn open<D>(
+    conn: &mut rustls::ConnectionCommon<D>,
+    sock: &mut TcpStream,
+    mut received: &[u8],
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        // Never with nothing: an empty read is taken for the end of the stream.
+        if !received.is_empty() {
+            conn.read_tls(&mut received)?;
+        }
+        if let Err(e) = conn.process_new_packets() {
+            let _ = send_records(conn, sock);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        loop {
+            match conn.reader().read(&mut buf) {
+                Ok(0) => return Ok(true),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        // What the session answers by itself (a key update, say) goes out now.
+        send_records(conn, sock)?;
+        if received.is_empty() {
+            return Ok(false);
+        }
     }
 }
 
@@ -283,5 +373,67 @@ impl Write for Stream {
             Stream::Client(s) => s.flush(),
             Stream::Server(s) => s.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::thread;
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    }
+
+    #[test]
+    fn a_session_written_on_one_thread_is_read_on_another() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = server_config(&fixture("server.pem"), &fixture("server.key"), None).unwrap();
+        // The server echoes what it reads, in a reply of its own each time, until the end.
+        let echo = thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let mut s = Stream::server(tcp, server).unwrap();
+            let mut buf = [0u8; 4096];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => s.write_all(&buf[..n]).and_then(|()| s.flush()).unwrap(),
+                }
+            }
+        });
+        let client = client_config(Some(&fixture("ca.pem")), None).unwrap();
+        let tcp = TcpStream::connect(addr).unwrap();
+        let name = server_name("localhost").unwrap();
+        let mut s = Stream::client(tcp, client, name).unwrap();
+        s.handshake().unwrap();
+        s.tcp().set_read_timeout(None).unwrap();
+        // Another thread reads the raw socket: the records it gets are decrypted here.
+        let mut raw = s.tcp().try_clone().unwrap();
+        let reader = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = raw.read(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            got
+        });
+        let message = vec![b'x'; 100_000];
+        s.write_only(&message).unwrap();
+        s.write_only(b"end").unwrap();
+        // The server sees the end after the last bytes, and closes: the reader ends.
+        s.shutdown(Shutdown::Write);
+        echo.join().unwrap();
+        let mut plain = Vec::new();
+        for bytes in reader.join().unwrap() {
+            s.decrypt(&bytes, &mut plain).unwrap();
+        }
+        assert_eq!(plain.len(), message.len() + 3);
+        assert!(plain.starts_with(&message) && plain.ends_with(b"end"));
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! python-hl7 is the one `util::python` finds (`HL7_PYTHON`, or the venv of `.ci/run`).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command as Std, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use crate::util::api::ack::Code;
 use crate::util::{
-    Feed, Mllp, Out, ack_for, close_stdout_after_a_line, control_id, corpus_path, frame, free_port,
-    messages, ndjson, py_script, python, run, sample, send, simulate, tls,
+    DEADLINE, Feed, Listener, Mllp, Out, TempDir, ack_for, api, close_stdout_after_a_line,
+    control_id, corpus_path, frame, free_port, messages, msa, ndjson, py_script, python, run,
+    sample, send, simulate, tls,
 };
 
 /// What the peer does with one frame.
@@ -47,6 +48,9 @@ struct Ctx {
 }
 
 type Script = Arc<dyn Fn(&Ctx) -> Act + Send + Sync>;
+/// How a peer serves one connection: the stream, its number (from 0), where the frames it
+/// receives are recorded, and the count of frames over all connections.
+type Serve = Arc<dyn Fn(TcpStream, usize, &Received, &AtomicUsize) + Send + Sync>;
 /// Frames as the peer received them: (connection number from 0, payload), in arrival order.
 type Frames = Vec<(usize, Vec<u8>)>;
 type Received = Mutex<Frames>;
@@ -60,8 +64,19 @@ struct Peer {
 }
 
 impl Peer {
+    /// A peer that answers each frame as `script` says.
     fn new(script: impl Fn(&Ctx) -> Act + Send + Sync + 'static) -> Peer {
         let script: Script = Arc::new(script);
+        Peer::serving(move |stream, conn, frames, total| {
+            serve(stream, conn, frames, total, &script)
+        })
+    }
+
+    /// A peer that serves each connection with `serve`.
+    fn serving(
+        serve: impl Fn(TcpStream, usize, &Received, &AtomicUsize) + Send + Sync + 'static,
+    ) -> Peer {
+        let serve: Serve = Arc::new(serve);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -72,10 +87,10 @@ impl Peer {
             let mut conns = Vec::new();
             let mut n = 0;
             let mut serve_next = |stream: TcpStream| {
-                let (f, t, script) = (f.clone(), total.clone(), script.clone());
+                let (f, t, serve) = (f.clone(), total.clone(), serve.clone());
                 let id = n;
                 n += 1;
-                conns.push(thread::spawn(move || serve(stream, id, &f, &t, &script)));
+                conns.push(thread::spawn(move || serve(stream, id, &f, &t)));
             };
             for stream in listener.incoming() {
                 if let Ok(stream) = stream {
@@ -714,4 +729,388 @@ fn tls_to_a_python_openssl_listener() {
     assert!(got.is_empty());
     assert!(stderr.contains("TLS handshake"), "{stderr}");
     assert!(ndjson(&stdout).iter().all(|r| r["ack"].is_null()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// --window: several messages in flight on one connection
+
+/// How a holding peer answers ([`serve_holding`]).
+#[derive(Clone, Copy)]
+struct Hold {
+    /// Answer once this many frames are outstanding (received, not answered)...
+    frames: usize,
+    /// ... or once this many have come on the connection (the sender's last ones).
+    per_connection: usize,
+    /// Answer the last received first.
+    reverse: bool,
+}
+
+/// The most frames each connection had outstanding (by connection number, connections with
+/// frames only).
+type Most = Arc<Mutex<std::collections::BTreeMap<usize, usize>>>;
+
+/// A peer that holds its ACKs as `hold` says, and records the most frames each connection
+/// had outstanding.
+fn holding_peer(hold: Hold) -> (Peer, Most) {
+    let most = Most::default();
+    let m = most.clone();
+    let peer =
+        Peer::serving(move |stream, conn, frames, _| serve_holding(stream, conn, frames, hold, &m));
+    (peer, most)
+}
+
+/// Serves one connection holding its ACKs: it reads frames as they come and answers only when
+/// `hold.frames` are outstanding or `hold.per_connection` have come, then all of them in one
+/// write (AA each). It decides after each read, on all the frames that read brought, so frames
+/// a sender wrote beyond its window are counted when they come together. It never waits for
+/// time: a sender that does not write enough ahead makes it wait for [`DEADLINE`] and fail.
+fn serve_holding(mut stream: TcpStream, conn: usize, frames: &Received, hold: Hold, most: &Most) {
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut decoder = api::mllp::Decoder::new(16 << 20);
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut outstanding, mut seen, mut max) = (Vec::new(), 0, 0);
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        decoder.feed(&buf[..n]);
+        while let Some(ev) = decoder.next_event() {
+            if let api::mllp::Event::Frame { payload, .. } = ev {
+                frames.lock().unwrap().push((conn, payload.to_vec()));
+                outstanding.push(payload.to_vec());
+                seen += 1;
+            }
+        }
+        max = max.max(outstanding.len());
+        let due = outstanding.len() >= hold.frames || seen >= hold.per_connection;
+        if !due || outstanding.is_empty() {
+            continue;
+        }
+        if hold.reverse {
+            outstanding.reverse();
+        }
+        let acks: Vec<u8> = outstanding
+            .drain(..)
+            .flat_map(|m| frame(&ack_for(&m, Code::AA)))
+            .collect();
+        if stream.write_all(&acks).is_err() {
+            break;
+        }
+    }
+    if seen > 0 {
+        most.lock().unwrap().insert(conn, max);
+    }
+}
+
+/// The control ids of the results, in the order written.
+fn result_ids(stdout: &[u8]) -> Vec<String> {
+    ndjson(stdout)
+        .iter()
+        .map(|r| r["control_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The control ids of messages, in order.
+fn ids_of(messages: &[Vec<u8>]) -> Vec<String> {
+    messages.iter().map(|m| control_id(m)).collect()
+}
+
+/// `count` simulated ADT messages (seeded), and the same normalized as send sends them.
+fn simulated(count: usize, seed: u64) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let input = simulate(&[
+        "--profile",
+        "adt",
+        "--count",
+        &count.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]);
+    let normalized = messages(&run(&["parse", "--to", "hl7"], &input).stdout);
+    assert_eq!(normalized.len(), count);
+    (input, normalized)
+}
+
+#[test]
+fn window_matches_acks_answered_in_reverse_order() {
+    // The peer reads 4 frames before it answers any, then answers them last first.
+    let (input, sent) = simulated(12, 21);
+    let hold = Hold {
+        frames: 4,
+        per_connection: 12,
+        reverse: true,
+    };
+    let (peer, most) = holding_peer(hold);
+    let (code, stdout, stderr, got) = peer.exchange(&["--window", "4"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(payloads(&got), sent, "each message once, in input order");
+    let rows = ndjson(&stdout);
+    assert_eq!(result_ids(&stdout), ids_of(&sent), "results in input order");
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["n"], i as u64 + 1);
+        assert_eq!(row["ack"], "AA", "{row}");
+        assert!(row["error"].is_null(), "{row}");
+    }
+    assert_eq!(*most.lock().unwrap(), [(0, 4)].into());
+
+    // --to hl7: the ACKs in input order too.
+    let (peer, _) = holding_peer(hold);
+    let (code, stdout, stderr, _) = peer.exchange(&["--window", "4", "--to", "hl7"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    let acks: Vec<String> = stdout
+        .split(|&b| b == b'\n')
+        .filter(|a| !a.is_empty())
+        .map(|a| msa(a).1)
+        .collect();
+    assert_eq!(acks, ids_of(&sent));
+}
+
+#[test]
+fn window_1_never_has_two_frames_outstanding() {
+    // The peer answers after each read, whatever that read brought: one frame, unless the
+    // sender wrote the next before it had the ACK of the last.
+    let (input, sent) = simulated(20, 22);
+    let hold = Hold {
+        frames: 1,
+        per_connection: 20,
+        reverse: false,
+    };
+    for args in [&[][..], &["--window", "1"]] {
+        let (peer, most) = holding_peer(hold);
+        let (code, _, stderr, got) = peer.exchange(args, &input);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(payloads(&got), sent);
+        assert_eq!(*most.lock().unwrap(), [(0, 1)].into(), "{args:?}");
+    }
+}
+
+#[test]
+fn window_bounds_the_frames_outstanding() {
+    // The peer holds its ACKs until 8 frames are outstanding (or all 100 have come): a
+    // window of 8 fills it every time, and never overflows it.
+    let (input, sent) = simulated(100, 23);
+    let hold = Hold {
+        frames: 8,
+        per_connection: 100,
+        reverse: false,
+    };
+    let (peer, most) = holding_peer(hold);
+    let (code, stdout, stderr, got) = peer.exchange(&["--window", "8"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(payloads(&got), sent);
+    assert_eq!(result_ids(&stdout), ids_of(&sent));
+    let most = most.lock().unwrap()[&0];
+    assert!(most <= 8, "{most} frames outstanding with a window of 8");
+    assert!(most > 1, "the window was never used: {most}");
+    assert_eq!(most, 8);
+}
+
+#[test]
+fn window_per_connection_with_several_connections() {
+    // 40 messages dealt to 2 connections, 20 each; the peer holds 4 on each.
+    let (input, sent) = simulated(40, 24);
+    let hold = Hold {
+        frames: 4,
+        per_connection: 20,
+        reverse: true,
+    };
+    let (peer, most) = holding_peer(hold);
+    let (code, stdout, stderr, got) =
+        peer.exchange(&["--window", "4", "--connections", "2"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(result_ids(&stdout), ids_of(&sent), "results in input order");
+    assert!(ndjson(&stdout).iter().all(|r| r["ack"] == "AA"));
+    assert_eq!(got.len(), 40);
+    assert_eq!(*most.lock().unwrap(), [(0, 4), (1, 4)].into());
+}
+
+#[test]
+fn window_resends_a_message_whose_ack_timed_out() {
+    // The peer answers every frame at once, but for the third frame it receives: the first
+    // try of message 3. Its timeout closes the connection; it is sent again on a new one.
+    let (input, sent) = simulated(10, 25);
+    let (code, stdout, stderr, got) = Peer::new(|c| {
+        if c.total == 2 {
+            Act::Silent
+        } else {
+            Act::Ack(Code::AA)
+        }
+    })
+    .exchange(
+        &["--timeout", "1", "--retries", "2", "--window", "4"],
+        &input,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let rows = ndjson(&stdout);
+    assert_eq!(result_ids(&stdout), ids_of(&sent), "results in input order");
+    assert!(
+        rows.iter()
+            .all(|r| r["ack"] == "AA" && r["error"].is_null()),
+        "{rows:?}"
+    );
+    let dropped = &sent[2];
+    let tries: Vec<usize> = got
+        .iter()
+        .filter(|(_, f)| f == dropped)
+        .map(|(c, _)| *c)
+        .collect();
+    assert_eq!(tries.len(), 2, "message 3 sent twice: {tries:?}");
+    assert_ne!(tries[0], tries[1], "the second time on a new connection");
+    for m in &sent {
+        assert!(
+            got.iter().any(|(_, f)| f == m),
+            "{} never arrived",
+            control_id(m)
+        );
+    }
+}
+
+#[test]
+fn window_retries_a_rejection_on_the_same_connection() {
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) = Peer::acking(Code::AR).exchange(
+        &["--window", "4", "--retries", "2", "--retry-rejected", &file],
+        b"",
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(got.len(), 9, "three tries of each of three messages");
+    assert!(got.iter().all(|(c, _)| *c == 0), "one connection");
+    let rows = ndjson(&stdout);
+    assert_eq!(result_ids(&stdout), ids_of(&normalized(&file)));
+    assert!(
+        rows.iter()
+            .all(|r| r["ack"] == "AR" && r["error"].as_str().unwrap().contains("(3 tries)")),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn window_reports_replies_that_match_no_message() {
+    // Every reply names a control id that was never sent: none is taken for any message's,
+    // each is reported, and the messages time out.
+    let file = sample("batch.hl7");
+    let (code, stdout, stderr, got) = Peer::new(|_| Act::WrongId).exchange(
+        &["--window", "4", "--timeout", "0.5", "--retries", "0", &file],
+        b"",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(got.len(), 3);
+    let rows = ndjson(&stdout);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["ack"].is_null()), "{rows:?}");
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no ACK within 0.5 s"),
+        "{}",
+        rows[0]
+    );
+    let mismatches = stderr
+        .lines()
+        .filter(|l| l.contains("ACK mismatch: MSA-2 is 'SOMETHING-ELSE'"))
+        .count();
+    assert_eq!(mismatches, 3, "{stderr}");
+    assert!(stderr.contains("3 replies matched no message"), "{stderr}");
+}
+
+#[test]
+fn window_to_hl7_listen_keeps_every_message_in_order() {
+    let (input, sent) = simulated(500, 26);
+    let mut listener = Listener::start(&["127.0.0.1:0", "--count", "500"]);
+    // Read as it comes: listen writes each message before its ACK, and a full pipe would
+    // hold the ACKs back.
+    let mut out = listener.child.stdout.take().unwrap();
+    let reader = thread::spawn(move || {
+        let mut received = Vec::new();
+        out.read_to_end(&mut received).unwrap();
+        received
+    });
+    let Out {
+        code,
+        stdout,
+        stderr,
+    } = send(&listener.addr, &["--window", "16"], &input);
+    let (listen_code, _, listen_err) = listener.finish();
+    let received = reader.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(listen_code, 0, "{listen_err}");
+    let rows = ndjson(&stdout);
+    assert_eq!(result_ids(&stdout), ids_of(&sent));
+    assert!(rows.iter().all(|r| r["ack"] == "AA"));
+    assert_eq!(
+        messages(&received),
+        sent,
+        "listen wrote every message, in order"
+    );
+}
+
+#[test]
+fn window_to_the_python_hl7_listener() {
+    // python-hl7 reads a message, writes its ACK, then reads the next: the frames written
+    // ahead wait in TCP's buffers.
+    let dir = TempDir::new("window-python");
+    let (input, sent) = simulated(40, 27);
+    let file = dir.write("in.hl7", &input);
+    let (code, stdout, stderr, got) = send_to_python_with("AA", &[&file, "--window", "8"], 40, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(got, ids_of(&sent));
+    assert_eq!(result_ids(&stdout), ids_of(&sent));
+    assert!(ndjson(&stdout).iter().all(|r| r["ack"] == "AA"));
+}
+
+#[test]
+fn window_over_tls_to_a_python_openssl_listener() {
+    let dir = TempDir::new("window-tls");
+    let (input, sent) = simulated(30, 28);
+    let file = dir.write("in.hl7", &input);
+    let (ca, cert, key) = (tls("ca.pem"), tls("server.pem"), tls("server.key"));
+    let (code, stdout, stderr, got) = send_to_python_with(
+        "AA",
+        &[&file, "--tls", "--ca", &ca, "--window", "8"],
+        30,
+        &[&cert, &key],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(got, ids_of(&sent));
+    assert_eq!(result_ids(&stdout), ids_of(&sent));
+    assert!(ndjson(&stdout).iter().all(|r| r["ack"] == "AA"));
+}
+
+#[test]
+fn window_with_a_rate_and_without_acks() {
+    let (input, sent) = simulated(20, 29);
+    let (code, stdout, stderr, got) =
+        Peer::acking(Code::AA).exchange(&["--window", "4", "--rate", "2000/s"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(payloads(&got), sent);
+    assert_eq!(result_ids(&stdout), ids_of(&sent));
+
+    // --no-ack waits for no ACK: the window does not apply.
+    let (code, stdout, stderr, got) =
+        Peer::new(|_| Act::Silent).exchange(&["--window", "4", "--no-ack"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(payloads(&got), sent);
+    assert_eq!(ndjson(&stdout).len(), 20);
+}
+
+#[test]
+fn window_usage_errors_exit_2() {
+    let file = sample("adt_a01.hl7");
+    for (args, says) in [
+        (&["--window", "0"][..], "--window must be from 1 to 4096"),
+        (&["--window", "4097"], "--window must be from 1 to 4096"),
+        (
+            &["--window", "2", "--connection-per-message"],
+            "--connection-per-message",
+        ),
+    ] {
+        // Refused before any connection: the address is never tried.
+        let Out { code, stderr, .. } = send("127.0.0.1:9", &[args, &[&file]].concat(), b"");
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let Out { code, .. } = send("127.0.0.1:9", &["--window", "-1", &file], b"");
+    assert_eq!(code, 2);
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use hl7::client::conn::Target;
 use hl7::client::pace::Pace;
 use hl7::client::pool::Engine;
-use hl7::client::{Settings, Stop};
+use hl7::client::{Settings, Stop, window};
 use hl7::time::Rate;
 use hl7::wire::tls;
 
@@ -87,6 +87,11 @@ pub struct Args {
     /// Parallel connections (messages dealt round-robin; order is kept per connection)
     #[arg(long, value_name = "N", default_value = "1")]
     pub connections: usize,
+    /// Messages in flight per connection (1-4096): write up to N ahead while their ACKs are
+    /// outstanding, each ACK matched to its message by MSA-2 whatever order they come in.
+    /// Results stay in input order. 1 (the default) waits for each ACK before the next message
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub window: usize,
     /// Open a fresh connection for each message and close it after the ACK
     #[arg(long)]
     pub connection_per_message: bool,
@@ -130,6 +135,16 @@ Retries: a timeout, a refused or dropped connection is retried --retries times, 
 --retry-rejected; AE/CE never. A reply with another MSA-2, or that is not an ACK, is an error
 and is not retried. When a connection cannot be opened even after the retries, send stops.
 
+Window: --window N keeps up to N messages unacknowledged on each connection (at most 4096):
+frames are written ahead while earlier ACKs are outstanding, each ACK is matched to its
+message by MSA-2 in whatever order it comes, and the results are still written in input
+order. A receiver that reads one message, answers it, then reads the next works unchanged (TCP
+holds the frames written ahead). Each message's --timeout counts from its own write; a timeout
+closes the connection and resends, on a new one, every message of the window without its ACK
+(one retry each). A reply whose MSA-2 names no message in flight is reported and taken for
+none (exit 1). --window does nothing with --no-ack, and cannot go with
+--connection-per-message.
+
 Pacing: --rate gives message k its slot k/rate after the start (no drift); --replay keeps the
 gaps between the received times of listen --meta (else MSH-7), divided by --speed. --loop
 repeats the input (stdin is kept in memory for that) and needs --rate, --replay or --count.
@@ -144,6 +159,7 @@ Examples:
   hl7 simulate --profile vent --rate 1/s | hl7 send --pass ris:2575 | hl7 flatten
   hl7 send --connection-per-message --retries 5 pacs:104 orders.hl7
   hl7 send --loop --rate 200/s --connections 4 127.0.0.1:2575 sample.hl7
+  hl7 send --window 64 --to none 127.0.0.1:2575 backlog.hl7
   hl7 send --replay --speed 10 127.0.0.1:2575 capture.ndjson
   hl7 send --tls --ca hospital-ca.pem --cert me.pem --key me.key ris.example.org:2575 a.hl7";
 
@@ -163,6 +179,17 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     }
     if args.connections == 0 {
         return Err(Error::usage("--connections must be at least 1"));
+    }
+    if !(1..=window::MAX).contains(&args.window) {
+        return Err(Error::usage(format!(
+            "--window must be from 1 to {} (messages in flight per connection)",
+            window::MAX
+        )));
+    }
+    if args.window > 1 && args.connection_per_message {
+        return Err(Error::usage(
+            "--window above 1 needs a connection that carries many messages:              --connection-per-message sends one per connection (drop one of the two)",
+        ));
     }
     let rate = match &args.rate {
         Some(r) => Some(Rate::parse(r).map_err(|e| Error::usage(format!("--rate: {e}")))?),
@@ -204,6 +231,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         retry_rejected: args.retry_rejected,
         no_ack: args.no_ack,
         per_message: args.connection_per_message,
+        window: args.window,
         keep_acks: args.to == SendTo::Hl7 && !args.pass,
         stop: Stop::default(),
     });
@@ -253,7 +281,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         report.info(&t.summary(&cfg.target.name, started.elapsed(), args.no_ack));
     }
     Ok(
-        if t.failed > 0 || t.unsent > 0 || report.errors > 0 || fatal.is_some() {
+        if t.failed > 0 || t.unsent > 0 || t.unmatched > 0 || report.errors > 0 || fatal.is_some() {
             Exit::Failure
         } else if t.rejected > 0 {
             Exit::Rejected

@@ -120,6 +120,11 @@ impl Sink for Results {
         Ok(())
     }
 
+    fn unmatched(&mut self, why: &str) {
+        self.tally.unmatched += 1;
+        self.report.error(&Loc::default(), &why);
+    }
+
     /// Flushes what has been written; an error is kept for the next `record`.
     fn flush(&mut self) {
         if self.dirty && self.err.is_none() {
