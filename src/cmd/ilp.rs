@@ -236,6 +236,8 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
                 let result = batcher.flush_if_old();
                 flushed(result, &batch_start, &mut report, &mut stop)
             }
+            // Receipts come in a later change.
+            Event::Mark(_) => true,
         });
         if let Err(e) = read {
             input::read_error(&mut report, name.as_deref(), &e);
