@@ -245,12 +245,12 @@ fn unreachable(code: ErrorCode) -> bool {
     )
 }
 
-/// A questdb-rs error's text, without the prefix every flush error has.
+/// A questdb-rs error's text, without the prefix every flush error has, on one line (a
+/// database's answer may hold line ends).
 fn text_of(e: &QdbError) -> String {
     let msg = e.msg();
-    msg.strip_prefix("Could not flush buffer: ")
-        .unwrap_or(msg)
-        .to_owned()
+    let msg = msg.strip_prefix("Could not flush buffer: ").unwrap_or(msg);
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether a failed try is to be tried again (see [`Failure`]). questdb-rs gives:
@@ -601,6 +601,15 @@ mod tests {
             "tcp::addr=db:9009;protocol_version=1;"
         );
         assert!(complete("http::addr").is_err());
+    }
+
+    #[test]
+    fn error_texts_are_one_line() {
+        let e = QdbError::new(
+            ErrorCode::ServerFlushError,
+            "Could not flush buffer: errors on line(s):\nerror in line 1: x",
+        );
+        assert_eq!(text_of(&e), "errors on line(s): error in line 1: x");
     }
 
     #[test]
