@@ -19,7 +19,7 @@ use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, Stats, exit, inpu
 ///
 /// A database that cannot be reached, restarts, times out or answers 5xx never costs rows: the
 /// batch is kept and sent again with backoff (0.1 s doubling to 30 s), and no input is read
-/// meanwhile, so the pipeline upstream waits (say --give-up-after to stop instead). Over TCP the
+/// meanwhile, so the pipeline upstream waits (--give-up-after SECS bounds the wait). Over TCP the
 /// database confirms nothing: rows written into the socket before it went away can be lost
 /// without notice, and a batch sent again after a broken connection may arrive twice (create
 /// the table with --print-ddl: its DEDUP keys make that harmless). Use HTTP where loss matters.
