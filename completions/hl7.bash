@@ -399,7 +399,7 @@ _hl7() {
             return 0
             ;;
         hl7__subcmd__ilp)
-            opts="-q -h -V --input --map --table --symbols --timestamp --batch-rows --batch-ms --dry-run --wide --print-ddl --from --quiet --progress --stats --help --version"
+            opts="-q -h -V --input --map --table --symbols --timestamp --batch-rows --batch-ms --give-up-after --receipts --dry-run --wide --print-ddl --from --quiet --progress --stats --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,6 +430,14 @@ _hl7() {
                     return 0
                     ;;
                 --batch-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --give-up-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --receipts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

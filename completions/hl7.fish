@@ -204,8 +204,10 @@ complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l map -d 'The flatten map 
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l table -d 'Table name [default: observations]' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l symbols -d 'Columns written as symbols (tags)' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l timestamp -d 'The designated timestamp column: RFC 3339 text or epoch nanoseconds [default: ts]' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-rows -d 'Flush after this many rows' -r
-complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-ms -d 'Flush rows that have waited this many milliseconds (also when the input is quiet)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-rows -d 'Flush after this many rows (a busy input, always ready, goes out in batches this big; whatever waits is also flushed as soon as the input pauses)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l batch-ms -d 'Flush rows that have waited this many milliseconds, also while the input keeps coming (whatever waits is also flushed as soon as the input pauses)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l give-up-after -d 'Stop when a batch could not be delivered for this many seconds: exit 1, saying how many rows were not delivered and the input line they start at [default: never]' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l receipts -d 'Report committed messages back to `hl7 listen --ack-after delivered`; default: the address the marks name' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l from -d 'Input format (detected by default: a first `{` is NDJSON, else CSV)' -r -f -a "ndjson\t'One flat JSON object a line'
 csv\t'Comma-separated values with a header line'"
 complete -c hl7 -n "__fish_hl7_using_subcommand ilp" -l dry-run -d 'Write the ILP text to stdout instead'

@@ -1,8 +1,8 @@
 //! Clients: what sends to a peer and reads its answers, without a command line. Most of it is
-//! the MLLP client behind `hl7 send` ([`ilp`] is the QuestDB sender behind `hl7 ilp`): its
-//! protocol and policy. Sockets
-//! are fine here; argv, stdout and exit codes are not: what became of each message is an
-//! [`Outcome`], and the caller decides what to print and how the run ends.
+//! the MLLP client behind `hl7 send` ([`ilp`] is the QuestDB sender behind `hl7 ilp`, and
+//! [`receipts`] its receipts to `hl7 listen`): its protocol and policy. Sockets are fine here;
+//! argv, stdout and exit codes are not: what became of each message is an [`Outcome`], and the
+//! caller decides what to print and how the run ends.
 //!
 //! Each message is framed ([`frame`]) and written with one `write_all`; then the client waits for
 //! the reply block, decoded by [`crate::wire::mllp::Decoder`] (so a reply split anywhere across
@@ -24,7 +24,11 @@
 //! - [`pool`]: one connection on the caller's thread, or N connection threads (`lane`: the
 //!   channels between them); results handed to a [`pool::Sink`] in input order.
 //! - [`tally`]: outcome counts and the latency histogram.
-//! - [`ilp`]: rows delivered to QuestDB over ILP (HTTP or TCP), with retries and backoff.
+//! - [`ilp`]: rows delivered to QuestDB over ILP (HTTP or TCP): batches, a batch kept and sent
+//!   again with backoff while the database cannot take it, and which delivery marks are
+//!   delivered.
+//! - [`receipts`]: receipts sent back to `hl7 listen --ack-after delivered` for the delivered
+//!   marks, over a connection made again with backoff when it fails.
 //!
 //! Errors and outcomes name control ids, counts and peer addresses, never message contents.
 
@@ -42,6 +46,7 @@ pub mod ilp;
 mod lane;
 pub mod pace;
 pub mod pool;
+pub mod receipts;
 pub mod reply;
 pub mod retry;
 mod socket;

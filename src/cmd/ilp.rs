@@ -4,24 +4,33 @@ use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hl7::client::ilp::{Batcher, Db, Destination, FlushError, sender_conf};
+use hl7::client::ilp::{Batcher, Db, FlushError, Notice, OpenError, Text, sender_conf};
+use hl7::client::receipts::{Receipts, Sent};
 use hl7::transform::ilp::{self, Config, Encoder, Event};
 
-use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, exit, input};
+use crate::shell::{Error, Exit, Global, Loc, Reporter, Result, Stats, exit, input};
 
 /// Write rows (NDJSON or CSV) to QuestDB over InfluxDB Line Protocol
 ///
-/// ADDR is HOST:PORT (ILP over TCP, default localhost:9009), http://HOST:PORT (ILP over HTTP,
-/// transactional), or a questdb-rs configuration string ('tcp::addr=...;', 'http::addr=...;').
-/// Rows are flat JSON objects, one a line (as `hl7 flatten` writes them), or CSV with a header.
-/// Over HTTP every flush is one transaction that the database confirms, and a failed flush is
-/// retried with backoff; over TCP the database cannot report errors (it closes the connection),
-/// so rows can be lost without notice: use HTTP where loss matters. A row that cannot be
-/// encoded is reported with its line number and skipped (exit 1 at the end).
+/// ADDR is http://HOST:PORT (ILP over HTTP: every flush is one transaction that the database
+/// confirms; recommended), HOST:PORT (ILP over TCP, default localhost:9009), or a questdb-rs
+/// configuration string ('http::addr=...;', 'tcp::addr=...;'). Rows are flat JSON objects, one a
+/// line (as `hl7 flatten` writes them), or CSV with a header.
+///
+/// A database that cannot be reached, restarts, times out or answers 5xx never costs rows: the
+/// batch is kept and sent again with backoff (0.1 s doubling to 30 s), and no input is read
+/// meanwhile, so the pipeline upstream waits (--give-up-after SECS bounds the wait). Over TCP the
+/// database confirms nothing: rows written into the socket before it went away can be lost
+/// without notice, and a batch sent again after a broken connection may arrive twice (create
+/// the table with --print-ddl: its DEDUP keys make that harmless). Use HTTP where loss matters.
+/// A row that cannot be encoded is reported with its line number and skipped (exit 1 at the
+/// end); rows the database refuses are reported with their lines and skipped (exit 3).
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = exit::after_help(AFTER_HELP, &Exit::ALL, &[]))]
 pub struct Args {
-    /// Database address
+    /// Database address: http://HOST:PORT (confirmed transactions), HOST:PORT (ILP over TCP:
+    /// nothing is confirmed, rows can be lost when the database goes away), or a questdb-rs
+    /// configuration string
     #[arg(default_value = "localhost:9009")]
     pub addr: String,
     /// Input file (repeat for several); stdin when none or -
@@ -40,12 +49,22 @@ pub struct Args {
     /// The designated timestamp column: RFC 3339 text or epoch nanoseconds [default: ts]
     #[arg(long, value_name = "COL")]
     pub timestamp: Option<String>,
-    /// Flush after this many rows
+    /// Flush after this many rows (a busy input, always ready, goes out in batches this big;
+    /// whatever waits is also flushed as soon as the input pauses)
     #[arg(long, value_name = "N", default_value = "10000")]
     pub batch_rows: usize,
-    /// Flush rows that have waited this many milliseconds (also when the input is quiet)
+    /// Flush rows that have waited this many milliseconds, also while the input keeps coming
+    /// (whatever waits is also flushed as soon as the input pauses)
     #[arg(long, value_name = "MS", default_value = "1000")]
     pub batch_ms: u64,
+    /// Stop when a batch could not be delivered for this many seconds: exit 1, saying how many
+    /// rows were not delivered and the input line they start at [default: never]
+    #[arg(long, value_name = "SECS")]
+    pub give_up_after: Option<u64>,
+    /// Report committed messages back to `hl7 listen --ack-after delivered`; default: the
+    /// address the marks name
+    #[arg(long, value_name = "HOST:PORT")]
+    pub receipts: Option<String>,
     /// Write the ILP text to stdout instead
     #[arg(long)]
     pub dry_run: bool,
@@ -86,13 +105,28 @@ Table and columns:
   allowed) or integer epoch nanoseconds; a row without it gets the server's time.
 
 Delivery:
-  A batch is flushed every --batch-rows rows or when its first row has waited --batch-ms,
-  whichever comes first, and at the end. Over HTTP the client retries a failed flush with
-  backoff (retry_timeout, default 10 s; set it in a configuration string); a batch the
-  database refuses is reported and counted (exit 3). If the database cannot be reached after
-  the retries, hl7 ilp stops, reports the rows that were not delivered and the input line
-  they start at, and exits 1. Over TCP a broken connection is reopened for up to 10 s and
-  the batch sent again. A summary (rows sent, flushes, errors) goes to stderr.
+  Rows are flushed every --batch-rows rows, when the first waiting row has waited --batch-ms,
+  as soon as the input pauses (so a trickle reaches the database within milliseconds), and at
+  the end. Over HTTP each flush is one transaction the database confirms; a batch it refuses
+  (HTTP 4xx: a bad type, name or line) is reported with its input lines and skipped (exit 3).
+  When the database cannot be reached, restarts, times out or answers 5xx, the batch is kept
+  and sent again, 0.1 s doubling to 30 s apart, for as long as it takes (--give-up-after SECS:
+  then stop, report the rows not delivered and the input line they start at, exit 1). Until it
+  goes through no input is read, so the commands upstream wait on the pipe; this is said once
+  on stderr when it starts and once when it ends. Over TCP a broken connection is made again
+  and the batch sent again (rows may arrive twice); rows the socket took before the database
+  went away can be lost without notice. A summary (rows sent, flushes, errors) goes to stderr.
+
+Receipts (hl7 listen --ack-after delivered):
+  The input then holds delivery marks (lines starting with byte 0x1E), which are never rows.
+  When every row read before a mark is committed (the database answered the flush holding
+  them; refused rows are reported and do not hold marks back), hl7 ilp sends a receipt for
+  it over TCP to the address the mark names, or to --receipts HOST:PORT; listen then sends
+  the ACKs. Receipts never hold up rows: a receipts connection that fails is reported once and
+  made again (at most 5 s apart), and the latest receipt sent then. Marks need ILP over HTTP:
+  over TCP the database confirms nothing, and hl7 ilp stops with exit 2 at the first mark.
+  With --dry-run, rows count as delivered once written and flushed to stdout, and receipts are
+  sent then (for tests and benchmarks).
 
 Replays:
   Create the table first with --print-ddl: QuestDB then deduplicates on the timestamp and
@@ -106,7 +140,9 @@ Examples:
   hl7 ilp --map samples/elisa.toml --print-ddl
   hl7 listen :2575 | hl7 flatten --map elisa.toml --wide | hl7 ilp --map elisa.toml --wide http://localhost:9000
   hl7 ilp --table vent --symbols device_serial,variable_id --print-ddl
-  hl7 ilp 'http::addr=db:9000;username=u;password=p;retry_timeout=60000;' --input rows.csv";
+  hl7 ilp 'http::addr=db:9000;username=u;password=p;' --input rows.csv
+  hl7 listen --ack-after delivered :2575 | hl7 flatten --map elisa.toml |
+      hl7 ilp --map elisa.toml http://localhost:9000";
 
 /// The table, symbols, timestamp, column types and deduplication keys: from the flatten map
 /// when one is given (for its long rows, or wide with `--wide`), then from the flags.
@@ -162,93 +198,88 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     if args.batch_rows == 0 {
         return Err(Error::usage("--batch-rows must be at least 1"));
     }
-    let mut encoder = Encoder::new(config).map_err(Error::usage)?;
-    let dest = if args.dry_run {
-        Destination::Text(Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())))
+    if let Some(r) = &args.receipts
+        && !host_port(r)
+    {
+        return Err(Error::usage(format!(
+            "--receipts {r:?}: expected HOST:PORT"
+        )));
+    }
+    let encoder = Encoder::new(config).map_err(Error::usage)?;
+    let give_up = args.give_up_after.map(Duration::from_secs);
+    let batch_ms = Duration::from_millis(args.batch_ms);
+    let (batcher, db_addr) = if args.dry_run {
+        let out = BufWriter::with_capacity(256 * 1024, io::stdout());
+        let buf = ilp::Buffer::new(ilp::ProtocolVersion::V1);
+        let sink = Box::new(Text(Box::new(out)));
+        let b = Batcher::new(sink, buf, args.batch_rows, batch_ms, give_up);
+        (b, "stdout".to_owned())
     } else {
         let conf = sender_conf(&args.addr).map_err(Error::usage)?;
-        match Db::connect(&conf) {
-            Ok(db) => Destination::Db(db),
-            Err(e) if e.code() == questdb::ErrorCode::ConfigError => {
-                return Err(Error::usage(format!("{}: {}", args.addr, e.msg())));
-            }
-            Err(e) => {
+        let db = match Db::open(&conf) {
+            Ok(db) => db,
+            Err(OpenError::Config(e)) => return Err(Error::usage(format!("{}: {e}", args.addr))),
+            Err(OpenError::Unreachable(e)) => {
                 return Err(Error::failure(format!(
-                    "cannot connect to {}: {}; no rows were read",
-                    args.addr,
-                    e.msg()
+                    "cannot connect to {} to ask its protocol version (protocol_version=auto): {e}; no rows were read",
+                    args.addr
                 )));
             }
-        }
+        };
+        let addr = db.addr().to_owned();
+        let buf = db.new_buffer();
+        (
+            Batcher::new(db, buf, args.batch_rows, batch_ms, give_up),
+            addr,
+        )
     };
-    let mut batcher = Batcher::new(dest, args.batch_rows, Duration::from_millis(args.batch_ms));
-    let mut report = Reporter::new("ilp", global);
-    let (inputs, bar) = input::open_counted(&args.files, global, true, &mut report);
-    let mut stats = crate::shell::Stats::new(global);
+    let mut run = Run {
+        batcher,
+        encoder,
+        report: Reporter::new("ilp", global),
+        stats: Stats::new(global),
+        receipts: Receipts::new(args.receipts.clone()),
+        db_addr,
+        skipped: 0,
+        rows: 0,
+        first: None,
+        last: None,
+        stop: None,
+    };
+    let (inputs, bar) = input::open_counted(&args.files, global, true, &mut run.report);
     let format = args.from.map(|f| match f {
         From::Ndjson => ilp::Format::Ndjson,
         From::Csv => ilp::Format::Csv,
     });
-    let mut skipped = 0u64;
-    // Where the waiting batch starts, to say which rows a failed flush held.
-    let mut batch_start: Option<(Option<String>, u64)> = None;
-    let mut stop: Option<Error> = None;
-    let mut rows = 0u64;
     for input in inputs {
         let name = input.name.clone();
-        let loc = |line: u64| Loc {
-            file: name.clone(),
-            path: Some(format!("line {line}")),
-            ..Loc::default()
-        };
-        let read = ilp::read_rows(input.reader, format, |event| match event {
-            Event::Row { line, fields } => {
-                rows += 1;
-                if rows.is_multiple_of(1024) {
-                    stats.tick(&report, || progress(&batcher, skipped));
-                }
-                match encoder.encode(fields, &mut batcher.buf) {
-                    Ok(()) => {
-                        if batcher.waiting() == 0 {
-                            batch_start = Some((name.clone(), line));
-                        }
-                        let result = batcher.row_added();
-                        flushed(result, &batch_start, &mut report, &mut stop)
-                    }
-                    Err(e) => {
-                        skipped += 1;
-                        report.error(&loc(line), &e);
-                        true
-                    }
-                }
-            }
-            Event::Bad { line, error } => {
-                skipped += 1;
-                report.error(&loc(line), &error);
-                true
-            }
-            Event::Idle => {
-                stats.tick(&report, || progress(&batcher, skipped));
-                let result = batcher.tick();
-                flushed(result, &batch_start, &mut report, &mut stop)
-            }
-            Event::Read => {
-                let result = batcher.flush_if_old();
-                flushed(result, &batch_start, &mut report, &mut stop)
-            }
-        });
+        let read = ilp::read_rows(input.reader, format, |event| run.event(event, &name));
         if let Err(e) = read {
-            input::read_error(&mut report, name.as_deref(), &e);
+            input::read_error(&mut run.report, name.as_deref(), &e);
         }
-        if stop.is_some() {
+        if run.stop.is_some() {
             break;
         }
     }
-    if stop.is_none() {
-        let result = batcher.flush();
-        flushed(result, &batch_start, &mut report, &mut stop);
+    if run.stop.is_none() {
+        let result = run.flush(|b, n| b.flush(n));
+        run.after(result);
     }
+    if let Some(e) = &run.stop
+        && e.exit == Exit::Usage
+    {
+        run.batcher.abandon();
+    }
+    run.finish_receipts();
     bar.finish_and_clear();
+    let Run {
+        batcher,
+        report,
+        stats,
+        skipped,
+        stop,
+        ..
+    } = run;
     if let Some(e) = &stop
         && e.broken_pipe
     {
@@ -267,7 +298,7 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         ));
     }
     if let Some(e) = stop {
-        if c.refused > 0 {
+        if c.refused > 0 && e.exit == Exit::Failure {
             report.info(&e);
             return Ok(Exit::Rejected);
         }
@@ -282,41 +313,201 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
     })
 }
 
-/// Reports a flush's failure; sets `stop` (and returns false) when reading should stop.
-fn flushed(
-    result: std::result::Result<(), FlushError>,
-    batch_start: &Option<(Option<String>, u64)>,
-    report: &mut Reporter,
-    stop: &mut Option<Error>,
-) -> bool {
-    let from = || match batch_start {
-        Some((Some(f), l)) => format!("{f} line {l}"),
-        Some((None, l)) => format!("line {l}"),
-        None => "?".into(),
-    };
-    match result {
-        Ok(()) => true,
-        Err(FlushError::Refused { rows, error }) => {
-            report.error(
-                &Loc::default(),
-                &format!(
-                    "the database refused a batch of {rows} rows (from {}): {error}",
-                    from()
-                ),
-            );
-            true
+/// `HOST:PORT`, roughly: something, a colon, a port number.
+fn host_port(s: &str) -> bool {
+    s.rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
+/// Where a row is in the input: its file (None: stdin) and line.
+type At = (Option<String>, u64);
+
+/// One run: the rows' way from the reader to the database, and the receipts.
+struct Run {
+    batcher: Batcher,
+    encoder: Encoder,
+    report: Reporter,
+    stats: Stats,
+    receipts: Receipts,
+    /// The database's address, for messages.
+    db_addr: String,
+    skipped: u64,
+    rows: u64,
+    /// Where the waiting batch starts and ends, to say which rows a flush held.
+    first: Option<At>,
+    last: Option<At>,
+    /// Set when reading must stop.
+    stop: Option<Error>,
+}
+
+impl Run {
+    /// Handles one event of the reader; false stops reading.
+    fn event(&mut self, event: Event, name: &Option<String>) -> bool {
+        match event {
+            Event::Row { line, fields } => {
+                self.rows += 1;
+                if self.rows.is_multiple_of(1024) {
+                    let (b, skipped) = (&self.batcher, self.skipped);
+                    self.stats.tick(&self.report, || progress(b, skipped));
+                }
+                match self.encoder.encode(fields, &mut self.batcher.buf) {
+                    Ok(()) => {
+                        if self.batcher.waiting() == 0 {
+                            self.first = Some((name.clone(), line));
+                        }
+                        self.last = Some((name.clone(), line));
+                        let result = self.flush(|b, n| b.row_added(n));
+                        self.after(result)
+                    }
+                    Err(e) => {
+                        self.skipped += 1;
+                        self.report.error(&loc(name, line), &e);
+                        true
+                    }
+                }
+            }
+            Event::Bad { line, error } => {
+                self.skipped += 1;
+                self.report.error(&loc(name, line), &error);
+                true
+            }
+            Event::Idle => {
+                let (b, skipped) = (&self.batcher, self.skipped);
+                self.stats.tick(&self.report, || progress(b, skipped));
+                let result = self.flush(|b, n| b.tick(n));
+                let go = self.after(result);
+                let sent = self.receipts.retry();
+                self.said(sent);
+                go
+            }
+            Event::Read => {
+                let result = self.flush(|b, n| b.flush_if_old(n));
+                self.after(result)
+            }
+            Event::Mark(mark) => {
+                if !self.batcher.confirms() {
+                    self.stop = Some(Error::usage(
+                        "--ack-after delivered needs ILP over HTTP: the database confirms nothing over TCP",
+                    ));
+                    return false;
+                }
+                self.batcher.mark(mark);
+                self.after(Ok(()))
+            }
         }
-        Err(FlushError::Unreachable { rows, error }) => {
-            *stop = Some(Error::failure(format!(
-                "the database could not be reached: {error}; {rows} rows from {} on were not delivered, and no input after them was read",
-                from()
-            )));
-            false
+    }
+
+    /// Runs a batcher call that may flush, with the stall and resume notices on stderr.
+    fn flush(
+        &mut self,
+        call: impl FnOnce(&mut Batcher, &mut dyn FnMut(Notice)) -> std::result::Result<(), FlushError>,
+    ) -> std::result::Result<(), FlushError> {
+        let (report, addr) = (&self.report, &self.db_addr);
+        call(&mut self.batcher, &mut |notice| {
+            match notice {
+            Notice::Stalled { rows, error } => report.info(&format!(
+                "the database at {addr} cannot be reached ({error}); holding {rows} rows and retrying (not reading input meanwhile)"
+            )),
+            Notice::Resumed { rows, waited } => report.info(&format!(
+                "delivery to the database at {addr} resumed: {rows} rows waited {:.1} s",
+                waited.as_secs_f64()
+            )),
         }
-        Err(FlushError::Io(e)) => {
-            *stop = Some(e.into());
-            false
+        })
+    }
+
+    /// Reports a flush's failure (setting `stop` when reading should stop) and sends the
+    /// receipt of a delivered mark. Returns false when reading should stop.
+    fn after(&mut self, result: std::result::Result<(), FlushError>) -> bool {
+        match result {
+            Ok(()) => {}
+            Err(FlushError::Refused { rows, error }) => {
+                let lines = range(&self.first, &self.last);
+                self.report.error(
+                    &Loc::default(),
+                    &format!("the database refused a batch of {rows} rows ({lines}): {error}"),
+                );
+            }
+            Err(FlushError::Unreachable {
+                rows,
+                error,
+                waited,
+            }) => {
+                let from = self.first.as_ref().map_or("?".into(), at);
+                self.stop = Some(Error::failure(format!(
+                    "the database at {} could not be reached for {:.0} s: {error}; {rows} rows from {from} on were not delivered, and no input after them was read",
+                    self.db_addr,
+                    waited.as_secs_f64()
+                )));
+            }
+            Err(FlushError::Io(e)) => self.stop = Some(e.into()),
         }
+        if let Some(mark) = self.batcher.take_delivered() {
+            let sent = self.receipts.delivered(&mark);
+            self.said(sent);
+        }
+        self.stop.is_none()
+    }
+
+    /// Reports what became of a receipt, when there is something to say.
+    fn said(&mut self, sent: Sent) {
+        match sent {
+            Sent::Failed { to, error } => self.report.info(&format!(
+                "cannot send receipts to {to} ({error}); rows are still delivered, and the latest receipt goes when the connection is back"
+            )),
+            Sent::Restored { to, .. } => {
+                self.report.info(&format!("receipts to {to} go through again"));
+            }
+            Sent::Nothing | Sent::Sent(_) | Sent::Held => {}
+        }
+    }
+
+    /// The last receipt, one more try when it has not gone.
+    fn finish_receipts(&mut self) {
+        if self.receipts.unsent().is_none() {
+            return;
+        }
+        let sent = self.receipts.finish();
+        self.said(sent);
+        if let Some((to, r)) = self.receipts.unsent() {
+            self.report.info(&format!(
+                "the receipt for message {} of session {:016x} could not be sent to {to}",
+                r.seq, r.session
+            ));
+        }
+    }
+}
+
+fn loc(name: &Option<String>, line: u64) -> Loc {
+    Loc {
+        file: name.clone(),
+        path: Some(format!("line {line}")),
+        ..Loc::default()
+    }
+}
+
+/// `line 3` or `a.csv line 3`.
+fn at((file, line): &At) -> String {
+    match file {
+        Some(f) => format!("{f} line {line}"),
+        None => format!("line {line}"),
+    }
+}
+
+/// The input lines of a batch: `line 3`, `lines 3-9`, `a.csv lines 3-9`, or `a.csv line 9 to
+/// b.csv line 2`.
+fn range(first: &Option<At>, last: &Option<At>) -> String {
+    match (first, last) {
+        (Some((f1, l1)), Some((f2, l2))) if f1 == f2 => {
+            let file = f1.as_ref().map(|f| format!("{f} ")).unwrap_or_default();
+            if l1 == l2 {
+                format!("{file}line {l1}")
+            } else {
+                format!("{file}lines {l1}-{l2}")
+            }
+        }
+        (Some(a), Some(b)) => format!("{} to {}", at(a), at(b)),
+        _ => "?".into(),
     }
 }
 

@@ -419,7 +419,7 @@ mod tests {
                     log.push(format!("{line}:{:?}", enc.encode(fields, &mut buf).is_ok()))
                 }
                 Event::Bad { line, .. } => log.push(format!("{line}:bad")),
-                Event::Idle | Event::Read => {}
+                Event::Idle | Event::Read | Event::Mark(_) => {}
             }
             true
         })

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::io::{self, Read};
 
 use super::{Value, recycle};
+use crate::wire::receipt::{MARK_BYTE, Mark};
 
 /// Parses one flat JSON object (`{"name": value, ...}` with string, number, boolean or null
 /// values) into `out`, without building a tree: names and values borrow from `line` unless
@@ -214,12 +215,34 @@ pub enum Event<'a, 'f> {
     Idle,
     /// A read returned data: time to look at the clock (rows may be trickling in).
     Read,
+    /// A delivery mark (`hl7 listen --ack-after delivered`): every row read before it belongs
+    /// to messages up to its `seq`. Marks are lines of their own, anywhere in NDJSON or CSV
+    /// input (before the first row and the CSV header too); they are not rows.
+    Mark(Mark),
 }
 
-/// Reads rows from `reader` in the given format (detected from the first byte when `None`:
-/// `{` is NDJSON, anything else CSV with a header), calling `on` for each row, bad line and
-/// pause. A read that fails with `TimedOut` or `WouldBlock` is a pause of a live source: `on`
-/// gets [`Event::Idle`] and reading goes on. `on` returns false to stop reading.
+/// The error for a line that starts like a mark but does not read as one.
+const NOT_A_MARK: &str = "a line starting with byte 0x1E that is not a delivery mark (\\x1Ehl7-mark SESSION SEQ HOST:PORT)";
+
+/// The event for a line that starts with [`MARK_BYTE`]: its mark, or why it is not one.
+fn mark_event<'a, 'f>(line: &[u8], line_no: u64) -> Event<'a, 'f> {
+    match Mark::parse(line) {
+        Some(mark) => Event::Mark(mark),
+        None => Event::Bad {
+            line: line_no,
+            error: NOT_A_MARK.into(),
+        },
+    }
+}
+
+/// Reads rows from `reader` in the given format (detected when `None`: a first `{` is NDJSON,
+/// anything else CSV with a header; mark lines and blank lines before it do not count), calling
+/// `on` for each row, bad line, mark and pause. A read that fails with `TimedOut` or
+/// `WouldBlock` is a pause of a live source: `on` gets [`Event::Idle`] and reading goes on. `on`
+/// returns false to stop reading.
+///
+/// A line that starts with [`MARK_BYTE`] (0x1E) is never a row nor the CSV header: it is an
+/// [`Event::Mark`], or an [`Event::Bad`] when it does not read as a mark.
 pub fn read_rows<R: Read>(
     mut reader: R,
     format: Option<Format>,
@@ -231,6 +254,7 @@ pub fn read_rows<R: Read>(
         start: 0,
         end: 0,
         eof: false,
+        lines: 0,
     };
     match src.format(format, &mut on)? {
         Some(Format::Ndjson) => ndjson_rows(&mut src, &mut on),
@@ -248,6 +272,9 @@ struct Source<'r> {
     start: usize,
     end: usize,
     eof: bool,
+    /// Lines used up before the rows start (the marks and blank lines read while the format
+    /// was detected), so that the row readers count on from there.
+    lines: u64,
 }
 
 impl Source<'_> {
@@ -286,30 +313,52 @@ impl Source<'_> {
         }
     }
 
-    /// The format (`given`, else from the first byte that is not white space), with a BOM
-    /// skipped; `None` for an input without rows, or when `on` says to stop.
+    /// The format (`given`, else from the first byte that is not white space and not in a
+    /// mark line), with a BOM skipped; `None` for an input without rows, or when `on` says to
+    /// stop. Marks before the first row are handed to `on` as they arrive (a live source may
+    /// send a mark and then nothing for a long time), and their lines are counted in `lines`.
     fn format(
         &mut self,
         given: Option<Format>,
         on: &mut dyn FnMut(Event) -> bool,
     ) -> io::Result<Option<Format>> {
-        loop {
-            let read = &self.buf[..self.end];
-            let body = read.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(read);
-            let bom = self.end - body.len();
-            if let Some(f) = given
-                && (self.end >= 3 || self.eof)
-            {
-                self.start = bom;
-                return Ok(Some(f));
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        // The BOM, once three bytes (or the whole input) are there.
+        while self.end < BOM.len() && !self.eof {
+            if !self.fill(on)? {
+                return Ok(None);
             }
-            if let Some(&c) = body.iter().find(|c| !c.is_ascii_whitespace()) {
-                self.start = bom;
-                return Ok(Some(if c == b'{' {
-                    Format::Ndjson
-                } else {
-                    Format::Csv
-                }));
+        }
+        if self.buf[..self.end].starts_with(BOM) {
+            self.start = BOM.len();
+        }
+        if given.is_some() {
+            // The row readers take marks wherever they are.
+            return Ok(given);
+        }
+        loop {
+            let rest = &self.buf[self.start..self.end];
+            if let Some(first) = rest.iter().position(|c| !c.is_ascii_whitespace()) {
+                if rest[first] != MARK_BYTE {
+                    return Ok(Some(if rest[first] == b'{' {
+                        Format::Ndjson
+                    } else {
+                        Format::Csv
+                    }));
+                }
+                // A mark line, once it is whole.
+                let nl = memchr::memchr(b'\n', &rest[first..]);
+                if nl.is_some() || self.eof {
+                    let len = nl.unwrap_or(rest.len() - first);
+                    let before = memchr::memchr_iter(b'\n', &rest[..first]).count() as u64;
+                    self.lines += before + 1;
+                    let event = mark_event(&rest[first..first + len], self.lines);
+                    self.start += (first + len + 1).min(rest.len());
+                    if !on(event) {
+                        return Ok(None);
+                    }
+                    continue;
+                }
             }
             if self.eof || !self.fill(on)? {
                 return Ok(None);
@@ -320,7 +369,7 @@ impl Source<'_> {
 
 /// Every line of the source as a row.
 fn ndjson_rows(src: &mut Source, on: &mut dyn FnMut(Event) -> bool) -> io::Result<()> {
-    let mut line_no = 0u64;
+    let mut line_no = src.lines;
     let mut fields = Vec::new();
     loop {
         // Every complete line in the buffer.
@@ -352,9 +401,32 @@ fn csv_rows(src: &mut Source, on: &mut dyn FnMut(Event) -> bool) -> io::Result<(
     let mut ends = vec![0usize; 64];
     let (mut nout, mut nend) = (0, 0);
     let mut header: Option<Vec<String>> = None;
-    let mut record_line = 1u64;
+    // The line a record starts on: csv-core counts the `\n` it reads; added to that are the
+    // lines used up before it and the line ends skipped here between records (csv-core ends a
+    // record at a `\r` and would count the `\n` after it only when the next record is read).
+    let mut skipped = src.lines;
+    let mut record_line = 1 + skipped;
+    // Between records: no byte of the next one read yet.
+    let mut between = true;
     let mut fields: Vec<(Cow<str>, Value)> = Vec::new();
     loop {
+        if !src.eof {
+            if between {
+                while let Some(&c @ (b'\r' | b'\n')) = src.buf[src.start..src.end].first() {
+                    skipped += u64::from(c == b'\n');
+                    src.start += 1;
+                }
+                record_line = csv.line() + skipped;
+            }
+            // Empty input would tell csv-core that the input has ended: read more first (a
+            // live source may pause between records).
+            if src.start == src.end {
+                if !src.fill(on)? {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
         // At the end, empty input tells the reader to finish the last record.
         let input = if src.eof {
             &[][..]
@@ -365,6 +437,9 @@ fn csv_rows(src: &mut Source, on: &mut dyn FnMut(Event) -> bool) -> io::Result<(
         src.start += nin;
         nout += o;
         nend += e;
+        if nin > 0 {
+            between = false;
+        }
         match res {
             csv_core::ReadRecordResult::InputEmpty => {
                 if !src.eof && !src.fill(on)? {
@@ -380,13 +455,12 @@ fn csv_rows(src: &mut Source, on: &mut dyn FnMut(Event) -> bool) -> io::Result<(
                 ends.resize(n, 0);
             }
             csv_core::ReadRecordResult::Record => {
+                between = true;
                 // Field ends are relative to the record's output.
-                let line = record_line;
-                record_line = csv.line();
                 let go = csv_record(
                     &out[..nout],
                     &ends[..nend],
-                    line,
+                    record_line,
                     &mut header,
                     &mut fields,
                     on,
@@ -421,6 +495,9 @@ fn ndjson_line(
     on: &mut dyn FnMut(Event) -> bool,
 ) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.first() == Some(&MARK_BYTE) {
+        return on(mark_event(line, line_no));
+    }
     if line.iter().all(u8::is_ascii_whitespace) {
         return true;
     }
@@ -459,6 +536,19 @@ fn csv_record(
     fields: &mut Vec<(Cow<'static, str>, Value<'static>)>,
     on: &mut dyn FnMut(Event) -> bool,
 ) -> bool {
+    if record.first() == Some(&MARK_BYTE) {
+        // A mark line: csv-core split it at any comma; put them back.
+        let mut whole = Vec::with_capacity(record.len() + ends.len());
+        let mut from = 0;
+        for (i, &e) in ends.iter().enumerate() {
+            if i > 0 {
+                whole.push(b',');
+            }
+            whole.extend_from_slice(&record[from..e]);
+            from = e;
+        }
+        return on(mark_event(&whole, line));
+    }
     let Ok(text) = std::str::from_utf8(record) else {
         return on(Event::Bad {
             line,
@@ -589,7 +679,7 @@ pub(super) mod tests {
                 Event::Row { line, fields } => rows.push((line, fields[0].0.to_string())),
                 Event::Bad { line, .. } => bad.push(line),
                 Event::Idle => idle += 1,
-                Event::Read => {}
+                Event::Read | Event::Mark(_) => {}
             }
             true
         })
@@ -597,5 +687,163 @@ pub(super) mod tests {
         assert_eq!(rows, [(1, "a".to_string()), (5, "b".to_string())]);
         assert_eq!(bad, [3, 4]);
         assert!(idle > 5);
+    }
+
+    /// What `read_rows` hands out, as text: `row L k`, `bad L`, `mark SEQ`.
+    fn events(input: &[u8], format: Option<Format>) -> Vec<String> {
+        let mut out = Vec::new();
+        read_rows(input, format, |ev| {
+            match ev {
+                Event::Row { line, fields } => out.push(format!("row {line} {}", fields[0].0)),
+                Event::Bad { line, error } => {
+                    if error.contains("0x1E") {
+                        out.push(format!("bad mark {line}"));
+                    } else {
+                        out.push(format!("bad {line}"));
+                    }
+                }
+                Event::Mark(m) => out.push(format!("mark {} {}", m.seq, m.to)),
+                Event::Idle | Event::Read => {}
+            }
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    const M1: &str = "\x1Ehl7-mark 00000000000000ab 1 127.0.0.1:9\n";
+    const M2: &str = "\x1Ehl7-mark 00000000000000ab 2 127.0.0.1:9\r\n";
+
+    #[test]
+    fn marks_among_ndjson_rows() {
+        // Before the first row (the format is still found), between rows, twice in a row,
+        // at the end without a newline; a line that only starts like a mark is bad.
+        let input = format!(
+            "{M1}\n{{\"a\":1}}\n{M2}{M1}{{\"b\":2}}\n\x1Ehl7-mark x\n{}",
+            M1.trim_end()
+        );
+        assert_eq!(
+            events(input.as_bytes(), None),
+            [
+                "mark 1 127.0.0.1:9",
+                "row 3 a",
+                "mark 2 127.0.0.1:9",
+                "mark 1 127.0.0.1:9",
+                "row 6 b",
+                "bad mark 7",
+                "mark 1 127.0.0.1:9",
+            ]
+        );
+        // Only marks: no rows, no format needed.
+        assert_eq!(
+            events(format!("{M1}{M2}").as_bytes(), None),
+            ["mark 1 127.0.0.1:9", "mark 2 127.0.0.1:9"]
+        );
+        // A BOM, then a mark, then rows; and with the format given.
+        let input = format!("\u{feff}{M1}{{\"a\":1}}\n");
+        assert_eq!(
+            events(input.as_bytes(), None),
+            ["mark 1 127.0.0.1:9", "row 2 a"]
+        );
+        assert_eq!(
+            events(input.as_bytes(), Some(Format::Ndjson)),
+            ["mark 1 127.0.0.1:9", "row 2 a"]
+        );
+    }
+
+    #[test]
+    fn marks_among_csv_rows() {
+        // Before the header (it stays the header), between records, with a comma in it.
+        let input =
+            format!("{M1}ts,v\n{M2}1,2\n\n3,4\n{M1}\x1Ehl7-mark 00000000000000ab 3 a,b:1\n5,6\n");
+        assert_eq!(
+            events(input.as_bytes(), None),
+            [
+                "mark 1 127.0.0.1:9",
+                "mark 2 127.0.0.1:9",
+                "row 4 ts",
+                "row 6 ts",
+                "mark 1 127.0.0.1:9",
+                "mark 3 a,b:1",
+                "row 9 ts",
+            ]
+        );
+        // The format given: the readers take the leading mark themselves.
+        assert_eq!(
+            events(format!("{M1}ts\n1\n").as_bytes(), Some(Format::Csv)),
+            ["mark 1 127.0.0.1:9", "row 3 ts"]
+        );
+        assert_eq!(
+            events(b"\x1Enot a mark\nts\n1\n", Some(Format::Csv)),
+            ["bad mark 1", "row 3 ts"]
+        );
+    }
+
+    #[test]
+    fn a_mark_before_any_row_is_handed_out_while_the_source_is_quiet() {
+        // A live source sends a mark and then pauses: the mark must not wait for the first
+        // row (the format is not known yet).
+        struct Quiet(Vec<u8>);
+        impl Read for Quiet {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0.drain(..n);
+                Ok(n)
+            }
+        }
+        let mut seen = Vec::new();
+        read_rows(Quiet(M1.as_bytes().to_vec()), None, |ev| match ev {
+            Event::Mark(m) => {
+                seen.push(m.seq);
+                true
+            }
+            // The first pause after the mark: stop.
+            Event::Idle => false,
+            _ => true,
+        })
+        .unwrap();
+        assert_eq!(seen, [1]);
+    }
+
+    #[test]
+    fn csv_records_across_pauses_and_crlf_line_numbers() {
+        // One line a read, a pause between reads: a read that ends exactly at the end of a
+        // record must not be taken for the end of the input.
+        struct Lines(Vec<&'static [u8]>, bool);
+        impl Read for Lines {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = !self.1;
+                if self.1 {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let l = self.0.remove(0);
+                buf[..l.len()].copy_from_slice(l);
+                Ok(l.len())
+            }
+        }
+        let mut rows = Vec::new();
+        let lines = vec![&b"ts,v\r\n"[..], b"1,2\r\n", b"\r\n", b"3,4\r\n", b"5,6"];
+        read_rows(Lines(lines, false), None, |ev| {
+            if let Event::Row { line, fields } = ev {
+                rows.push((line, format!("{:?}", fields[1].1)));
+            }
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (2, "Text(\"2\")".to_string()),
+                (4, "Text(\"4\")".to_string()),
+                (5, "Text(\"6\")".to_string())
+            ]
+        );
     }
 }
