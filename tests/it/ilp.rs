@@ -24,10 +24,10 @@ use crate::util::{
 };
 
 /// A VictoriaMetrics server of its own; killed and its data removed on drop.
-struct Vm {
+pub(crate) struct Vm {
     child: Child,
     bin: &'static std::path::Path,
-    http: u16,
+    pub(crate) http: u16,
     influx: u16,
     /// The data directory, removed after the server is killed.
     dir: TempDir,
@@ -36,7 +36,7 @@ struct Vm {
 impl Vm {
     /// Starts a server, or returns None (after saying so loudly) when none is installed and
     /// `HL7_REQUIRE_VM` is unset.
-    fn start(test: &str) -> Option<Vm> {
+    pub(crate) fn start(test: &str) -> Option<Vm> {
         let vm = victoria_metrics(test)?;
         // A port picked free may be taken again before the server binds it: try a few times.
         for _ in 0..5 {
@@ -75,7 +75,7 @@ impl Vm {
     }
 
     /// Starts the killed server again, on its ports and data.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         self.child = Vm::spawn(self.bin, &self.dir, self.http, self.influx);
         assert!(self.wait_ready(), "victoria-metrics did not start again");
@@ -110,7 +110,7 @@ impl Vm {
     /// (A SIGKILL also loses what VictoriaMetrics itself has not written to disk yet: up to
     /// `-inmemoryDataFlushInterval`, 5 s, of rows it had confirmed. That is the database's own
     /// durability, which no client can make up for.)
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let status = Std::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -121,7 +121,7 @@ impl Vm {
     }
 
     /// Every sample of the series matching `selector`: metric name and labels -> (ms, value).
-    fn export(&self, selector: &str) -> BTreeMap<String, Vec<(i64, f64)>> {
+    pub(crate) fn export(&self, selector: &str) -> BTreeMap<String, Vec<(i64, f64)>> {
         let (status, _) = http(self.http, "POST", "/internal/force_flush", "").unwrap();
         assert_eq!(status, 200);
         let body = format!("match[]={}", form_encode(selector));

@@ -12,6 +12,7 @@ mod ilp;
 mod listen;
 mod no_panic;
 mod parse;
+mod pipeline;
 mod send;
 mod simulate;
 mod util;
