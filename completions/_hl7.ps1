@@ -45,7 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'hl7' -ScriptBlock {
         'hl7;listen' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Output: hl7 (segments joined by \r, a \n after each message), ndjson, or mllp (framed)')
             [CompletionResult]::new('--ack-after', '--ack-after', [CompletionResultType]::ParameterName, 'When to send AA: once written (and fsynced where it is a file or the archive), or once `hl7 ilp` at the end of the pipeline reports the message''s rows committed')
-            [CompletionResult]::new('--receipts', '--receipts', [CompletionResultType]::ParameterName, 'With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the marks name it, so ilp needs no flag; port 0 picks a free port)')
+            [CompletionResult]::new('--receipts', '--receipts', [CompletionResultType]::ParameterName, 'With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the marks name it, so ilp needs no flag) [default: 127.0.0.1:0, a free port]')
             [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Name a channel: NAME=ADDR')
             [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Append each message durably (fsync) to files under DIR before it is ACKed')
             [CompletionResult]::new('--archive-layout', '--archive-layout', [CompletionResultType]::ParameterName, 'Archive file layout: strftime and field paths')

@@ -41,7 +41,7 @@ set edit:completion:arg-completer[hl7] = {|@words|
         &'hl7;listen'= {
             cand --to 'Output: hl7 (segments joined by \r, a \n after each message), ndjson, or mllp (framed)'
             cand --ack-after 'When to send AA: once written (and fsynced where it is a file or the archive), or once `hl7 ilp` at the end of the pipeline reports the message''s rows committed'
-            cand --receipts 'With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the marks name it, so ilp needs no flag; port 0 picks a free port)'
+            cand --receipts 'With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the marks name it, so ilp needs no flag) [default: 127.0.0.1:0, a free port]'
             cand --channel 'Name a channel: NAME=ADDR'
             cand --archive 'Append each message durably (fsync) to files under DIR before it is ACKed'
             cand --archive-layout 'Archive file layout: strftime and field paths'

@@ -45,7 +45,7 @@ ndjson\t''
 mllp\t''"
 complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l ack-after -d 'When to send AA: once written (and fsynced where it is a file or the archive), or once `hl7 ilp` at the end of the pipeline reports the message\'s rows committed' -r -f -a "written\t'AA once written and flushed to stdout (fsynced if a file) and to the archive'
 delivered\t'AA once `hl7 ilp` reports the message\'s rows committed by the database'"
-complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l receipts -d 'With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the marks name it, so ilp needs no flag; port 0 picks a free port)' -r
+complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l receipts -d 'With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the marks name it, so ilp needs no flag) [default: 127.0.0.1:0, a free port]' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l channel -d 'Name a channel: NAME=ADDR' -r
 complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l archive -d 'Append each message durably (fsync) to files under DIR before it is ACKed' -r -F
 complete -c hl7 -n "__fish_hl7_using_subcommand listen" -l archive-layout -d 'Archive file layout: strftime and field paths' -r

@@ -58,9 +58,9 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = AckAfter::Written)]
     pub ack_after: AckAfter,
     /// With --ack-after delivered: the loopback address where `hl7 ilp` sends receipts (the
-    /// marks name it, so ilp needs no flag; port 0 picks a free port)
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
-    pub receipts: String,
+    /// marks name it, so ilp needs no flag) [default: 127.0.0.1:0, a free port]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub receipts: Option<String>,
     /// Name a channel: NAME=ADDR
     #[arg(long, value_name = "NAME=ADDR")]
     pub channel: Vec<String>,
@@ -186,13 +186,18 @@ pub fn run(args: Args, global: &Global) -> Result<Exit> {
         eprintln!("listening on {}", listener.local_addr());
         listeners.push(listener);
     }
+    if !delivered && args.receipts.is_some() {
+        return Err(Error::usage(
+            "--receipts is for --ack-after delivered (receipts are what ilp sends back then)",
+        ));
+    }
     let receipts = if delivered {
-        let r = ReceiptsListener::bind(&args.receipts).map_err(|e| match e {
+        let spec = args.receipts.as_deref().unwrap_or("127.0.0.1:0");
+        let r = ReceiptsListener::bind(spec).map_err(|e| match e {
             server::ReceiptsError::Address(e) => Error::usage(format!("--receipts {e}")),
-            server::ReceiptsError::Bind(e) => Error::failure(format!(
-                "cannot listen on {} for receipts: {e}",
-                args.receipts
-            )),
+            server::ReceiptsError::Bind(e) => {
+                Error::failure(format!("cannot listen on {spec} for receipts: {e}"))
+            }
         })?;
         eprintln!("receipts on {}", r.local_addr());
         Some(r)

@@ -230,6 +230,7 @@ fn usage_errors() {
             "0.0.0.0:0",
         ],
         &["listen", "127.0.0.1:0", "--ack-after", "sometime"],
+        &["listen", "127.0.0.1:0", "--receipts", "127.0.0.1:0"],
     ] {
         let out = run(args, b"");
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
