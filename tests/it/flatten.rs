@@ -627,3 +627,46 @@ fn map_variables_can_require_the_sending_application() {
     assert_eq!(wide.rows()[0]["gw_999"], true);
     assert!(!wide.rows()[0].contains_key("other_999"));
 }
+
+/// Rows flow under load: a live pipe whose writer never pauses for 100 ms (it writes a byte
+/// every 10 ms) but has nothing ready between its writes still gets the rows of each complete
+/// message out at once, without waiting for a quiet moment or the end of the input.
+#[test]
+fn rows_flow_while_the_input_keeps_coming() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
+    let mut child = crate::util::spawn(&["flatten"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let rows = crate::util::lines_of(child.stdout.take().unwrap());
+    let first = simulate(&["--profile", "lab", "--count", "1", "--seed", "21"]);
+    let seen = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = mpsc::channel();
+    let writer = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            // the first message, then the start of a second one (which ends the first), then
+            // the second one's last segment a byte at a time until the first one's rows are out
+            stdin.write_all(&first).unwrap();
+            stdin
+                .write_all(b"MSH|^~\\&|A|B|C|D|20240101||ORU^R01|T2|P|2.5\rNTE|1||")
+                .unwrap();
+            while !seen.load(Ordering::SeqCst) {
+                if stdin.write_all(b"x").is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            done_tx.send(()).unwrap();
+        })
+    };
+    let row = rows
+        .recv_timeout(crate::util::DEADLINE)
+        .expect("a row of the first message while the input keeps coming");
+    seen.store(true, Ordering::SeqCst);
+    assert!(row.contains("\"control_id\""), "{row}");
+    done_rx.recv().unwrap();
+    writer.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+}
