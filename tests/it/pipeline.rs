@@ -139,6 +139,8 @@ fn kill(c: &mut Child) {
 struct Seen {
     /// Control ids that got an AA.
     acked: BTreeSet<String>,
+    /// The same, in the order the AAs came.
+    order: Vec<String>,
     /// Messages sent more than once.
     resent: usize,
     /// AAs that arrived while the database was down, for messages sent after `ilp` had said
@@ -203,6 +205,7 @@ impl Sender {
                                 seen.acked_while_down += 1;
                             }
                             seen.acked.insert(id.clone());
+                            seen.order.push(id.clone());
                             a.fetch_add(1, Ordering::SeqCst);
                             break;
                         }
@@ -270,18 +273,27 @@ fn check(test: &str, vm: &Vm, seen: &Seen) {
     let start = Instant::now();
     let (missing, extra) = loop {
         let (ids, extra) = in_db(vm);
-        let missing: Vec<&String> = seen.acked.difference(&ids).collect();
-        if missing.is_empty() || start.elapsed() > Duration::from_secs(10) {
-            break (missing.len(), extra);
+        let missing: Vec<String> = seen.acked.difference(&ids).cloned().collect();
+        // ingestion is asynchronous: wait for it (the database's own deadline)
+        if missing.is_empty() || start.elapsed() > DEADLINE {
+            break (missing, extra);
         }
         thread::sleep(Duration::from_millis(100));
     };
+    let order: Vec<usize> = missing
+        .iter()
+        .filter_map(|id| seen.order.iter().position(|o| o == id))
+        .collect();
+    let missing = missing.len();
     eprintln!(
         "{test}: {} messages AA'd, {missing} AA'd but missing from the database, {} sent more than once, {extra} rows stored more than once",
         seen.acked.len(),
         seen.resent
     );
-    assert_eq!(missing, 0, "AA'd messages missing from the database");
+    assert_eq!(
+        missing, 0,
+        "AA'd messages missing from the database, at these places in the order of AAs: {order:?}"
+    );
 }
 
 fn world(addr: &str) -> World {
