@@ -148,9 +148,7 @@ impl Delivery {
 
     /// Appends the mark of message `seq`.
     pub(super) fn mark(&self, seq: u64, out: &mut impl io::Write) -> io::Result<()> {
-        let mut line = Vec::with_capacity(64);
-        receipt::write_mark(&mut line, self.session, seq, &self.to);
-        out.write_all(&line)
+        receipt::write_mark(out, self.session, seq, &self.to)
     }
 
     /// Messages up to `seq` are being written: receipts may cover them from now on.
@@ -273,16 +271,7 @@ fn read_receipts(mut stream: TcpStream, peer: SocketAddr, delivery: &Delivery) {
         let n = match stream.read(&mut buf) {
             Ok(0) => break "closed".to_string(),
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
+            Err(e) if super::nothing_yet(&e) => continue,
             Err(e) => break e.to_string(),
         };
         let mut bad = None;

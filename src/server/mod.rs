@@ -52,6 +52,15 @@ use crate::transform::pattern::Pattern;
 use crate::wire::addr::{self, AddrError};
 use crate::wire::tls;
 
+/// A read of a socket with a read timeout that gave nothing yet (the timeout passed, or a
+/// signal came): read again, after looking at the clock and the stop flag.
+fn nothing_yet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 /// How the server behaves.
 pub struct Config {
     /// Which ACKs: auto (MSH-15/MSH-16), original, enhanced, or none.

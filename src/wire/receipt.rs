@@ -22,7 +22,7 @@
 //!
 //! A receipt for another session (a stale `ilp`, a replayed capture) is ignored by `listen`.
 
-use std::fmt::Write as _;
+use std::io;
 
 /// What every mark line starts with.
 pub const MARK: &[u8] = b"\x1Ehl7-mark ";
@@ -48,7 +48,8 @@ pub struct Mark {
 impl Mark {
     /// Appends the mark line, `\n` included.
     pub fn write(&self, out: &mut Vec<u8>) {
-        write_mark(out, self.session, self.seq, &self.to);
+        // writing to a Vec cannot fail
+        let _ = write_mark(out, self.session, self.seq, &self.to);
     }
 
     /// Reads a mark line (with or without its line end). `None`: not a mark.
@@ -75,12 +76,10 @@ impl Mark {
     }
 }
 
-/// Appends the mark line of message `seq` of `session`, receipts to `to`, `\n` included.
-pub fn write_mark(out: &mut Vec<u8>, session: u64, seq: u64, to: &str) {
-    out.extend_from_slice(MARK);
-    let mut s = String::with_capacity(48);
-    let _ = writeln!(s, "{session:016x} {seq} {to}");
-    out.extend_from_slice(s.as_bytes());
+/// Writes the mark line of message `seq` of `session`, receipts to `to`, `\n` included.
+pub fn write_mark(out: &mut impl io::Write, session: u64, seq: u64, to: &str) -> io::Result<()> {
+    out.write_all(MARK)?;
+    writeln!(out, "{session:016x} {seq} {to}")
 }
 
 /// True when `line` starts like a mark (whether or not the rest reads as one).
