@@ -203,14 +203,7 @@ fn serve_stream(
                 return Ok(());
             }
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if super::nothing_yet(&e) => {
                 if last_data.elapsed() >= shared.idle {
                     report.event(Event::Idle {
                         peer,
@@ -226,11 +219,10 @@ fn serve_stream(
         last_data = Instant::now();
         decoder.feed(&buf[..n]);
         replies.clear();
-        // Delivered mode: the last message of this read that waits for a receipt, and when
-        // each accepted one was read (for the ACK latency).
+        // Delivered mode: the last message of this read that waits for a receipt, and how
+        // many accepts wait with it (for the ACK latency).
         let mut wait_for = None;
         let mut accepted: u32 = 0;
-        let read_at = Instant::now();
         while let Some(event) = decoder.next_event() {
             match event {
                 Mllp::Frame { payload, offset } => {
@@ -269,10 +261,12 @@ fn serve_stream(
         if let (Some(seq), Some(d)) = (wait_for, &shared.delivery) {
             // The frames of this read are all written; their ACKs go once a receipt covers
             // the last. Without one, none: the sender keeps them and sends them again.
+            let wait_started = Instant::now();
             if d.wait(seq) != Waited::Delivered {
                 return Ok(());
             }
-            let waited = read_at.elapsed().as_micros() as u64;
+            // on top of the handling each message's latency already counts
+            let waited = wait_started.elapsed().as_micros() as u64;
             shared
                 .counters
                 .ack_micros
